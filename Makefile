@@ -1,0 +1,35 @@
+# Two commands on a fresh machine: `make run` and `make test`. Each does its own set-up and is safe to re-run.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+REQ_HASH := $(shell sha1sum requirements.txt | cut -c1-12)
+STAMP  := $(VENV)/.installed-$(REQ_HASH)
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+export FLASK_APP := webapp
+
+.PHONY: run test migrate venv clean
+
+$(STAMP): requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	@rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)
+
+migrate: venv
+	$(BIN)/flask db upgrade
+
+run: migrate
+	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 --timeout 60 wsgi:app
+
+# Runs every test on SQLite, and the database tests on PostgreSQL too wherever one answers on 127.0.0.1:5432.
+test: venv
+	@url="$${TEST_DATABASE_URL:-$$($(BIN)/python scripts/detect_test_postgres.py)}"; \
+	if [ -n "$$url" ]; then echo "make test: PostgreSQL found, database tests run on SQLite and $$url"; \
+	else echo "make test: no PostgreSQL on 127.0.0.1:5432, database tests run on SQLite only"; fi; \
+	TEST_DATABASE_URL="$$url" $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache

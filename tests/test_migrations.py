@@ -1,0 +1,46 @@
+"""The schema the migrations build equals the models, on SQLite and PostgreSQL, and downgrades cleanly."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import inspect
+
+from tests.conftest import postgres_base_url, reset_pg_schema, with_search_path
+from webapp import create_app
+from webapp.config import TestConfig
+from webapp.extensions import db
+
+MIGRATION_SCHEMA = "aibk_migrations_test"
+
+
+@pytest.fixture
+def empty_database_url(backend: str, tmp_path: Path) -> str:
+    if backend == "postgresql":
+        reset_pg_schema(MIGRATION_SCHEMA)
+        return with_search_path(postgres_base_url() or "", MIGRATION_SCHEMA)
+    return f"sqlite:///{tmp_path / 'migrated.db'}"
+
+
+def test_migrations_build_the_schema_the_models_describe(empty_database_url):
+    app = create_app(TestConfig(database_url=empty_database_url))
+    with app.app_context():
+        upgrade()
+        with db.engine.connect() as conn:
+            ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+            diff = compare_metadata(ctx, db.metadata)
+        db.engine.dispose()
+    assert diff == []
+
+
+def test_migrations_downgrade_to_an_empty_database(empty_database_url):
+    app = create_app(TestConfig(database_url=empty_database_url))
+    with app.app_context():
+        upgrade()
+        downgrade(revision="base")
+        tables = set(inspect(db.engine).get_table_names()) - {"alembic_version"}
+        db.engine.dispose()
+    assert tables == set()

@@ -1,0 +1,75 @@
+"""The AI Bookkeeper web application: `create_app` builds it; nothing happens at import time."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, Response
+
+from webapp.config import Config, config_from_env
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build the app; tests pass TestConfig(...), wsgi.py and the flask CLI pass nothing."""
+    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
+                instance_path=str(ROOT / "instance"))
+    app.config.from_object(config or config_from_env())
+    from webapp.logs import configure_logging
+
+    configure_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_template_helpers(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind db, migrations, log-in sessions, CSRF and the rate limiter to the app."""
+    from webapp import models  # noqa: F401  (every table registered before migrate/create_all)
+    from webapp.auth.services import load_user
+    from webapp.extensions import csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"),
+                     render_as_batch=app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"))
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"
+    login_manager.user_loader(load_user)
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    """Register each area's page and API blueprints; API blueprints are CSRF-exempt (Bearer only)."""
+    from webapp import auth, billing, bookkeeping, metering, ops
+    from webapp.extensions import csrf
+
+    for blueprint in (auth.bp, billing.bp, bookkeeping.bp, metering.bp, ops.bp):
+        app.register_blueprint(blueprint)
+    for api in (auth.api_bp, billing.api_bp, bookkeeping.api_bp):
+        csrf.exempt(api)
+        app.register_blueprint(api)
+
+
+def register_error_handlers(app: Flask) -> None:
+    """One error contract for the whole app (see webapp/error_handlers.py)."""
+    from webapp.error_handlers import register_error_handlers as register
+
+    register(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    """Template filters, and Vary on every response that htmx may fetch as a fragment."""
+    from webapp.templating import cents, datetime_utc
+
+    app.add_template_filter(cents)
+    app.add_template_filter(datetime_utc)
+
+    @app.after_request
+    def vary_on_htmx(response: Response) -> Response:
+        response.vary.add("HX-Request")
+        return response

@@ -1,0 +1,188 @@
+"""Accounts: sign-up, log-in and API tokens. Each public function is one unit of work."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from webapp import clock
+from webapp.billing import services as billing_services
+from webapp.bookkeeping import services as bookkeeping_services
+from webapp.errors import EmailTaken, InvalidCredentials, NotFound, ValidationError
+from webapp.extensions import db
+from webapp.ids import new_id
+from webapp.models import ApiToken, Tenant, User
+
+log = logging.getLogger(__name__)
+
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 256
+TOKEN_PREFIX = "abk_"
+# Writing last_used_at on every request would turn every read into a write; once a minute is enough.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+# A hash to check against when the email is unknown, so both failures take the same time.
+_DUMMY_HASH: dict[str, str] = {}
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A freshly created token: `plain` is shown once and never stored."""
+
+    token: ApiToken
+    plain: str
+
+
+def normalise_email(raw: str) -> str:
+    """Return the canonical (lower-cased) email, or raise ValidationError on the `email` field."""
+    try:
+        result = validate_email(raw.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValidationError("Some fields are missing or invalid.", {"email": str(exc)}) from exc
+    return result.normalized.lower()
+
+
+def check_signup_fields(email: str, password: str, full_name: str) -> str:
+    """Validate sign-up input, reporting every problem at once; return the normalised email."""
+    problems: dict[str, str] = {}
+    normalised = ""
+    try:
+        normalised = normalise_email(email)
+    except ValidationError as exc:
+        problems.update(exc.fields)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        problems["password"] = f"must be at least {MIN_PASSWORD_LENGTH} characters"
+    elif len(password) > MAX_PASSWORD_LENGTH:
+        problems["password"] = f"must be at most {MAX_PASSWORD_LENGTH} characters"
+    if not full_name.strip():
+        problems["full_name"] = "is required"
+    if problems:
+        raise ValidationError("Some fields are missing or invalid.", problems)
+    return normalised
+
+
+def signup(email: str, password: str, full_name: str) -> tuple[User, IssuedToken]:
+    """Create a tenant with its owner, first company, free entitlement and a first API token."""
+    normalised = check_signup_fields(email, password, full_name)
+    if db.session.scalar(select(User.id).where(User.email == normalised)) is not None:
+        raise EmailTaken("An account with this email already exists.", fields={"email": "is already registered"})
+    name = full_name.strip()
+    tenant = Tenant(id=new_id("tenant"), name=name)
+    user = User(id=new_id("user"), tenant=tenant, email=normalised, full_name=name, role="owner",
+                password_hash=_hash_password(password))
+    db.session.add_all([tenant, user])
+    db.session.flush()
+    billing_services.create_free_entitlement(tenant.id)
+    bookkeeping_services.add_first_company(tenant.id, f"{name}'s company")
+    issued = _issue_token(user, "Created at sign-up")
+    try:
+        db.session.commit()
+    except IntegrityError as exc:  # two sign-ups with one email at the same moment
+        db.session.rollback()
+        raise EmailTaken("An account with this email already exists.",
+                         fields={"email": "is already registered"}) from exc
+    log.info("auth.signup", extra={"tenant_id": tenant.id, "user_id": user.id})
+    return user, issued
+
+
+def authenticate(email: str, password: str) -> User:
+    """Return the user with these credentials, or raise InvalidCredentials (same answer either way)."""
+    try:
+        normalised = normalise_email(email)
+    except ValidationError:
+        normalised = ""
+    user = db.session.scalar(select(User).where(User.email == normalised)) if normalised else None
+    stored = user.password_hash if user else _dummy_hash()
+    if not check_password_hash(stored, password) or user is None:
+        log.info("auth.login_failed")
+        raise InvalidCredentials("Email or password is wrong.")
+    return user
+
+
+def login_for_token(email: str, password: str) -> tuple[User, IssuedToken]:
+    """Check credentials and issue a new API token for the user."""
+    user = authenticate(email, password)
+    issued = _issue_token(user, f"Log-in {clock.now():%Y-%m-%d %H:%M} UTC")
+    db.session.commit()
+    log.info("auth.login", extra={"tenant_id": user.tenant_id, "user_id": user.id})
+    return user, issued
+
+
+def create_token(user: User, name: str) -> IssuedToken:
+    """Issue a named API token for `user`."""
+    name = name.strip()
+    if not name:
+        raise ValidationError("Some fields are missing or invalid.", {"name": "is required"})
+    if len(name) > 100:
+        raise ValidationError("Some fields are missing or invalid.", {"name": "must be at most 100 characters"})
+    issued = _issue_token(user, name)
+    db.session.commit()
+    log.info("auth.token_created", extra={"tenant_id": user.tenant_id, "token_id": issued.token.id})
+    return issued
+
+
+def list_tokens(tenant_id: str) -> list[ApiToken]:
+    """Return the tenant's tokens, newest first (revoked ones included, marked)."""
+    stmt = select(ApiToken).where(ApiToken.tenant_id == tenant_id).order_by(ApiToken.created_at.desc())
+    return list(db.session.scalars(stmt))
+
+
+def revoke_token(tenant_id: str, token_id: str) -> ApiToken:
+    """Revoke one of the tenant's tokens; revoking twice is harmless; another tenant's is NotFound."""
+    token = db.session.get(ApiToken, token_id)
+    if token is None or token.tenant_id != tenant_id:
+        raise NotFound("No such API token.", ids=[token_id])
+    if token.revoked_at is None:
+        token.revoked_at = clock.now()
+        db.session.commit()
+        log.info("auth.token_revoked", extra={"tenant_id": tenant_id, "token_id": token_id})
+    return token
+
+
+def user_for_token(plain: str) -> User | None:
+    """Return the user behind a live Bearer token, or None for unknown and revoked tokens."""
+    if not plain.startswith(TOKEN_PREFIX):
+        return None
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(plain)))
+    if token is None or token.revoked_at is not None:
+        return None
+    now = clock.now()
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        token.last_used_at = now
+        db.session.commit()
+    return token.user
+
+
+def load_user(user_id: str) -> User | None:
+    """Flask-Login's user loader."""
+    return db.session.get(User, user_id)
+
+
+def _issue_token(user: User, name: str) -> IssuedToken:
+    plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(id=new_id("tok"), tenant_id=user.tenant_id, user_id=user.id, name=name,
+                     token_hash=_token_hash(plain), prefix=plain[:12])
+    db.session.add(token)
+    return IssuedToken(token=token, plain=plain)
+
+
+def _token_hash(plain: str) -> str:
+    return hashlib.sha256(plain.encode()).hexdigest()
+
+
+def _hash_password(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+
+def _dummy_hash() -> str:
+    method = current_app.config["PASSWORD_HASH_METHOD"]
+    if method not in _DUMMY_HASH:
+        _DUMMY_HASH[method] = generate_password_hash(secrets.token_hex(16), method=method)
+    return _DUMMY_HASH[method]

@@ -1,0 +1,5 @@
+"""Billing: the plan catalog, entitlements, and (with Stripe) checkout, portal and webhooks."""
+from flask import Blueprint
+
+bp = Blueprint("billing", __name__)
+api_bp = Blueprint("billing_api", __name__, url_prefix="/api/billing")

@@ -1,0 +1,33 @@
+"""Entitlements: what each tenant may do, derived from the plan catalog."""
+from __future__ import annotations
+
+from webapp.billing.plans import FREE
+from webapp.errors import NotFound
+from webapp.extensions import db
+from webapp.models import Entitlement
+
+
+def create_free_entitlement(tenant_id: str) -> Entitlement:
+    """Add the free-plan entitlement a new tenant starts with (inactive, no subscription)."""
+    ent = Entitlement(tenant_id=tenant_id, plan=FREE.key, active=False, subscription_status="none",
+                      tx_cap=FREE.tx_cap, bulk_approve=FREE.bulk_approve,
+                      included_companies=FREE.included_companies, addon_companies=0,
+                      cancel_at_period_end=False)
+    db.session.add(ent)
+    return ent
+
+
+def get_entitlement(tenant_id: str) -> Entitlement:
+    """Return the tenant's entitlement; every tenant has one from sign-up."""
+    ent = db.session.get(Entitlement, tenant_id)
+    if ent is None:
+        raise NotFound("No entitlement for this tenant.", ids=[tenant_id])
+    return ent
+
+
+def company_allowance(tenant_id: str) -> int:
+    """How many companies the tenant may have: the plan's included ones plus add-ons."""
+    ent = get_entitlement(tenant_id)
+    if not ent.active:
+        return FREE.included_companies
+    return ent.included_companies + ent.addon_companies

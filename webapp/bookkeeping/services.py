@@ -1,0 +1,61 @@
+"""Companies: a tenant's client businesses, limited by the tenant's plan."""
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from webapp.billing import services as billing_services
+from webapp.billing.plans import PLANS, PAID_PLANS
+from webapp.errors import Conflict, PaywallError, ValidationError
+from webapp.extensions import db
+from webapp.ids import new_id
+from webapp.models import Company
+
+log = logging.getLogger(__name__)
+
+MAX_COMPANY_NAME = 200
+
+
+def list_companies(tenant_id: str) -> list[Company]:
+    """Return the tenant's companies, oldest first."""
+    stmt = select(Company).where(Company.tenant_id == tenant_id).order_by(Company.created_at, Company.id)
+    return list(db.session.scalars(stmt))
+
+
+def add_first_company(tenant_id: str, name: str) -> Company:
+    """Add the company every tenant gets at sign-up (part of the sign-up unit of work)."""
+    company = Company(id=new_id("co"), tenant_id=tenant_id, name=name[:MAX_COMPANY_NAME])
+    db.session.add(company)
+    return company
+
+
+def add_company(tenant_id: str, name: str) -> Company:
+    """Add a company if the plan allows one more; 402 COMPANY_LIMIT_REACHED otherwise."""
+    name = name.strip()
+    if not name:
+        raise ValidationError("Some fields are missing or invalid.", {"name": "is required"})
+    if len(name) > MAX_COMPANY_NAME:
+        raise ValidationError("Some fields are missing or invalid.",
+                              {"name": f"must be at most {MAX_COMPANY_NAME} characters"})
+    allowance = billing_services.company_allowance(tenant_id)
+    count = db.session.scalar(select(func.count()).select_from(Company).where(Company.tenant_id == tenant_id))
+    if (count or 0) >= allowance:
+        ent = billing_services.get_entitlement(tenant_id)
+        plan = ent.plan if ent.active else "free"
+        bigger = [p.key for p in PAID_PLANS if p.included_companies > allowance]
+        raise PaywallError("COMPANY_LIMIT_REACHED", 402, plan,
+                           f"Your plan includes {allowance} compan{'y' if allowance == 1 else 'ies'}.",
+                           limit=allowance, used=count, plans_with_more=bigger,
+                           addon_available=PLANS[plan].key == "firm")
+    company = Company(id=new_id("co"), tenant_id=tenant_id, name=name)
+    db.session.add(company)
+    try:
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise Conflict("COMPANY_EXISTS", "A company with this name already exists.",
+                       fields={"name": "is already used"}) from exc
+    log.info("bookkeeping.company_added", extra={"tenant_id": tenant_id, "company_id": company.id})
+    return company

@@ -1,0 +1,87 @@
+"""Settings, read from the environment when a Config is instantiated (never at import)."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = ROOT / "instance"
+DEFAULT_SQLITE_URL = f"sqlite:///{INSTANCE_DIR / 'ai_bookkeeper_demo.db'}"
+
+
+def instance_secret() -> str:
+    """Return a secret key generated once into instance/ for local runs (never committed)."""
+    INSTANCE_DIR.mkdir(exist_ok=True)
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _flag(name: str, default: str) -> bool:
+    return os.environ.get(name, default).strip().lower() in ("1", "true", "yes", "on")
+
+
+def normalise_database_url(url: str) -> str:
+    """Let `postgres://` and `postgresql://` URLs use the psycopg 3 driver we ship."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Config:
+    """Production-shaped defaults; every value can be overridden by an environment variable."""
+
+    TESTING = False
+    LOG_FILE: str | None = str(ROOT / "logs" / "app.log")
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+    RATELIMIT_HEADERS_ENABLED = True
+    PASSWORD_HASH_METHOD = "scrypt"
+
+    def __init__(self) -> None:
+        env = os.environ
+        self.SECRET_KEY = env.get("SECRET_KEY") or instance_secret()
+        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(env.get("DATABASE_URL", DEFAULT_SQLITE_URL))
+        self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO").upper()
+        self.MAX_CONTENT_LENGTH = int(env.get("MAX_CONTENT_LENGTH", str(2 * 1024 * 1024)))
+        self.SESSION_COOKIE_SECURE = _flag("SESSION_COOKIE_SECURE", "0")
+        self.RATELIMIT_STORAGE_URI = env.get("REDIS_URL") or "memory://"
+        self.AUTH_RATE_LIMIT = env.get("AUTH_RATE_LIMIT", "10 per minute")
+        self.STRIPE_SECRET_KEY = env.get("STRIPE_SECRET_KEY")
+        self.STRIPE_API_BASE = env.get("STRIPE_API_BASE")
+        self.STRIPE_WEBHOOK_SECRET = env.get("STRIPE_WEBHOOK_SECRET")
+        self.BILLING_RETURN_URL = env.get("BILLING_RETURN_URL")
+        self.TRIAL_DAYS = int(env.get("TRIAL_DAYS", "14"))
+        self.SCHEDULER_ENABLED = _flag("SCHEDULER_ENABLED", "1")
+
+
+class TestConfig(Config):
+    """Isolated settings for tests: a given database, no log file, no scheduler."""
+
+    __test__ = False  # not a pytest test class
+    TESTING = True
+    LOG_FILE = None
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # fast hashes; the algorithm is not under test
+
+    def __init__(self, database_url: str, **overrides: object) -> None:
+        super().__init__()
+        self.SECRET_KEY = "test-secret-key"
+        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(database_url)
+        self.RATELIMIT_STORAGE_URI = "memory://"
+        self.AUTH_RATE_LIMIT = "1000 per minute"  # rate-limit tests pass a low one
+        self.SCHEDULER_ENABLED = False
+        self.SERVER_NAME = None
+        for key, value in overrides.items():
+            setattr(self, key, value)
+
+
+def config_from_env() -> Config:
+    """Build the Config for a real run (`wsgi.py`, the `flask` CLI)."""
+    return Config()

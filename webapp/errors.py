@@ -1,0 +1,97 @@
+"""The domain error family: services raise these, `error_handlers` turns them into responses.
+
+Every code the API can answer with is listed in CODES so clients and docs have one list.
+"""
+from __future__ import annotations
+
+CODES = {
+    "INVALID_REQUEST": "The request body or a field in it is not acceptable.",
+    "INVALID_CREDENTIALS": "Email or password is wrong.",
+    "UNAUTHORIZED": "A valid Bearer token is required.",
+    "FORBIDDEN": "The signed-in user may not do this.",
+    "EMAIL_TAKEN": "An account with this email already exists.",
+    "NOT_FOUND": "No such resource.",
+    "METHOD_NOT_ALLOWED": "The route does not accept this HTTP method.",
+    "RATE_LIMITED": "Too many requests; retry after the Retry-After header's seconds.",
+    "INTERNAL_ERROR": "An unexpected error; it has been logged.",
+    "SERVICE_UNAVAILABLE": "A dependency (the database) is not answering.",
+}
+
+
+class DomainError(Exception):
+    """A failure the client can act on; `status` and `code` decide the response."""
+
+    status = 400
+    code = "INVALID_REQUEST"
+    retry_after: int | None = None
+
+    def __init__(self, message: str, **details: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, object] = details
+
+
+class ValidationError(DomainError):
+    """Bad input: `fields` maps each offending field to what is wrong with it."""
+
+    status = 400
+    code = "INVALID_REQUEST"
+
+    def __init__(self, message: str, fields: dict[str, str] | None = None, status: int = 400) -> None:
+        super().__init__(message, fields=fields or {})
+        self.fields = fields or {}
+        self.status = status
+
+
+class InvalidCredentials(DomainError):
+    """Login failed; the same answer whether or not the email exists."""
+
+    status = 401
+    code = "INVALID_CREDENTIALS"
+
+
+class Unauthorized(DomainError):
+    """No valid Bearer token on an /api/ route."""
+
+    status = 401
+    code = "UNAUTHORIZED"
+
+
+class Forbidden(DomainError):
+    """Authenticated, but not allowed."""
+
+    status = 403
+    code = "FORBIDDEN"
+
+
+class EmailTaken(DomainError):
+    """Sign-up with an email that is already registered."""
+
+    status = 409
+    code = "EMAIL_TAKEN"
+
+
+class NotFound(DomainError):
+    """A resource that does not exist or belongs to another tenant."""
+
+    status = 404
+    code = "NOT_FOUND"
+
+
+class Conflict(DomainError):
+    """A request that clashes with the current state; `code` is given by the raiser."""
+
+    status = 409
+
+    def __init__(self, code: str, message: str, **details: object) -> None:
+        super().__init__(message, **details)
+        self.code = code
+
+
+class PaywallError(DomainError):
+    """402 when the tenant's plan does not include the action, 429 when a period cap is used up."""
+
+    def __init__(self, code: str, status: int, plan: str, message: str,
+                 retry_after: int | None = None, **details: object) -> None:
+        super().__init__(message, plan=plan, **details)
+        self.code, self.status, self.retry_after = code, status, retry_after

@@ -1,0 +1,73 @@
+"""JSON-lines logging to stderr and a rotating logs/app.log, plus one line per request."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+
+from flask import Flask, Response, g, request
+
+from webapp import clock
+
+_STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+_SECRET_WORDS = ("password", "token", "secret", "authorization", "signature", "api_key", "cookie")
+_OURS = "_aibk_handler"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, event, then the record's extra fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "ts": clock.isoformat(clock.now()),
+            "level": record.levelname,
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key in _STANDARD_ATTRS or key.startswith("_"):
+                continue
+            line[key] = "[redacted]" if any(w in key.lower() for w in _SECRET_WORDS) else value
+        if record.exc_info:
+            line["exc"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
+def configure_logging(app: Flask) -> None:
+    """Attach the stderr and (unless disabled) rotating-file handlers to the `webapp` logger."""
+    logger = logging.getLogger("webapp")
+    for handler in [h for h in logger.handlers if getattr(h, _OURS, False)]:
+        logger.removeHandler(handler)
+        handler.close()
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    log_file = app.config.get("LOG_FILE")
+    if log_file:
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(RotatingFileHandler(log_file, maxBytes=5 * 1024 * 1024, backupCount=5,
+                                            encoding="utf-8"))
+    for handler in handlers:
+        setattr(handler, _OURS, True)
+        handler.setFormatter(JsonFormatter())
+        logger.addHandler(handler)
+    logger.setLevel(app.config.get("LOG_LEVEL", "INFO"))
+    logger.propagate = False
+    app.before_request(_start_timer)
+    app.after_request(_log_request)
+
+
+_request_log = logging.getLogger("webapp.request")
+
+
+def _start_timer() -> None:
+    g.request_started = time.perf_counter()
+
+
+def _log_request(response: Response) -> Response:
+    started = g.get("request_started")
+    duration_ms = round((time.perf_counter() - started) * 1000, 2) if started else None
+    # The path only: query strings may carry session ids, and no header is ever logged.
+    _request_log.info("request", extra={"method": request.method, "path": request.path,
+                                        "status": response.status_code, "duration_ms": duration_ms})
+    return response
