@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -78,20 +79,29 @@ def app_overrides() -> dict[str, Any]:
     return {}
 
 
+@contextmanager
+def running_app(database_url: str, overrides: dict[str, Any]) -> Iterator[Flask]:
+    """Build the app on a clean database and hold its app context; empty the database afterwards."""
+    application = create_app(TestConfig(database_url=database_url, **overrides))
+    with application.app_context():
+        _db.create_all()
+        try:
+            yield application
+        finally:
+            _db.session.remove()
+            if database_url.startswith("postgresql"):
+                tables = ", ".join(f'"{t.name}"' for t in _db.metadata.sorted_tables)
+                _db.session.execute(text(f"TRUNCATE {tables} CASCADE"))
+                _db.session.commit()
+                _db.session.remove()
+            _db.engine.dispose()
+
+
 @pytest.fixture
 def app(database_url: str, app_overrides: dict[str, Any]) -> Iterator[Flask]:
     """The app on a clean database, inside an app context."""
-    application = create_app(TestConfig(database_url=database_url, **app_overrides))
-    with application.app_context():
-        _db.create_all()
+    with running_app(database_url, app_overrides) as application:
         yield application
-        _db.session.remove()
-        if database_url.startswith("postgresql"):
-            tables = ", ".join(f'"{t.name}"' for t in _db.metadata.sorted_tables)
-            _db.session.execute(text(f"TRUNCATE {tables} CASCADE"))
-            _db.session.commit()
-            _db.session.remove()
-        _db.engine.dispose()
 
 
 @pytest.fixture
