@@ -60,6 +60,8 @@ class Config:
         self.BILLING_RETURN_URL = env.get("BILLING_RETURN_URL")
         self.TRIAL_DAYS = int(env.get("TRIAL_DAYS", "14"))
         self.SCHEDULER_ENABLED = _flag("SCHEDULER_ENABLED", "1")
+        # The entitlement gate and metering; off only to benchmark the routes without it (bench/).
+        self.GATE_ENABLED = _flag("GATE_ENABLED", "1")
 
 
 class TestConfig(Config):
