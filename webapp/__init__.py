@@ -55,7 +55,7 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in (auth.bp, billing.bp, bookkeeping.bp, metering.bp, ops.bp):
         app.register_blueprint(blueprint)
-    for api in (auth.api_bp, billing.api_bp, bookkeeping.api_bp, webhook_bp):
+    for api in (auth.api_bp, billing.api_bp, bookkeeping.api_bp, metering.api_bp, webhook_bp):
         csrf.exempt(api)
         app.register_blueprint(api)
 

@@ -65,6 +65,8 @@ class Config:
                                  if env.get(f"STRIPE_PRICE_{key.upper()}")}
         self.STRIPE_PRODUCTS_FILE = env.get("STRIPE_PRODUCTS_FILE", str(ROOT / "config" / "stripe_products.json"))
         self.SCHEDULER_ENABLED = _flag("SCHEDULER_ENABLED", "1")
+        # The entitlement gate and metering; off only to benchmark the routes without it (bench/).
+        self.GATE_ENABLED = _flag("GATE_ENABLED", "1")
 
 
 class TestConfig(Config):

@@ -1,9 +1,17 @@
 """Thin views for the bookkeeping core."""
 from __future__ import annotations
 
+from datetime import date
+
+from flask import request
+
 from webapp.auth.guards import api_user, bearer_required
-from webapp.bookkeeping import api_bp, services
+from webapp.bookkeeping import api_bp, ledger, posting, proposals, services, transactions
+from webapp.bookkeeping.api_json import entry_json, import_json, trial_balance_json
 from webapp.clock import isoformat
+from webapp.errors import ValidationError
+from webapp.metering.gate import Action
+from webapp.metering.guards import metered
 from webapp.models import Company
 from webapp.payloads import Field, parse
 
@@ -26,3 +34,65 @@ def add_company() -> tuple[dict[str, object], int]:
     """POST /api/companies {name} → 201, or 402 COMPANY_LIMIT_REACHED past the plan's allowance."""
     body = parse({"name": Field(str, max_length=200)})
     return company_json(services.add_company(api_user().tenant_id, body["name"])), 201
+
+
+@api_bp.post("/transactions")
+@bearer_required
+def import_transactions() -> tuple[dict[str, object], int]:
+    """POST /api/transactions {company_id?, transactions:[…]} → ids; 201 if any were new, 200 if none."""
+    body = parse({"company_id": Field(str, required=False, max_length=40), "transactions": Field(list)})
+    result = transactions.import_transactions(api_user().tenant_id, body.get("company_id"), body["transactions"])
+    return import_json(result), 201 if result.created else 200
+
+
+@api_bp.post("/post/propose")
+@bearer_required
+@metered(Action.PROPOSE, items="txn_ids")
+def propose() -> dict[str, object]:
+    """POST /api/post/propose {txn_ids} → one proposed, balanced entry per transaction (gated, counted)."""
+    body = parse({"txn_ids": Field(list)})
+    entries = proposals.propose_entries(api_user().tenant_id, body["txn_ids"])
+    return {"data": [entry_json(entry, requested) for requested, entry in entries]}
+
+
+@api_bp.post("/post/commit")
+@bearer_required
+@metered(Action.COMMIT, items="je_ids")
+def commit() -> dict[str, object]:
+    """POST /api/post/commit {je_ids} → the entries, posted (gated, counted)."""
+    body = parse({"je_ids": Field(list)})
+    return {"data": [entry_json(e) for e in posting.commit_entries(api_user().tenant_id, body["je_ids"])]}
+
+
+@api_bp.get("/ledger")
+@bearer_required
+def show_ledger() -> dict[str, object]:
+    """GET /api/ledger?company_id=&limit=&offset= → posted entries, oldest first."""
+    limit, offset = _int_arg("limit", 100), _int_arg("offset", 0)
+    company_id, entries = ledger.posted_entries(api_user().tenant_id, request.args.get("company_id"), limit, offset)
+    return {"company_id": company_id, "limit": limit, "offset": offset, "data": [entry_json(e) for e in entries]}
+
+
+@api_bp.get("/trial-balance")
+@bearer_required
+def trial_balance() -> dict[str, object]:
+    """GET /api/trial-balance?company_id=&as_of=YYYY-MM-DD → posted totals per account."""
+    as_of = _date_arg("as_of")
+    return trial_balance_json(ledger.trial_balance(api_user().tenant_id, request.args.get("company_id"), as_of))
+
+
+def _int_arg(name: str, default: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit():
+        raise ValidationError("Some query parameters are invalid.", {name: "must be a whole number"})
+    return int(raw)
+
+
+def _date_arg(name: str) -> date | None:
+    raw = request.args.get(name)
+    try:
+        return date.fromisoformat(raw) if raw else None
+    except ValueError as exc:
+        raise ValidationError("Some query parameters are invalid.", {name: "must be an ISO date"}) from exc

@@ -7,8 +7,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from webapp.billing import services as billing_services
+from webapp.bookkeeping.accounts import add_default_chart
 from webapp.billing.plans import PLANS, PAID_PLANS
-from webapp.errors import Conflict, PaywallError, ValidationError
+from webapp.errors import Conflict, NotFound, PaywallError, ValidationError
 from webapp.extensions import db
 from webapp.ids import new_id
 from webapp.models import Company
@@ -24,10 +25,23 @@ def list_companies(tenant_id: str) -> list[Company]:
     return list(db.session.scalars(stmt))
 
 
+def get_company(tenant_id: str, company_id: str | None) -> Company:
+    """Return the tenant's company with this id, or its first company when None; 404 for another tenant's."""
+    if company_id is None:
+        stmt = select(Company).where(Company.tenant_id == tenant_id).order_by(Company.created_at, Company.id)
+        company = db.session.scalars(stmt.limit(1)).first()
+    else:
+        company = db.session.get(Company, company_id)
+    if company is None or company.tenant_id != tenant_id:
+        raise NotFound("No such company.", ids=[company_id] if company_id else [])
+    return company
+
+
 def add_first_company(tenant_id: str, name: str) -> Company:
     """Add the company every tenant gets at sign-up (part of the sign-up unit of work)."""
     company = Company(id=new_id("co"), tenant_id=tenant_id, name=name[:MAX_COMPANY_NAME])
     db.session.add(company)
+    add_default_chart(company)
     return company
 
 
@@ -51,6 +65,7 @@ def add_company(tenant_id: str, name: str) -> Company:
                            addon_available=PLANS[plan].key == "firm")
     company = Company(id=new_id("co"), tenant_id=tenant_id, name=name)
     db.session.add(company)
+    add_default_chart(company)
     try:
         db.session.commit()
     except IntegrityError as exc:

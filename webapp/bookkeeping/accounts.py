@@ -1,0 +1,66 @@
+"""Charts of accounts: every company gets the default small-business chart when it is created."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+
+from webapp.extensions import db
+from webapp.ids import new_id
+from webapp.models import Account, Company
+
+BANK = "1000"
+UNCATEGORIZED_INCOME = "4999"
+UNCATEGORIZED_EXPENSE = "6999"
+
+# (code, name, type): a small business's chart; the proposer's rules name accounts by these codes.
+DEFAULT_CHART: tuple[tuple[str, str, str], ...] = (
+    (BANK, "Bank", "asset"),
+    ("1100", "Accounts Receivable", "asset"),
+    ("1500", "Equipment", "asset"),
+    ("2000", "Accounts Payable", "liability"),
+    ("2100", "Credit Card", "liability"),
+    ("2200", "Sales Tax Payable", "liability"),
+    ("2500", "Loans Payable", "liability"),
+    ("3000", "Owner's Equity", "equity"),
+    ("3100", "Owner's Draw", "equity"),
+    ("4000", "Sales", "income"),
+    ("4100", "Service Revenue", "income"),
+    ("4900", "Interest Income", "income"),
+    (UNCATEGORIZED_INCOME, "Uncategorized Income", "income"),
+    ("5000", "Cost of Goods Sold", "expense"),
+    ("6000", "Advertising & Marketing", "expense"),
+    ("6100", "Bank Fees", "expense"),
+    ("6200", "Meals & Entertainment", "expense"),
+    ("6300", "Office Supplies", "expense"),
+    ("6400", "Rent", "expense"),
+    ("6500", "Software & Subscriptions", "expense"),
+    ("6600", "Travel", "expense"),
+    ("6700", "Utilities & Telecom", "expense"),
+    ("6800", "Payroll", "expense"),
+    ("6900", "Professional Fees", "expense"),
+    ("6950", "Insurance", "expense"),
+    ("6960", "Taxes & Licenses", "expense"),
+    (UNCATEGORIZED_EXPENSE, "Uncategorized Expense", "expense"),
+)
+
+
+def add_default_chart(company: Company) -> list[Account]:
+    """Add the default chart for a new company to the session (part of the caller's unit of work)."""
+    accounts = [Account(id=new_id("acct"), tenant_id=company.tenant_id, company_id=company.id, company=company,
+                        code=code, name=name, type=kind) for code, name, kind in DEFAULT_CHART]
+    db.session.add_all(accounts)
+    return accounts
+
+
+def list_accounts(company_id: str) -> list[Account]:
+    """Return a company's chart, ordered by code."""
+    return list(db.session.scalars(select(Account).where(Account.company_id == company_id).order_by(Account.code)))
+
+
+def charts_for(company_ids: Iterable[str]) -> dict[str, dict[str, Account]]:
+    """Return {company_id: {code: Account}} for the given companies, in one query."""
+    charts: dict[str, dict[str, Account]] = {cid: {} for cid in company_ids}
+    for account in db.session.scalars(select(Account).where(Account.company_id.in_(list(charts)))):
+        charts[account.company_id][account.code] = account
+    return charts

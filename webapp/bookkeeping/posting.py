@@ -1,0 +1,63 @@
+"""Committing proposed entries to the ledger: balanced, all or nothing, and never twice."""
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
+
+from webapp import clock
+from webapp.bookkeeping.transactions import check_ids
+from webapp.errors import Conflict, DomainError, NotFound
+from webapp.extensions import db
+from webapp.models import JournalEntry, JournalLine
+
+log = logging.getLogger(__name__)
+
+
+class Unbalanced(DomainError):
+    """An entry whose lines do not sum to zero: it is never posted."""
+
+    status = 422
+    code = "UNBALANCED_ENTRY"
+
+
+def load_entries(tenant_id: str, ids: list[str]) -> list[JournalEntry]:
+    """The tenant's entries with these ids, in request order; 404 lists unknown and other tenants' ids."""
+    stmt = (select(JournalEntry).where(JournalEntry.tenant_id == tenant_id, JournalEntry.id.in_(ids))
+            .options(selectinload(JournalEntry.lines).selectinload(JournalLine.account),
+                     selectinload(JournalEntry.account), selectinload(JournalEntry.transaction)))
+    found = {e.id: e for e in db.session.scalars(stmt)}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise NotFound("Some journal entries do not exist.", ids=missing)
+    return [found[i] for i in ids]
+
+
+def check_balanced(entry: JournalEntry) -> None:
+    """Raise Unbalanced unless the entry has two or more lines summing to zero."""
+    if len(entry.lines) < 2 or sum(line.amount_cents for line in entry.lines) != 0:
+        raise Unbalanced("The entry's lines do not sum to zero; nothing was posted.", ids=[entry.id])
+
+
+def commit_entries(tenant_id: str, je_ids: list[str]) -> list[JournalEntry]:
+    """Post the entries in one unit of work (with whatever the gate counted); 409 ALREADY_POSTED lists posted ones."""
+    ids = check_ids(je_ids, "je_ids")
+    entries = load_entries(tenant_id, ids)
+    posted = [e.id for e in entries if e.status == "posted"]
+    if posted:
+        raise Conflict("ALREADY_POSTED", "Some entries are posted already.", ids=posted)
+    for entry in entries:
+        check_balanced(entry)
+    now = clock.now()
+    # Conditional on status, so a concurrent commit of the same entry can never post it twice.
+    result = db.session.execute(
+        update(JournalEntry).where(JournalEntry.id.in_(ids), JournalEntry.status == "proposed")
+        .values(status="posted", posted_at=now).execution_options(synchronize_session=False))
+    if result.rowcount != len(ids):
+        raise Conflict("ALREADY_POSTED", "Some entries were posted meanwhile; nothing was posted.", ids=ids)
+    db.session.commit()
+    for entry in entries:
+        entry.status, entry.posted_at = "posted", now
+    log.info("bookkeeping.posted", extra={"tenant_id": tenant_id, "count": len(ids)})
+    return entries

@@ -1,0 +1,145 @@
+"""Proposing entries: the tenant's own posted history first, then keyword rules; no outside service."""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+
+from webapp.bookkeeping import rules
+from webapp.bookkeeping.accounts import BANK, charts_for
+from webapp.bookkeeping.transactions import check_ids, resolve_transactions
+from webapp.errors import Conflict
+from webapp.extensions import db
+from webapp.ids import new_id
+from webapp.models import Account, JournalEntry, JournalLine, Transaction
+
+log = logging.getLogger(__name__)
+
+# History confidences, in percent: a base, a step per earlier agreeing posting, and a ceiling.
+COUNTERPARTY_CONFIDENCE = (80, 5, 97)
+PATTERN_CONFIDENCE = (70, 5, 90)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """Which account a transaction goes to, how sure we are (percent), and why."""
+
+    account: Account
+    confidence_pct: int
+    source: str
+    reason: str
+
+
+History = dict[tuple[str, str, str], Counter[str]]  # (company_id, kind, key) → account_id counts
+
+
+def posted_history(txns: list[Transaction]) -> History:
+    """Account use of the tenant's posted entries with the same counterparty or description pattern."""
+    history: History = {}
+    for kind, column, keys in (
+        ("counterparty", Transaction.counterparty_key, {t.counterparty_key for t in txns if t.counterparty_key}),
+        ("pattern", Transaction.pattern, {t.pattern for t in txns if t.pattern}),
+    ):
+        if not keys:
+            continue
+        stmt = (select(Transaction.company_id, column, JournalEntry.account_id, func.count())
+                .join(JournalEntry, JournalEntry.txn_id == Transaction.id)
+                .where(Transaction.company_id.in_({t.company_id for t in txns}), column.in_(keys),
+                       JournalEntry.status == "posted")
+                .group_by(Transaction.company_id, column, JournalEntry.account_id))
+        for company_id, key, account_id, count in db.session.execute(stmt):
+            history.setdefault((company_id, kind, key), Counter())[account_id] = int(count)
+    return history
+
+
+def _from_history(counts: Counter[str], accounts: dict[str, Account], scale: tuple[int, int, int],
+                  what: str) -> Suggestion | None:
+    account_id, top = counts.most_common(1)[0]
+    account = accounts.get(account_id)
+    if account is None:
+        return None
+    base, step, ceiling = scale
+    total = sum(counts.values())
+    confidence = min(ceiling, base + step * (top - 1)) * top // total
+    reason = (f"{what} as {top} of {total} earlier posted transaction{'s' if total != 1 else ''}, "
+              f"posted to {account.code} {account.name}")
+    return Suggestion(account, confidence, f"history_{what.split()[1]}", reason)
+
+
+def suggest(txn: Transaction, history: History, chart: dict[str, Account]) -> Suggestion:
+    """The account for one transaction: same counterparty, then same description pattern, then keywords."""
+    by_id = {a.id: a for a in chart.values()}
+    for kind, key, scale in (("counterparty", txn.counterparty_key, COUNTERPARTY_CONFIDENCE),
+                             ("pattern", txn.pattern, PATTERN_CONFIDENCE)):
+        counts = history.get((txn.company_id, kind, key or ""))
+        if counts:
+            found = _from_history(counts, by_id, scale, f"Same {kind}")
+            if found is not None:
+                return found
+    money_in = txn.amount_cents > 0
+    keyword = rules.match_keyword(txn.description, txn.counterparty, money_in)
+    if keyword is not None:
+        account = chart[keyword[0]]
+        return Suggestion(account, rules.KEYWORD_CONFIDENCE, "keyword",
+                          f"Keyword '{keyword[1]}' suggests {account.code} {account.name}")
+    account = chart[rules.fallback_code(money_in)]
+    return Suggestion(account, rules.FALLBACK_CONFIDENCE, "fallback",
+                      f"No history or keyword matched; {account.code} {account.name} until you choose")
+
+
+def build_entry(txn: Transaction, suggestion: Suggestion, bank: Account) -> JournalEntry:
+    """A balanced two-line entry: money in debits the bank, money out credits it."""
+    entry = JournalEntry(id=new_id("je"), tenant_id=txn.tenant_id, company_id=txn.company_id, txn_id=txn.id,
+                         status="proposed", date=txn.date, memo=txn.description, account_id=suggestion.account.id,
+                         confidence_pct=suggestion.confidence_pct, source=suggestion.source,
+                         reason=suggestion.reason[:300])
+    entry.account = suggestion.account
+    entry.transaction = txn
+    entry.lines = [JournalLine(account_id=bank.id, account=bank, position=1, amount_cents=txn.amount_cents),
+                   JournalLine(account_id=suggestion.account.id, account=suggestion.account, position=2,
+                               amount_cents=-txn.amount_cents)]
+    return entry
+
+
+def replace_proposals(txn_ids: list[str], requested: list[str]) -> None:
+    """Delete the unposted entries of these transactions; the status condition spares one posted meanwhile."""
+    stale = select(JournalEntry.id).where(JournalEntry.txn_id.in_(txn_ids), JournalEntry.status == "proposed")
+    no_sync = {"synchronize_session": False}
+    db.session.execute(delete(JournalLine).where(JournalLine.entry_id.in_(stale)).execution_options(**no_sync))
+    gone = db.session.execute(delete(JournalEntry).where(
+        JournalEntry.txn_id.in_(txn_ids), JournalEntry.status == "proposed").execution_options(**no_sync))
+    if gone.rowcount != len(txn_ids):
+        raise Conflict("ALREADY_POSTED", "Some transactions were posted meanwhile.", ids=requested)
+
+
+def propose_entries(tenant_id: str, txn_ids: list[str]) -> list[tuple[str, JournalEntry]]:
+    """Propose (or re-propose) one entry per transaction; 409 ALREADY_POSTED if any is posted already."""
+    ids = check_ids(txn_ids, "txn_ids")
+    resolved = resolve_transactions(tenant_id, ids)
+    txns = list(resolved.values())
+    earlier = dict(db.session.execute(select(JournalEntry.txn_id, JournalEntry.status)
+                                      .where(JournalEntry.txn_id.in_([t.id for t in txns]))).all())
+    posted = [requested for requested, t in resolved.items() if earlier.get(t.id) == "posted"]
+    if posted:
+        raise Conflict("ALREADY_POSTED", "Some transactions are posted already.", ids=posted)
+    if earlier:
+        replace_proposals(list(earlier), ids)
+    charts = charts_for({t.company_id for t in txns})
+    history = posted_history(txns)
+    out = []
+    for requested, txn in resolved.items():
+        chart = charts[txn.company_id]
+        entry = build_entry(txn, suggest(txn, history, chart), chart[BANK])
+        db.session.add(entry)
+        out.append((requested, entry))
+    try:
+        db.session.commit()
+    except IntegrityError as exc:  # another request proposed the same transaction at the same moment
+        db.session.rollback()
+        raise Conflict("PROPOSAL_CONFLICT", "These transactions were being proposed at the same time; retry.",
+                       ids=ids) from exc
+    log.info("bookkeeping.proposed", extra={"tenant_id": tenant_id, "count": len(out)})
+    return out

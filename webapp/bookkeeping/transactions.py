@@ -1,0 +1,187 @@
+"""Importing bank transactions (JSON and CSV share one path) and resolving the ids clients send."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+
+from webapp.bookkeeping.rules import counterparty_key, description_pattern
+from webapp.bookkeeping.services import get_company
+from webapp.errors import Conflict, NotFound, ValidationError
+from webapp.extensions import db
+from webapp.ids import new_id
+from webapp.models import Transaction
+
+log = logging.getLogger(__name__)
+
+MAX_IMPORT = 1000  # transactions per request
+MAX_IDS = 1000  # ids per propose/commit request
+MAX_ABS_CENTS = 10**13  # a sanity bound ($100bn), far inside BIGINT
+LIMITS = {"id": 64, "description": 500, "counterparty": 200}
+
+
+@dataclass(frozen=True)
+class NewTransaction:
+    """One checked transaction, ready to store."""
+
+    client_id: str | None
+    date: date
+    description: str
+    amount_cents: int
+    counterparty: str | None
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import did: each row's transaction, and whether it was created now."""
+
+    company_id: str
+    rows: list[tuple[Transaction, bool]]
+
+    @property
+    def created(self) -> int:
+        """How many transactions this import created."""
+        return sum(1 for _, new in self.rows if new)
+
+
+def check_row(raw: Any, where: str, problems: dict[str, str]) -> NewTransaction | None:
+    """Check one incoming transaction; record problems under `where.field` and return None if any."""
+    if not isinstance(raw, dict):
+        problems[where] = "must be an object"
+        return None
+    before = len(problems)
+    for name in raw:
+        if name not in ("id", "date", "description", "amount_cents", "counterparty"):
+            problems[f"{where}.{name}"] = "is not a known field"
+    texts = {name: _text(raw, name, where, problems, required=name == "description")
+             for name in ("id", "description", "counterparty")}
+    day = _iso_date(raw.get("date"), f"{where}.date", problems)
+    amount = raw.get("amount_cents")
+    if not isinstance(amount, int) or isinstance(amount, bool):
+        problems[f"{where}.amount_cents"] = "must be an integer number of cents"
+    elif amount == 0 or abs(amount) > MAX_ABS_CENTS:
+        problems[f"{where}.amount_cents"] = f"must be non-zero and at most {MAX_ABS_CENTS} in size"
+    if len(problems) > before or day is None or texts["description"] is None:
+        return None
+    return NewTransaction(texts["id"], day, texts["description"], amount, texts["counterparty"])
+
+
+def _text(raw: dict[str, Any], name: str, where: str, problems: dict[str, str], required: bool) -> str | None:
+    value = raw.get(name)
+    if value is None:
+        if required:
+            problems[f"{where}.{name}"] = "is required"
+        return None
+    if not isinstance(value, str) or not value.strip():
+        problems[f"{where}.{name}"] = "must be a non-empty string"
+        return None
+    if len(value.strip()) > LIMITS[name]:
+        problems[f"{where}.{name}"] = f"must be at most {LIMITS[name]} characters"
+        return None
+    return value.strip()
+
+
+def _iso_date(value: Any, where: str, problems: dict[str, str]) -> date | None:
+    if not isinstance(value, str):
+        problems[where] = "is required, as an ISO date (YYYY-MM-DD)"
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        problems[where] = "must be an ISO date (YYYY-MM-DD)"
+        return None
+
+
+def check_rows(raw_rows: Any, field: str = "transactions") -> list[NewTransaction]:
+    """Check a whole batch, reporting every problem at once; a batch with any problem imports nothing."""
+    if not isinstance(raw_rows, list) or not raw_rows:
+        raise ValidationError("Some fields are missing or invalid.", {field: "must be a non-empty list"})
+    if len(raw_rows) > MAX_IMPORT:
+        raise ValidationError("Too many transactions.", {field: f"at most {MAX_IMPORT} per request"})
+    problems: dict[str, str] = {}
+    rows = [check_row(raw, f"{field}[{i}]", problems) for i, raw in enumerate(raw_rows)]
+    seen: dict[str, int] = {}
+    for i, row in enumerate(rows):
+        if row is not None and row.client_id is not None:
+            if row.client_id in seen:
+                problems[f"{field}[{i}].id"] = f"repeats {field}[{seen[row.client_id]}].id"
+            seen.setdefault(row.client_id, i)
+    if problems:
+        raise ValidationError("Some transactions are invalid; nothing was imported.", problems)
+    return [row for row in rows if row is not None]
+
+
+def import_transactions(tenant_id: str, company_id: str | None, raw_rows: Any) -> ImportResult:
+    """Store new transactions; a client id already imported for the company is returned unchanged."""
+    company = get_company(tenant_id, company_id)
+    rows = check_rows(raw_rows)
+    client_ids = [r.client_id for r in rows if r.client_id is not None]
+    existing = {t.client_id: t for t in db.session.scalars(
+        select(Transaction).where(Transaction.company_id == company.id, Transaction.client_id.in_(client_ids)))}
+    out: list[tuple[Transaction, bool]] = []
+    for row in rows:
+        if row.client_id in existing:
+            out.append((existing[row.client_id], False))
+            continue
+        txn = Transaction(id=new_id("txn"), tenant_id=tenant_id, company_id=company.id, client_id=row.client_id,
+                          date=row.date, description=row.description, counterparty=row.counterparty,
+                          amount_cents=row.amount_cents, currency="usd",
+                          counterparty_key=counterparty_key(row.counterparty),
+                          pattern=description_pattern(row.description))
+        db.session.add(txn)
+        out.append((txn, True))
+    try:
+        db.session.commit()
+    except IntegrityError as exc:  # the same client ids imported by a concurrent request
+        db.session.rollback()
+        raise Conflict("IMPORT_CONFLICT", "These transactions were being imported at the same time; retry.",
+                       ids=client_ids) from exc
+    result = ImportResult(company.id, out)
+    log.info("bookkeeping.imported", extra={"tenant_id": tenant_id, "company_id": company.id,
+                                            "new": result.created, "received": len(rows)})
+    return result
+
+
+def unique_ids(ids: list[str]) -> list[str]:
+    """The ids in request order with repeats dropped."""
+    return list(dict.fromkeys(ids))
+
+
+def check_ids(ids: Any, field: str) -> list[str]:
+    """A non-empty list of id strings (repeats dropped), or a 400 naming the field."""
+    if (not isinstance(ids, list) or not ids
+            or not all(isinstance(i, str) and 0 < len(i) <= LIMITS["id"] for i in ids)):
+        raise ValidationError("Some fields are missing or invalid.",
+                              {field: "must be a non-empty list of id strings"})
+    if len(ids) > MAX_IDS:
+        raise ValidationError("Too many ids.", {field: f"at most {MAX_IDS} per request"})
+    return unique_ids(ids)
+
+
+def resolve_transactions(tenant_id: str, ids: list[str]) -> dict[str, Transaction]:
+    """Map each requested id (ours or the client's own) to the tenant's transaction; 404 lists the unknown ones."""
+    found = list(db.session.scalars(select(Transaction).where(
+        Transaction.tenant_id == tenant_id, or_(Transaction.id.in_(ids), Transaction.client_id.in_(ids)))))
+    ours = {t.id: t for t in found}
+    by_client: dict[str, list[Transaction]] = {}
+    for txn in found:
+        if txn.client_id is not None:
+            by_client.setdefault(txn.client_id, []).append(txn)
+    resolved: dict[str, Transaction] = {}
+    ambiguous: dict[str, str] = {}
+    for requested in ids:
+        matches = [ours[requested]] if requested in ours else by_client.get(requested, [])
+        if len(matches) == 1:
+            resolved[requested] = matches[0]
+        elif len(matches) > 1:
+            ambiguous[requested] = "is a client id used in more than one company; send our transaction id"
+    missing = [i for i in ids if i not in resolved and i not in ambiguous]
+    if missing:
+        raise NotFound("Some transactions do not exist.", ids=missing)
+    if ambiguous:
+        raise ValidationError("Some transaction ids are ambiguous.", ambiguous)
+    return resolved

@@ -1,0 +1,129 @@
+"""The entitlement gate (the runbook's EntitlementGateMiddleware): every paywall decision, in one place.
+
+`admit` runs inside the request's unit of work: its counter UPDATE commits or rolls back with the
+work it pays for, so a request that fails afterwards counts nothing.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from webapp import clock
+from webapp.billing import links
+from webapp.billing.plans import FREE, FREE_DAILY_ANALYZE_LIMIT, PAID_PLANS, PLANS
+from webapp.billing.services import get_entitlement
+from webapp.errors import PaywallError
+from webapp.metering import usage
+from webapp.models import Entitlement
+
+log = logging.getLogger(__name__)
+
+PAID_STATUSES = frozenset({"active", "trialing"})
+PAYMENT_PROBLEM_STATUSES = frozenset({"past_due", "unpaid"})
+
+
+class Action(StrEnum):
+    """What a gated route does: analyse transactions or post entries."""
+
+    PROPOSE = "propose"
+    COMMIT = "commit"
+
+
+@dataclass(frozen=True)
+class Tier:
+    """The limits that apply now: a paid plan's, or the free tier's for everyone else."""
+
+    plan: str
+    paid: bool
+    tx_cap: int
+    bulk_approve: bool
+    subscription_status: str
+    subscribed_plan: str
+
+
+def tier_of(ent: Entitlement) -> Tier:
+    """An active paid entitlement (active, status active/trialing) gets its plan; anything else the free tier."""
+    plan = PLANS.get(ent.plan)
+    if ent.active and ent.subscription_status in PAID_STATUSES and plan is not None and plan.paid:
+        return Tier(ent.plan, True, ent.tx_cap, ent.bulk_approve, ent.subscription_status, ent.plan)
+    return Tier(FREE.key, False, FREE.tx_cap, FREE.bulk_approve, ent.subscription_status, ent.plan)
+
+
+def admit(tenant_id: str, action: Action, n: int) -> None:
+    """Let n transactions through for `action` and count them, or raise the one PaywallError that applies."""
+    tier = tier_of(get_entitlement(tenant_id))
+    now = clock.now()
+    if action is Action.PROPOSE:
+        admit_propose(tenant_id, tier, n, now)
+    else:
+        admit_commit(tenant_id, tier, n, now)
+
+
+def admit_propose(tenant_id: str, tier: Tier, n: int, now: datetime) -> None:
+    """Free tier: at most the daily limit per UTC day. Paid: unlimited. Both counted in the month."""
+    if not tier.paid and not usage.take_daily_analyzed(tenant_id, n, FREE_DAILY_ANALYZE_LIMIT, now):
+        raise free_cap_exceeded(tenant_id, now)
+    usage.count_analyzed(tenant_id, n, now)
+
+
+def admit_commit(tenant_id: str, tier: Tier, n: int, now: datetime) -> None:
+    """Posting needs a paid plan, bulk_approve for more than one entry, and room under the monthly cap."""
+    if not tier.paid:
+        raise payment_required(tier) if tier.subscription_status in PAYMENT_PROBLEM_STATUSES \
+            else subscription_required(tier)
+    if n > 1 and not tier.bulk_approve:
+        raise bulk_not_included(tier, n)
+    if not usage.take_posted(tenant_id, n, tier.tx_cap, now):
+        raise monthly_cap_exceeded(tenant_id, tier, n, now)
+
+
+def free_cap_exceeded(tenant_id: str, now: datetime) -> PaywallError:
+    """429: the free tier's daily analyses are used up; Retry-After is the time to the next UTC midnight."""
+    resets = clock.next_utc_midnight(now)
+    used = usage.read_counts(tenant_id, now).day_analyzed
+    log.info("gate.free_cap_exceeded", extra={"tenant_id": tenant_id, "used": used})
+    return PaywallError("FREE_CAP_EXCEEDED", 429, FREE.key,
+                        f"The free plan analyses {FREE_DAILY_ANALYZE_LIMIT} transactions per UTC day and this "
+                        "request would pass today's limit. Upgrade, or try again after midnight UTC.",
+                        retry_after=_seconds_until(resets, now), limit=FREE_DAILY_ANALYZE_LIMIT, used=used,
+                        resets_at=clock.isoformat(resets), upgrade_url=links.upgrade_url())
+
+
+def subscription_required(tier: Tier) -> PaywallError:
+    """402: posting entries is a paid feature."""
+    return PaywallError("SUBSCRIPTION_REQUIRED", 402, tier.plan,
+                        "Posting entries to the ledger needs a paid plan.", upgrade_url=links.upgrade_url())
+
+
+def payment_required(tier: Tier) -> PaywallError:
+    """402: the subscription exists but its payment failed (past_due or unpaid)."""
+    return PaywallError("PAYMENT_REQUIRED", 402, tier.subscribed_plan,
+                        "Your last payment did not go through. Update your payment method to post again.",
+                        subscription_status=tier.subscription_status, portal_url=links.portal_url())
+
+
+def bulk_not_included(tier: Tier, n: int) -> PaywallError:
+    """402: this plan commits one entry per request."""
+    with_bulk = [p.key for p in PAID_PLANS if p.bulk_approve]
+    return PaywallError("BULK_APPROVE_NOT_INCLUDED", 402, tier.plan,
+                        f"Your plan commits one entry per request; this one has {n}. "
+                        f"Bulk approve comes with {', '.join(with_bulk)}.",
+                        limit=1, requested=n, plans_with_bulk=with_bulk, upgrade_url=links.upgrade_url())
+
+
+def monthly_cap_exceeded(tenant_id: str, tier: Tier, n: int, now: datetime) -> PaywallError:
+    """402: this commit would take the month's postings past the plan's cap."""
+    used = usage.read_counts(tenant_id, now).tx_posted
+    log.info("gate.monthly_cap_exceeded", extra={"tenant_id": tenant_id, "used": used, "requested": n})
+    return PaywallError("MONTHLY_CAP_EXCEEDED", 402, tier.plan,
+                        f"Your plan posts {tier.tx_cap} transactions per month; {used} are posted and this "
+                        f"request would add {n}.",
+                        limit=tier.tx_cap, used=used, resets_at=clock.isoformat(clock.next_month_start(now)),
+                        upgrade_url=links.upgrade_url())
+
+
+def _seconds_until(moment: datetime, now: datetime) -> int:
+    remaining = (moment - now).total_seconds()
+    return max(1, int(remaining) + (remaining % 1 > 0))

@@ -1,0 +1,102 @@
+"""Usage counters: each change is one conditional UPDATE (never read-add-write); rows appear on first use."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+
+from sqlalchemy import Update, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from webapp import clock
+from webapp.extensions import db
+from webapp.models import UsageDaily, UsageMonthly
+
+_NO_SYNC = {"synchronize_session": False}  # plain UPDATE: no extra SELECT/RETURNING to sync the session
+
+
+def utc_day(moment: datetime) -> date:
+    """The UTC calendar day of `moment`."""
+    return moment.astimezone(UTC).date()
+
+
+def _insert_ignoring_conflict(model: type[UsageMonthly] | type[UsageDaily], **row: object) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING on either dialect: creates the counter row once, races included."""
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    keys = [c.name for c in model.__table__.primary_key.columns]
+    db.session.execute(insert(model).values(**row).on_conflict_do_nothing(index_elements=keys))
+
+
+def _ensure_month(tenant_id: str, month: str) -> None:
+    _insert_ignoring_conflict(UsageMonthly, tenant_id=tenant_id, year_month=month, tx_analyzed=0, tx_posted=0,
+                              last_reset_at=clock.now())
+
+
+def _ensure_day(tenant_id: str, day: date) -> None:
+    _insert_ignoring_conflict(UsageDaily, tenant_id=tenant_id, day=day, tx_analyzed=0)
+
+
+def _apply(stmt: Update, ensure_row: Callable[[], None]) -> bool:
+    """Run a conditional UPDATE; if no row matched, create the row (if missing) and run it once more.
+
+    The common case is one statement; the row is only inserted the first time in a period. The second
+    UPDATE, not any read, decides: the row now exists, so 0 rows means the condition (the cap) failed.
+    """
+    if db.session.execute(stmt.execution_options(**_NO_SYNC)).rowcount == 1:
+        return True
+    ensure_row()
+    return bool(db.session.execute(stmt.execution_options(**_NO_SYNC)).rowcount == 1)
+
+
+def take_posted(tenant_id: str, n: int, cap: int, moment: datetime) -> bool:
+    """Count n postings in the month of `moment` if tx_posted + n <= cap; False (nothing counted) otherwise."""
+    if n > cap:  # also keeps a first-of-month insert from ever starting above the cap
+        return False
+    month = clock.year_month(moment)
+    stmt = (update(UsageMonthly)
+            .where(UsageMonthly.tenant_id == tenant_id, UsageMonthly.year_month == month,
+                   UsageMonthly.tx_posted + n <= cap)
+            .values(tx_posted=UsageMonthly.tx_posted + n))
+    return _apply(stmt, lambda: _ensure_month(tenant_id, month))
+
+
+def take_daily_analyzed(tenant_id: str, n: int, limit: int, moment: datetime) -> bool:
+    """Count n analysed transactions on the UTC day of `moment` if the day stays within `limit`."""
+    if n > limit:
+        return False
+    day = utc_day(moment)
+    stmt = (update(UsageDaily)
+            .where(UsageDaily.tenant_id == tenant_id, UsageDaily.day == day, UsageDaily.tx_analyzed + n <= limit)
+            .values(tx_analyzed=UsageDaily.tx_analyzed + n))
+    return _apply(stmt, lambda: _ensure_day(tenant_id, day))
+
+
+def count_analyzed(tenant_id: str, n: int, moment: datetime) -> None:
+    """Count n analysed transactions in the month of `moment` (no cap: paid plans analyse freely)."""
+    month = clock.year_month(moment)
+    stmt = (update(UsageMonthly).where(UsageMonthly.tenant_id == tenant_id, UsageMonthly.year_month == month)
+            .values(tx_analyzed=UsageMonthly.tx_analyzed + n))
+    _apply(stmt, lambda: _ensure_month(tenant_id, month))
+
+
+@dataclass(frozen=True)
+class Counts:
+    """The counters of one month and one day (zeros where no row exists yet)."""
+
+    year_month: str
+    tx_analyzed: int
+    tx_posted: int
+    day: date
+    day_analyzed: int
+
+
+def read_counts(tenant_id: str, moment: datetime) -> Counts:
+    """Read the month's and the day's counters without creating rows (reads never write)."""
+    month, day = clock.year_month(moment), utc_day(moment)
+    monthly = db.session.execute(select(UsageMonthly.tx_analyzed, UsageMonthly.tx_posted).where(
+        UsageMonthly.tenant_id == tenant_id, UsageMonthly.year_month == month)).first()
+    daily = db.session.scalar(select(UsageDaily.tx_analyzed).where(
+        UsageDaily.tenant_id == tenant_id, UsageDaily.day == day))
+    analyzed, posted = monthly if monthly is not None else (0, 0)
+    return Counts(month, analyzed, posted, day, daily or 0)

@@ -1,0 +1,33 @@
+"""Usage counters behind the entitlement gate (table names as in the operations runbook)."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from webapp.db_types import Base, UTCDateTime
+
+
+class UsageMonthly(Base):
+    """Per tenant and UTC month: transactions analysed (proposed) and posted (committed)."""
+
+    __tablename__ = "usage_monthly"
+    __table_args__ = (CheckConstraint("tx_posted >= 0 AND tx_analyzed >= 0", name="usage_nonnegative"),)
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    year_month: Mapped[str] = mapped_column(String(7), primary_key=True)  # "2025-11"
+    tx_analyzed: Mapped[int] = mapped_column(default=0, server_default="0")
+    tx_posted: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_reset_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class UsageDaily(Base):
+    """Per tenant and UTC day: transactions analysed, for the free tier's daily cap."""
+
+    __tablename__ = "usage_daily"
+    __table_args__ = (CheckConstraint("tx_analyzed >= 0", name="usage_nonnegative"),)
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    tx_analyzed: Mapped[int] = mapped_column(default=0, server_default="0")
