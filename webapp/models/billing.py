@@ -71,7 +71,7 @@ class BillingEvent(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     outcome: Mapped[str] = mapped_column(String(16), default="pending")
     last_error: Mapped[str | None] = mapped_column(Text)
-    tenant_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    tenant_id: Mapped[str | None] = mapped_column(String(40))
     payload_json: Mapped[str] = mapped_column(Text)
 
 
