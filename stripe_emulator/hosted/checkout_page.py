@@ -11,7 +11,7 @@ from ..billing.checkout_flow import card_problem, complete_session, expire_sessi
 from ..errors import StripeError
 from ..objects.catalog import product_name
 from ..timeutil import real_now
-from .common import TEMPLATES, card_from_form, money, page
+from .common import TEMPLATES, absolute, card_from_form, money, page
 
 bp = Blueprint("checkout_page", __name__, template_folder=TEMPLATES)
 
@@ -85,7 +85,7 @@ def pay(session_id: str) -> Response:
             session["_pending"] = {"pm": pm["id"], "email": email,
                                    "name": request.form.get("name") or None}
             emu.store.put(session)
-            return redirect(url_for("checkout_page.three_d_secure", session_id=session_id), 303)
+            return redirect(absolute("checkout_page.three_d_secure", session_id=session_id), 303)
         return _finish(session, pm, email, request.form.get("name") or None)
 
 

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from flask import Response, make_response, render_template
+from flask import Response, make_response, render_template, url_for
 from werkzeug.datastructures import MultiDict
 
 from ..billing import cards
@@ -18,6 +18,12 @@ TEMPLATES = str(Path(__file__).resolve().parent.parent / "templates")
 def money(amount: int | None, currency: str | None) -> str:
     """2000, "usd" -> "20.00 USD"."""
     return f"{(amount or 0) / 100:.2f} {(currency or 'usd').upper()}"
+
+
+def absolute(endpoint: str, **values: Any) -> str:
+    """An absolute URL of a hosted page (redirect targets must be absolute)."""
+    from ..api.base import base_url
+    return base_url() + url_for(endpoint, **values)
 
 
 def page(template: str, status: int = 200, **context: Any) -> Response:

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, redirect, request, url_for
 from ..api.base import emulator
 from ..render import public
 from ..timeutil import iso
-from .common import TEMPLATES, page
+from .common import TEMPLATES, absolute, page
 
 bp = Blueprint("events_page", __name__, template_folder=TEMPLATES)
 PAGE_SIZE = 300
@@ -61,4 +61,4 @@ def resend(event_id: str) -> Response:
         if event is None:
             return page("message.html", 404, heading="No such event.")
         emu.webhooks.enqueue(event)
-    return redirect(url_for("events_page.detail", event_id=event_id), 303)
+    return redirect(absolute("events_page.detail", event_id=event_id), 303)

@@ -15,7 +15,7 @@ from ..errors import StripeError
 from ..objects.catalog import is_addon, product_name
 from ..objects.subscriptions import items_of, items_amount, period_of
 from ..timeutil import iso, real_now
-from .common import TEMPLATES, card_from_form, money, page
+from .common import TEMPLATES, absolute, card_from_form, money, page
 from .portal_actions import save_card
 
 bp = Blueprint("portal_page", __name__, template_folder=TEMPLATES)
@@ -87,7 +87,7 @@ def _with_session(session_id: str, action: Callable[[dict[str, Any]], Response])
 
 
 def _back(session: dict[str, Any], notice: str) -> Response:
-    return redirect(url_for("portal_page.show", session_id=session["id"], notice=notice), 303)
+    return redirect(absolute("portal_page.show", session_id=session["id"], notice=notice), 303)
 
 
 def _form_sub(session: dict[str, Any]) -> dict[str, Any]:
@@ -173,7 +173,7 @@ def update_card(session_id: str) -> Response:
         if cards.needs_authentication(pm):
             session["_pending"] = {"pm": pm["id"]}
             emu.store.put(session)
-            return redirect(url_for("portal_page.three_d_secure", session_id=session_id), 303)
+            return redirect(absolute("portal_page.three_d_secure", session_id=session_id), 303)
         return _back(session, save_card(emu, session, pm))
     return _with_session(session_id, act)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -82,9 +83,9 @@ class Delivery:
     body: str
     signature: str
 
-    def event(self) -> dict[str, Any]:
+    def event(self, secret: str = SECRET) -> dict[str, Any]:
         """The event, verified the way an app verifies it."""
-        return stripe.Webhook.construct_event(self.body, self.signature, SECRET).to_dict()
+        return stripe.Webhook.construct_event(self.body, self.signature, secret).to_dict()
 
 
 @dataclass
@@ -94,6 +95,7 @@ class Receiver:
     statuses: list[int] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)
     secret: str = SECRET
+    delay: float = 0.0  # seconds to wait before answering
 
     def __enter__(self) -> "Receiver":
         outer = self
@@ -101,6 +103,7 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                time.sleep(outer.delay)
                 outer.deliveries.append(Delivery(body, self.headers.get("Stripe-Signature", "")))
                 status = outer.statuses.pop(0) if outer.statuses else 200
                 self.send_response(status)
@@ -127,7 +130,7 @@ class Receiver:
 
     def events(self) -> list[dict[str, Any]]:
         """Every verified event received, in arrival order."""
-        return [d.event() for d in self.deliveries]
+        return [d.event(self.secret) for d in self.deliveries]
 
     def types(self) -> list[str]:
         """The types of the events received, in arrival order."""
