@@ -20,7 +20,8 @@ from webapp import create_app
 from webapp.config import TestConfig, normalise_database_url
 from webapp.extensions import db as _db
 
-PG_SCHEMA = f"aibk_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+# One schema per test process, so parallel runs (xdist workers, two checkouts) never share tables.
+PG_SCHEMA = f"aibk_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
 
 
 def postgres_base_url() -> str | None:
@@ -49,13 +50,23 @@ def reset_pg_schema(schema: str) -> None:
 BACKENDS = ["sqlite"] + (["postgresql"] if postgres_base_url() else [])
 
 
+def drop_pg_schema(schema: str) -> None:
+    """Drop a schema of the test PostgreSQL."""
+    engine = create_engine(postgres_base_url() or "", isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    engine.dispose()
+
+
 @pytest.fixture(scope="session")
-def pg_url() -> str | None:
+def pg_url() -> Iterator[str | None]:
     """A clean schema on the test PostgreSQL for this session (None without PostgreSQL)."""
     if not postgres_base_url():
-        return None
+        yield None
+        return
     reset_pg_schema(PG_SCHEMA)
-    return with_search_path(postgres_base_url() or "", PG_SCHEMA)
+    yield with_search_path(postgres_base_url() or "", PG_SCHEMA)
+    drop_pg_schema(PG_SCHEMA)
 
 
 @pytest.fixture(params=BACKENDS)

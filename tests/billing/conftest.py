@@ -65,7 +65,7 @@ def billing_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
-def billing(database_url: str, billing_overrides: dict[str, Any]) -> Iterator[BillingEnv]:
+def billing(database_url: str, billing_overrides: dict[str, Any], tmp_path: Any) -> Iterator[BillingEnv]:
     """A fresh emulator wired to a live server of the app, with the plan catalog bootstrapped."""
     lazy = LazyWSGI()
     server: BaseWSGIServer = make_server("127.0.0.1", 0, lazy, threaded=True)
@@ -76,7 +76,8 @@ def billing(database_url: str, billing_overrides: dict[str, Any]) -> Iterator[Bi
                               webhook_retry_schedule=(0.05, 0.1, 0.2))
     emulator.start()
     overrides = {"STRIPE_SECRET_KEY": API_KEY, "STRIPE_API_BASE": emulator.url,
-                 "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET, **billing_overrides}
+                 "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+                 "STRIPE_PRODUCTS_FILE": str(tmp_path / "stripe_products.json"), **billing_overrides}
     try:
         with running_app(database_url, overrides) as app:
             lazy.app = app
@@ -94,3 +95,21 @@ def billing(database_url: str, billing_overrides: dict[str, Any]) -> Iterator[Bi
 def tenant(billing: BillingEnv) -> ApiClient:
     """A signed-up tenant of the billing app."""
     return signup_api_client(billing.app.test_client())
+
+
+@pytest.fixture
+def logged_in_billing(billing: BillingEnv, tenant: ApiClient) -> Any:
+    """A browser session (test client with cookie) of `tenant`, logged in through the form."""
+    from tests.conftest import csrf_token_from
+
+    web = billing.app.test_client()
+    token = csrf_token_from(web.get("/login").get_data(as_text=True))
+    resp = web.post("/login", data={"email": tenant.email, "password": "testpass123", "csrf_token": token})
+    assert resp.status_code == 302
+    return web
+
+
+@pytest.fixture
+def app(billing: BillingEnv) -> Flask:
+    """In billing tests the app is the one served live to the emulator (so `db` and `client` use it)."""
+    return billing.app

@@ -56,3 +56,77 @@ def form_action(html: str, page_url: str, button: str | None = None) -> str:
             action = unescape(match.group(1)) if match else page_url
             return urllib.parse.urljoin(page_url, action)
     raise AssertionError(f"no form with {button!r} on {page_url}")
+
+
+def card_form(number: str, name: str = "Test Payer") -> dict[str, str]:
+    """The hosted Checkout/Portal card fields for a test card."""
+    return {"card_number": number, "exp": "12/34", "cvc": "123", "name": name}
+
+
+def form_by_label(html: str, page_url: str, aria_label: str) -> str:
+    """The action URL of the form with this aria-label."""
+    match = re.search(r'<form\b[^>]*aria-label="' + re.escape(aria_label) + r'"[^>]*>', html)
+    if match is None:
+        raise AssertionError(f"no form labelled {aria_label!r} on {page_url}")
+    action = re.search(r'action="([^"]*)"', match.group(0))
+    return urllib.parse.urljoin(page_url, unescape(action.group(1)) if action else page_url)
+
+
+def pay_on_hosted_checkout(checkout_url: str, card_number: str) -> tuple[int, str, str]:
+    """Open the emulator's Checkout page and pay with a test card, as a browser posting the form would."""
+    status, _, html = http("GET", checkout_url)
+    assert status == 200, html
+    return http("POST", form_by_label(html, checkout_url, "Payment"), card_form(card_number))
+
+
+def start_checkout(tenant: Any, plan: str = "starter", **extra: Any) -> dict[str, Any]:
+    """POST /api/billing/checkout for a plan; returns {url, session_id}."""
+    resp = tenant.post("/api/billing/checkout", json={"plan": plan, **extra})
+    assert resp.status_code == 200, resp.get_json()
+    return resp.get_json()
+
+
+def subscribe(billing: Any, tenant: Any, plan: str = "starter", card: str = "4242424242424242",
+              **extra: Any) -> dict[str, Any]:
+    """Check out and pay with a card on the hosted page, then let the webhooks land."""
+    session = start_checkout(tenant, plan, **extra)
+    status, location, body = pay_on_hosted_checkout(session["url"], card)
+    assert status in (302, 303), body
+    billing.wait_for_webhooks()
+    return {**session, "redirect": location}
+
+
+def put_on_test_clock(billing: Any, tenant: Any, db: Any) -> Any:
+    """Give the tenant a Stripe customer that lives on a new test clock; returns the clock."""
+    clock = billing.stripe.v1.test_helpers.test_clocks.create({"frozen_time": int(time.time())})
+    customer = billing.stripe.v1.customers.create({"email": tenant.email, "test_clock": clock.id,
+                                                   "metadata": {"tenant_id": tenant.tenant_id}})
+    ent = billing.entitlement(tenant.tenant_id)
+    ent.stripe_customer_id = customer.id
+    db.session.commit()
+    return clock
+
+
+def advance_clock(billing: Any, clock_id: str, days: float) -> None:
+    """Move a test clock forward and let the resulting webhooks land."""
+    current = billing.stripe.v1.test_helpers.test_clocks.retrieve(clock_id)
+    billing.stripe.v1.test_helpers.test_clocks.advance(
+        clock_id, {"frozen_time": int(current.frozen_time + days * 86400)})
+    billing.wait_for_webhooks()
+
+
+def submit_form(html: str, page_url: str, aria_label: str, fields: dict[str, str] | None = None
+                ) -> tuple[int, str, str]:
+    """Post the form with this aria-label as a browser would: its hidden inputs plus `fields`."""
+    match = re.search(r'<form\b[^>]*aria-label="' + re.escape(aria_label) + r'"[^>]*>(.*?)</form>', html, re.S)
+    if match is None:
+        raise AssertionError(f"no form labelled {aria_label!r} on {page_url}")
+    data = {}
+    for tag in re.findall(r"<input\b[^>]*>", match.group(1)):
+        if 'type="hidden"' in tag:
+            name = re.search(r'name="([^"]*)"', tag)
+            value = re.search(r'value="([^"]*)"', tag)
+            if name:
+                data[unescape(name.group(1))] = unescape(value.group(1)) if value else ""
+    data.update(fields or {})
+    return http("POST", form_by_label(html, page_url, aria_label), data)

@@ -19,7 +19,7 @@ def _catalog() -> list[dict[str, Any]]:
          "metadata": p.stripe_metadata()} for p in PAID_PLANS]
     items += [{"key": a.key, "name": f"AI Bookkeeper {a.name}", "amount": a.unit_price_cents,
                "currency": a.currency,
-               "metadata": {"plan": a.key, "addon_for": a.plan_key,
+               "metadata": {"plan": a.key, "addon": "true", "addon_for": a.plan_key,
                             "included_companies": str(a.companies_per_unit)}} for a in ADDONS.values()]
     return items
 

@@ -16,11 +16,16 @@ from webapp.errors import DomainError
 billing_cli = AppGroup("billing", help="Stripe catalog, event replay, reconciliation and manual recovery.")
 
 
+def stdin_is_terminal() -> bool:
+    """True when a person can answer a prompt."""
+    return sys.stdin.isatty()
+
+
 def confirm_live_key(mode: str) -> None:
     """A live key needs 'yes' typed at a terminal; anything else aborts before anything is created."""
     if mode != "live":
         return
-    if not sys.stdin.isatty():
+    if not stdin_is_terminal():
         raise click.ClickException("Refusing to bootstrap with a LIVE key without a terminal to confirm at.")
     answer = input("This is a LIVE Stripe key: real products that can charge real money. Type 'yes' to go on: ")
     if answer.strip() != "yes":

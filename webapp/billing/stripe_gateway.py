@@ -55,7 +55,8 @@ class StripeGateway:
         """Active prices with these lookup keys, keyed by lookup key (product expanded)."""
         found = self._call(lambda: self.client.v1.prices.list(
             {"lookup_keys": lookup_keys, "active": True, "limit": 100, "expand": ["data.product"]}))
-        return {p["lookup_key"]: _plain(p) for p in found.data if p.get("lookup_key")}
+        prices = [_plain(p) for p in found.data]
+        return {p["lookup_key"]: p for p in prices if p.get("lookup_key")}
 
     def retrieve_price(self, price_id: str) -> dict[str, Any]:
         """One price by id."""
