@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -145,3 +146,17 @@ def test_unknown_trigger_fails_with_the_supported_list(server):
 def test_serve_refuses_webhook_url_without_secret():
     result = cli("--port", "0", "--webhook-url", "http://127.0.0.1:9/h")
     assert result.returncode == 2 and "--webhook-secret" in result.stderr
+
+
+def test_serve_accepts_every_documented_flag(run, receiver):
+    proc = run("--host", "127.0.0.1", "--webhook-url", receiver.url, "--webhook-secret",
+               receiver.secret, "--on-final-failure", "canceled", "--retry-schedule", "1d,2d",
+               "--webhook-retry-schedule", "0.05,0.1", "--webhook-timeout", "2",
+               "--log-level", "WARNING")
+    client = stripe_client(proc.url)
+    client.v1.customers.create()
+    deadline = time.monotonic() + 5
+    while not receiver.deliveries and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert receiver.types() == ["customer.created"]
+    proc.stop()
