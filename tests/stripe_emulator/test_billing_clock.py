@@ -235,3 +235,33 @@ def test_customers_on_a_clock_are_created_at_its_time(client):
     clock = client.v1.test_helpers.test_clocks.create(params={"frozen_time": T0})
     customer = client.v1.customers.create(params={"test_clock": clock.id})
     assert customer.created == T0 and customer.test_clock == clock.id
+
+
+def test_invoice_preview_shows_the_next_invoice_with_a_proposed_change(client):
+    basic, pro = make_price(client, "Basic", 900), make_price(client, "Pro", 2900)
+    clock, customer, sub = subscribe_on_clock(client, basic)
+    preview = client.v1.invoices.create_preview(params={"customer": customer.id})
+    assert preview.amount_due == 900
+    assert preview.lines.data[0].period.start == 1769904000
+    changed = client.v1.invoices.create_preview(params={
+        "subscription": sub.id,
+        "subscription_details": {"items": [{"id": sub.items.data[0].id, "price": pro.id}]}})
+    assert changed.amount_due == 2900
+    assert client.v1.subscriptions.retrieve(sub.id).items.data[0].price.id == basic.id
+
+
+def test_expand_reaches_nested_objects(client):
+    clock, customer, sub = subscribe_on_clock(client, make_price(client, "Nested"))
+    got = client.v1.subscriptions.retrieve(sub.id, params={
+        "expand": ["items.data.price.product", "customer", "latest_invoice"]})
+    assert got.items.data[0].price.product.name == "Nested"
+    assert got.customer.email == "clock@example.com"
+    assert got.latest_invoice.object == "invoice"
+
+
+def test_portal_for_a_customer_without_subscription_offers_card_update_only(client):
+    customer = client.v1.customers.create(params={"email": "nosub@example.com"})
+    page = get(portal(client, customer).url)
+    assert page.status == 200
+    assert "No active subscription." in page.body and 'value="update_card"' in page.body
+    assert 'value="change_plan"' not in page.body

@@ -110,6 +110,8 @@ def test_every_served_object_matches_stripes_fixture_shape(client, server):
         "line_item": raw(server, f"/v1/invoices/{sub.latest_invoice}/lines"),
         "event": raw(server, "/v1/events?limit=100"),
         "webhook_endpoint": raw(server, f"/v1/webhook_endpoints/{endpoint.id}"),
+        "invoice_preview": client.v1.invoices.create_preview(
+            params={"subscription": sub.id}).to_dict(),
         "test_helpers.test_clock": raw(server, f"/v1/test_helpers/test_clocks/{clock.id}"),
         "deleted_customer": raw_delete(server, f"/v1/customers/{spare.id}"),
         "deleted_webhook_endpoint": raw_delete(server, f"/v1/webhook_endpoints/{endpoint.id}"),
@@ -118,7 +120,7 @@ def test_every_served_object_matches_stripes_fixture_shape(client, server):
     }
     seen = {("deleted_" if o.get("deleted") else "") + o["object"]
             for obj in served.values() for _, o in embedded(obj)}
-    assert set(served) <= seen | {"item", "line_item"}
+    assert set(served) <= seen | {"item", "line_item", "invoice_preview"}
     assert {"plan", "subscription_item", "line_item", "item", "invoice", "subscription",
             "checkout.session", "customer"} <= seen
     problems = [p for name, obj in served.items() for p in mismatches(obj, reference)]
