@@ -160,3 +160,22 @@ def test_serve_accepts_every_documented_flag(run, receiver):
         time.sleep(0.02)
     assert receiver.types() == ["customer.created"]
     proc.stop()
+
+
+def test_a_pending_webhook_retry_survives_a_restart_with_db(tmp_path, receiver):
+    from stripe_emulator import EmulatorServer
+    db = str(tmp_path / "retry.sqlite3")
+    receiver.statuses = [500]
+    options = dict(port=0, db_path=db, webhook_url=receiver.url, webhook_secret=receiver.secret,
+                   webhook_retry_schedule=(0.3,))
+    with EmulatorServer(**options) as first:
+        stripe_client(first.url).v1.customers.create()
+        deadline = time.monotonic() + 5
+        while not receiver.deliveries and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert len(receiver.deliveries) == 1
+    with EmulatorServer(**options) as second:
+        assert second.wait_for_webhooks(5)
+        event = stripe_client(second.url).v1.events.list().data[0]
+        assert event.pending_webhooks == 0
+    assert [d.event(receiver.secret)["id"] for d in receiver.deliveries] == [event.id, event.id]
