@@ -204,8 +204,9 @@ def test_portal_rejects_a_declined_card_and_keeps_the_old_one(client):
 
 def test_api_created_subscription_with_failing_card_is_incomplete_then_expires(client):
     clock = client.v1.test_helpers.test_clocks.create(params={"frozen_time": T0})
-    customer = client.v1.customers.create(params={"test_clock": clock.id,
-                                                  "payment_method": "pm_card_chargeCustomerFail"})
+    customer = client.v1.customers.create(params={
+        "test_clock": clock.id, "payment_method": "pm_card_chargeCustomerFail",
+        "invoice_settings": {"default_payment_method": "pm_card_chargeCustomerFail"}})
     price = make_price(client)
     sub = client.v1.subscriptions.create(params={"customer": customer.id,
                                                  "items": [{"price": price.id}]})
@@ -215,7 +216,9 @@ def test_api_created_subscription_with_failing_card_is_incomplete_then_expires(c
 
 
 def test_api_created_subscription_with_good_card_is_active(client):
-    customer = client.v1.customers.create(params={"payment_method": "pm_card_visa"})
+    customer = client.v1.customers.create(params={
+        "payment_method": "pm_card_visa",
+        "invoice_settings": {"default_payment_method": "pm_card_visa"}})
     sub = client.v1.subscriptions.create(params={"customer": customer.id,
                                                  "items": [{"price": make_price(client).id}]})
     assert sub.status == "active"
