@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 import urllib.error
 import urllib.parse
@@ -82,6 +83,7 @@ def _serve(ns: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    signal.signal(signal.SIGTERM, _interrupt)
     server.start()
     print(f"Stripe emulator listening on {server.url}", flush=True)
     try:
@@ -89,6 +91,10 @@ def _serve(ns: argparse.Namespace) -> int:
     finally:
         server.stop()
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _client(command: str, ns: argparse.Namespace) -> int:

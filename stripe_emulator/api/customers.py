@@ -30,21 +30,24 @@ def create_customer() -> dict[str, Any]:
     if p.get("test_clock"):
         emu.fetch("test_helpers.test_clock", p["test_clock"], "test_clock")
     customer = new_customer(p, emu.clock_now(p.get("test_clock")))
+    customer["invoice_settings"]["default_payment_method"] = None
     emu.store.put(customer)
-    pm_id = p.get("payment_method") or (p.get("invoice_settings") or {}).get(
-        "default_payment_method")
-    if pm_id:
-        _attach(customer, pm_id, "payment_method", customer["created"])
-        customer["invoice_settings"]["default_payment_method"] = \
-            customer["invoice_settings"]["default_payment_method"] or _last_pm(customer["id"])
+    attached = None
+    if p.get("payment_method"):
+        attached = _attach(customer, p["payment_method"], "payment_method", customer["created"])
+    default = (p.get("invoice_settings") or {}).get("default_payment_method")
+    if default:
+        if attached is not None and default == p["payment_method"]:
+            default = attached["id"]
+        pm = emu.fetch("payment_method", default, "invoice_settings[default_payment_method]")
+        if pm["customer"] != customer["id"]:
+            raise invalid("The customer does not have a payment method with the ID "
+                          f"{default}. The payment method must be attached to the customer.",
+                          "invoice_settings[default_payment_method]")
+        customer["invoice_settings"]["default_payment_method"] = default
         emu.store.put(customer)
     emit(emu, "customer.created", render(emu, customer), created=customer["created"])
     return render(emu, customer, p.get("expand") or [])
-
-
-def _last_pm(customer_id: str) -> str | None:
-    found = emulator().store.all("payment_method", lambda pm: pm["customer"] == customer_id)
-    return found[0]["id"] if found else None
 
 
 def _attach(customer: dict[str, Any], pm_id: str, param: str, now: int) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, redirect, request, url_for
+from flask import Blueprint, Response, redirect, request
 
 from ..api.base import emulator
 from ..render import public
@@ -19,6 +19,12 @@ def _deliveries(event_id: str) -> list[dict[str, Any]]:
     found = emulator().store.all("emu.delivery", lambda d: d["event"] == event_id,
                                  oldest_first=True)
     return [dict(d, attempts=[dict(a, at=iso(a["at"])) for a in d["attempts"]]) for d in found]
+
+
+@bp.get("/")
+def home() -> Response:
+    """The emulator's front page is its events page."""
+    return redirect(absolute("events_page.index"), 303)
 
 
 @bp.get("/events")

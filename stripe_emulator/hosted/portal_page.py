@@ -59,8 +59,11 @@ def _plan_context(sub: dict[str, Any]) -> dict[str, Any]:
     plan_price = prices[plan_items[0]["price"]]
     candidates = emu.store.all("price", lambda p: p["active"] and p["type"] == "recurring"
                                and p["currency"] == sub["currency"], oldest_first=True)
-    label = lambda p: (f"{product_name(emu, p)} – {money(p['unit_amount'], p['currency'])} / "
-                       f"{p['recurring']['interval']}")
+
+    def label(price: dict[str, Any]) -> str:
+        return (f"{product_name(emu, price)} – {money(price['unit_amount'], price['currency'])}"
+                f" / {price['recurring']['interval']}")
+
     quantities = {i["price"]: i["quantity"] for i in items}
     _, end = period_of(emu, sub)
     return {"plan_name": product_name(emu, plan_price), "plan_price": label(plan_price)

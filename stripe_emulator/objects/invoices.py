@@ -16,7 +16,23 @@ def new_invoice(emu: "Emulator", sub: dict[str, Any], customer: dict[str, Any],
                 invoice_period: tuple[int, int], now: int, trial: bool = False) -> dict[str, Any]:
     """A draft invoice billing one period of `sub`'s items (a trial bills them at zero)."""
     invoice_id = new_id("in")
-    lines = [_line(emu, invoice_id, sub, item, lines_period, trial) for item in items_of(emu, sub)]
+    lines = [_line(emu, invoice_id, sub, item["id"], emu.store.get(item["price"], "price") or {},
+                   item["quantity"], lines_period, trial) for item in items_of(emu, sub)]
+    return invoice_shell(invoice_id, sub, customer, billing_reason, lines, invoice_period, now)
+
+
+def preview_lines(emu: "Emulator", invoice_id: str, sub: dict[str, Any],
+                  items: list[tuple[str | None, dict[str, Any], int]],
+                  period: tuple[int, int]) -> list[dict[str, Any]]:
+    """Lines for (item id, price, quantity) triples, for an invoice preview."""
+    return [_line(emu, invoice_id, sub, item_id, price, quantity, period, False)
+            for item_id, price, quantity in items]
+
+
+def invoice_shell(invoice_id: str, sub: dict[str, Any], customer: dict[str, Any],
+                  billing_reason: str, lines: list[dict[str, Any]],
+                  invoice_period: tuple[int, int], now: int) -> dict[str, Any]:
+    """A draft invoice around ready-made lines."""
     total = sum(line["amount"] for line in lines)
     return {"id": invoice_id, "object": "invoice", "account_country": "US",
             "account_name": "Stripe emulator", "account_tax_ids": None, "amount_due": total,
@@ -60,28 +76,28 @@ def new_invoice(emu: "Emulator", sub: dict[str, Any], customer: dict[str, Any],
             "customer_account": None}
 
 
-def _line(emu: "Emulator", invoice_id: str, sub: dict[str, Any], item: dict[str, Any],
-          period: tuple[int, int], trial: bool) -> dict[str, Any]:
-    price = emu.store.get(item["price"], "price") or {}
+def _line(emu: "Emulator", invoice_id: str, sub: dict[str, Any], item_id: str | None,
+          price: dict[str, Any], quantity: int, period: tuple[int, int], trial: bool
+          ) -> dict[str, Any]:
     unit = 0 if trial else price.get("unit_amount") or 0
-    amount = unit * item["quantity"]
+    amount = unit * quantity
     interval = (price.get("recurring") or {}).get("interval", "month")
     description = (f"Trial period for {product_name(emu, price)}" if trial else
-                   f"{item['quantity']} × {product_name(emu, price)} "
+                   f"{quantity} × {product_name(emu, price)} "
                    f"(at {unit / 100:.2f} {price.get('currency', 'usd').upper()} / {interval})")
     return {"id": new_id("il"), "object": "line_item", "amount": amount,
             "currency": price.get("currency", sub["currency"]), "description": description,
             "discount_amounts": [], "discountable": True, "discounts": [],
             "invoice": invoice_id, "livemode": False, "metadata": dict(sub["metadata"]),
-            "period": {"start": period[0], "end": period[1]}, "quantity": item["quantity"],
+            "period": {"start": period[0], "end": period[1]}, "quantity": quantity,
             "subscription": sub["id"], "pretax_credit_amounts": [], "taxes": [],
             "parent": {"type": "subscription_item_details", "invoice_item_details": None,
                        "subscription_item_details": {
                            "invoice_item": None, "proration": False,
                            "proration_details": {"credited_items": None},
-                           "subscription": sub["id"], "subscription_item": item["id"]}},
+                           "subscription": sub["id"], "subscription_item": item_id}},
             "pricing": {"type": "price_details",
                         "price_details": {"price": price.get("id"),
                                           "product": price.get("product")},
                         "unit_amount_decimal": str(unit)},
-            "subtotal": amount, "quantity_decimal": str(item["quantity"])}
+            "subtotal": amount, "quantity_decimal": str(quantity)}

@@ -211,3 +211,31 @@ def test_products_update_list_and_delete(client):
     assert client.v1.products.list(params={"active": False}).data[0].name == "New"
     deleted = client.v1.products.delete(product.id)
     assert deleted.deleted is True
+
+
+def test_global_api_base_configuration_works_too(server, monkeypatch):
+    monkeypatch.setattr(stripe, "api_base", server.url)
+    monkeypatch.setattr(stripe, "api_key", "sk_test_global")
+    customer = stripe.Customer.create(email="global@example.com")
+    assert stripe.Customer.retrieve(customer.id).email == "global@example.com"
+
+
+def test_attaching_a_declining_test_card_is_a_402_card_error(client):
+    customer = client.v1.customers.create()
+    with pytest.raises(stripe.CardError) as err:
+        client.v1.payment_methods.attach("pm_card_chargeDeclinedInsufficientFunds",
+                                         params={"customer": customer.id})
+    assert err.value.http_status == 402
+    assert (err.value.code, err.value.error.decline_code) == ("card_declined", "insufficient_funds")
+    attached = client.v1.payment_methods.attach("pm_card_visa", params={"customer": customer.id})
+    assert (attached.customer, attached.card.last4, attached.card.brand) == \
+        (customer.id, "4242", "visa")
+    listed = client.v1.customers.payment_methods.list(customer.id)
+    assert [pm.id for pm in listed.data] == [attached.id]
+
+
+def test_basic_auth_with_the_key_as_user_is_accepted(server):
+    import base64
+    token = base64.b64encode(b"sk_test_basic:").decode()
+    answer = http("GET", server.url + "/v1/customers", headers={"Authorization": f"Basic {token}"})
+    assert answer.status == 200
