@@ -117,17 +117,22 @@ HANDLERS: dict[str, Callable[[dict[str, Any], str], SyncResult]] = {
 }
 
 
-def store(event: dict[str, Any]) -> BillingEvent:
-    """Insert the event (or count another delivery of it) and commit, before anything acts on it."""
+def store(event: dict[str, Any]) -> tuple[BillingEvent, bool]:
+    """Insert the event (or count another delivery of it) and commit, before anything acts on it.
+
+    Returns the row and whether this delivery holds the claim to process it: a first delivery is
+    inserted already claimed, so the common case costs one commit before processing.
+    """
     now = clock.now()
     row = db.session.scalar(select(BillingEvent).where(BillingEvent.event_id == event["id"]))
     if row is None:
         row = BillingEvent(event_id=event["id"], type=event["type"], stripe_created=ts(event["created"]),
-                           created_at=now, received_at=now, payload_json=json.dumps(event))
+                           created_at=now, received_at=now, payload_json=json.dumps(event),
+                           processing_started_at=now, attempts=1)
         db.session.add(row)
         try:
             db.session.commit()
-            return row
+            return row, True
         except IntegrityError:  # the same event arriving at the same moment on another worker
             db.session.rollback()
             row = db.session.scalars(select(BillingEvent).where(BillingEvent.event_id == event["id"])).one()
@@ -135,7 +140,7 @@ def store(event: dict[str, Any]) -> BillingEvent:
                        .values(deliveries=BillingEvent.deliveries + 1, received_at=now))
     db.session.commit()
     db.session.refresh(row)
-    return row
+    return row, False
 
 
 def _claim(row_id: int) -> bool:
@@ -163,12 +168,12 @@ def _wait_until_processed(row: BillingEvent) -> bool:
 
 def record_and_process(event: dict[str, Any], actor: str = "webhook") -> Outcome:
     """Store a verified event, then apply it exactly once; a failure is kept on the row and re-raised."""
-    row = store(event)
+    row, claimed = store(event)
     log.info("webhook.received", extra={"event_id": event["id"], "type": event["type"], "deliveries": row.deliveries})
     if row.processed:
         log.info("webhook.duplicate", extra={"event_id": event["id"], "type": event["type"]})
         return Outcome(event["id"], event["type"], "duplicate", row.tenant_id)
-    if not _claim(row.id):
+    if not claimed and not _claim(row.id):
         if _wait_until_processed(row):
             return Outcome(event["id"], event["type"], "duplicate", row.tenant_id)
         raise Conflict("EVENT_IN_PROGRESS", "Another delivery of this event is being processed; retry later.",
