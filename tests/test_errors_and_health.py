@@ -102,3 +102,18 @@ def test_create_app_does_no_work_at_import_and_builds_independent_apps(tmp_path)
     one = create_app(TestConfig(database_url=f"sqlite:///{tmp_path / 'a.db'}"))
     two = create_app(TestConfig(database_url=f"sqlite:///{tmp_path / 'b.db'}"))
     assert one is not two and one.config["SQLALCHEMY_DATABASE_URI"] != two.config["SQLALCHEMY_DATABASE_URI"]
+
+
+def test_settings_copied_empty_from_env_example_fall_back_to_their_defaults(monkeypatch):
+    from webapp.config import DEFAULT_SQLITE_URL, Config
+
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parent.parent / ".env.example"
+    for raw in example.read_text().splitlines():
+        if raw and not raw.startswith("#") and "=" in raw:
+            name, _, value = raw.partition("=")
+            monkeypatch.setenv(name, value if value else "")
+    config = Config()
+    assert config.SQLALCHEMY_DATABASE_URI == DEFAULT_SQLITE_URL
+    assert config.STRIPE_SECRET_KEY is None and config.TRIAL_DAYS == 14 and config.SECRET_KEY

@@ -21,7 +21,8 @@ def instance_secret() -> str:
 
 
 def _flag(name: str, default: str) -> bool:
-    return os.environ.get(name, default).strip().lower() in ("1", "true", "yes", "on")
+    value = os.environ.get(name, "").strip() or default
+    return value.lower() in ("1", "true", "yes", "on")
 
 
 def normalise_database_url(url: str) -> str:
@@ -46,7 +47,8 @@ class Config:
     PASSWORD_HASH_METHOD = "scrypt"
 
     def __init__(self) -> None:
-        env = os.environ
+        # An empty value (as in a copied .env.example) counts as unset.
+        env = {k: v for k, v in os.environ.items() if v.strip()}
         self.SECRET_KEY = env.get("SECRET_KEY") or instance_secret()
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(env.get("DATABASE_URL", DEFAULT_SQLITE_URL))
         self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO").upper()
