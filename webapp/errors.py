@@ -15,6 +15,17 @@ CODES = {
     "RATE_LIMITED": "Too many requests; retry after the Retry-After header's seconds.",
     "INTERNAL_ERROR": "An unexpected error; it has been logged.",
     "SERVICE_UNAVAILABLE": "A dependency (the database) is not answering.",
+    "ALREADY_POSTED": "Some entries (or transactions) are posted already; `ids` lists them.",
+    "IMPORT_CONFLICT": "The same transactions were imported by a concurrent request; retry.",
+    "PROPOSAL_CONFLICT": "The same transactions were proposed by a concurrent request; retry.",
+    "UNBALANCED_ENTRY": "An entry's lines do not sum to zero; it was not posted.",
+    "COMPANY_EXISTS": "A company with this name already exists.",
+    "COMPANY_LIMIT_REACHED": "The plan includes no more companies.",
+    "FREE_CAP_EXCEEDED": "The free tier's transactions for this UTC day are used up (429, Retry-After).",
+    "SUBSCRIPTION_REQUIRED": "Posting entries needs a paid plan.",
+    "PAYMENT_REQUIRED": "The subscription's payment failed (past_due or unpaid); update it in the portal.",
+    "MONTHLY_CAP_EXCEEDED": "This request would pass the plan's monthly posting cap.",
+    "BULK_APPROVE_NOT_INCLUDED": "The plan commits one entry per request.",
 }
 
 

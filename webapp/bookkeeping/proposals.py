@@ -57,7 +57,7 @@ def posted_history(txns: list[Transaction]) -> History:
 
 
 def _from_history(counts: Counter[str], accounts: dict[str, Account], scale: tuple[int, int, int],
-                  what: str) -> Suggestion | None:
+                  kind: str) -> Suggestion | None:
     account_id, top = counts.most_common(1)[0]
     account = accounts.get(account_id)
     if account is None:
@@ -65,9 +65,10 @@ def _from_history(counts: Counter[str], accounts: dict[str, Account], scale: tup
     base, step, ceiling = scale
     total = sum(counts.values())
     confidence = min(ceiling, base + step * (top - 1)) * top // total
-    reason = (f"{what} as {top} of {total} earlier posted transaction{'s' if total != 1 else ''}, "
+    what = "description pattern" if kind == "pattern" else kind
+    reason = (f"Same {what} as {top} of {total} earlier posted transaction{'s' if total != 1 else ''}, "
               f"posted to {account.code} {account.name}")
-    return Suggestion(account, confidence, f"history_{what.split()[1]}", reason)
+    return Suggestion(account, confidence, f"history_{kind}", reason)
 
 
 def suggest(txn: Transaction, history: History, chart: dict[str, Account]) -> Suggestion:
@@ -77,7 +78,7 @@ def suggest(txn: Transaction, history: History, chart: dict[str, Account]) -> Su
                              ("pattern", txn.pattern, PATTERN_CONFIDENCE)):
         counts = history.get((txn.company_id, kind, key or ""))
         if counts:
-            found = _from_history(counts, by_id, scale, f"Same {kind}")
+            found = _from_history(counts, by_id, scale, kind)
             if found is not None:
                 return found
     money_in = txn.amount_cents > 0
