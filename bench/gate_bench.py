@@ -1,6 +1,6 @@
 """Benchmark the entitlement gate: gated vs ungated single commits, and the SQL statements the gate adds.
 
-Run from the repository root:  python bench/gate_bench.py [--requests 400] [--rounds 5]
+Run from the repository root:  python bench/gate_bench.py [--requests 2000] [--block 50]
 It measures on SQLite (a temporary file) and on PostgreSQL (BENCH_DATABASE_URL, default the local
 test database, in its own schema; skipped if it does not answer), in-process through Flask's test
 client, one request at a time, and rewrites its section of bench/results.md.
@@ -16,9 +16,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,16 +38,23 @@ START, END = "<!-- gate_bench:start -->", "<!-- gate_bench:end -->"
 PG_DEFAULT = "postgresql+psycopg://127.0.0.1:5432/test"
 PG_SCHEMA = "aibk_bench"
 BATCH = 1000  # the API's per-request limit for imports and proposals
+WARM_UP = 20
 
 
 @dataclass
 class Tenant:
-    """A signed-up tenant on the firm plan with proposed entries waiting to be committed."""
+    """A signed-up tenant on the firm plan, its app, and proposed entries waiting to be committed."""
 
+    app: Flask
     client: FlaskClient
     headers: dict[str, str]
     tenant_id: str
     je_ids: list[str]
+
+    def next_ids(self, n: int) -> list[str]:
+        """Take n entries that were never committed."""
+        taken, self.je_ids = self.je_ids[:n], self.je_ids[n:]
+        return taken
 
 
 @dataclass
@@ -57,16 +62,23 @@ class BackendResult:
     """What one backend measured."""
 
     name: str
-    gated_rps: list[float]
-    ungated_rps: list[float]
-    gated_statements: list[str]
-    ungated_statements: list[str]
-    first_of_month_statements: int
+    gated_seconds: float = 0.0
+    ungated_seconds: float = 0.0
+    requests: int = 0
+    block_ratios: list[float] = field(default_factory=list)
+    gated_statements: list[str] = field(default_factory=list)
+    ungated_statements: list[str] = field(default_factory=list)
+    first_of_month_statements: list[str] = field(default_factory=list)
 
     @property
-    def ratio(self) -> float:
-        """Median gated throughput over median ungated throughput."""
-        return statistics.median(self.gated_rps) / statistics.median(self.ungated_rps)
+    def gated_rps(self) -> float:
+        """Gated requests per second over all blocks."""
+        return self.requests / self.gated_seconds
+
+    @property
+    def ungated_rps(self) -> float:
+        """Ungated requests per second over all blocks."""
+        return self.requests / self.ungated_seconds
 
 
 def postgres_url() -> str | None:
@@ -87,14 +99,9 @@ def postgres_url() -> str | None:
     return f"{base}{sep}options=-csearch_path%3D{PG_SCHEMA}"
 
 
-@contextmanager
-def app_for(url: str, gate: bool) -> Iterator[Flask]:
-    """The app with the gate on or off, quiet logs, inside an app context."""
-    app = create_app(TestConfig(database_url=url, GATE_ENABLED=gate, LOG_LEVEL="WARNING"))
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
+def make_app(url: str, gate: bool) -> Flask:
+    """The app with the gate on or off and quiet logs."""
+    return create_app(TestConfig(database_url=url, GATE_ENABLED=gate, LOG_LEVEL="WARNING"))
 
 
 def make_tenant(app: Flask, n: int, email: str) -> Tenant:
@@ -114,7 +121,7 @@ def make_tenant(app: Flask, n: int, email: str) -> Tenant:
         assert client.post("/api/transactions", json={"transactions": rows}, headers=headers).status_code == 201
         resp = client.post("/api/post/propose", json={"txn_ids": [r["id"] for r in rows]}, headers=headers)
         je_ids += [e["je_id"] for e in resp.get_json()["data"]]
-    return Tenant(client, headers, body["tenant_id"], je_ids)
+    return Tenant(app, client, headers, body["tenant_id"], je_ids)
 
 
 def commit(t: Tenant, je_id: str) -> None:
@@ -123,8 +130,17 @@ def commit(t: Tenant, je_id: str) -> None:
     assert resp.status_code == 200, resp.get_json()
 
 
-def statements_of_one_commit(t: Tenant, je_id: str) -> list[str]:
-    """The SQL statements one commit request sends, in order (first words only)."""
+def statements_of_one_commit(t: Tenant, first_of_month: bool = False) -> list[str]:
+    """The SQL statements one commit request sends, in order (verb and table).
+
+    A warm-up commit first keeps the token's once-a-minute last_used_at write out of the measured
+    request; with first_of_month the month's usage row is deleted, as if the month had just begun.
+    """
+    warm, measured = t.next_ids(2)
+    commit(t, warm)
+    if first_of_month:
+        db.session.execute(delete(UsageMonthly).where(UsageMonthly.tenant_id == t.tenant_id))
+        db.session.commit()
     seen: list[str] = []
 
     def record(conn: object, cursor: object, statement: str, *args: object) -> None:
@@ -132,7 +148,7 @@ def statements_of_one_commit(t: Tenant, je_id: str) -> list[str]:
 
     event.listen(db.engine, "before_cursor_execute", record)
     try:
-        commit(t, je_id)
+        commit(t, measured)
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
     return seen
@@ -147,52 +163,51 @@ def label(statement: str) -> str:
     return f"{verb} {match.group(1)}" if match else verb
 
 
-def timed(t: Tenant, je_ids: list[str]) -> float:
-    """Requests per second over these single commits."""
+def timed(t: Tenant, n: int) -> float:
+    """Seconds taken by n single commits."""
+    ids = t.next_ids(n)
     began = time.perf_counter()
-    for je in je_ids:
+    for je in ids:
         commit(t, je)
-    return len(je_ids) / (time.perf_counter() - began)
+    return time.perf_counter() - began
 
 
-def measure(name: str, url: str, requests: int, rounds: int) -> BackendResult:
-    """Alternate gated and ungated rounds on one database; count statements on warm requests."""
-    with app_for(url, gate=True):
+def measure(name: str, url: str, requests: int, block: int) -> BackendResult:
+    """Alternate blocks of gated and ungated commits (so machine noise hits both alike), then count statements."""
+    gated_app, ungated_app = make_app(url, gate=True), make_app(url, gate=False)
+    with gated_app.app_context():
         db.drop_all()
         db.create_all()
-    need = requests * rounds + 30
-    with app_for(url, gate=True) as app:
-        gated = make_tenant(app, need, f"gated-{name}@example.com")
-    with app_for(url, gate=False) as app:
-        ungated = make_tenant(app, need, f"ungated-{name}@example.com")
-    result = BackendResult(name, [], [], [], [], 0)
-    for r in range(rounds):
-        for tenant, gate, sink in ((gated, True, result.gated_rps), (ungated, False, result.ungated_rps)):
-            with app_for(url, gate=gate) as app:
-                tenant.client = app.test_client()
-                batch = tenant.je_ids[r * requests + 20:(r + 1) * requests + 20]
-                for je in tenant.je_ids[r * requests:r * requests + 20] if r == 0 else []:
-                    commit(tenant, je)  # warm-up: pools, caches, the token's last_used_at
-                sink.append(timed(tenant, batch))
-    for tenant, gate in ((gated, True), (ungated, False)):
-        with app_for(url, gate=gate) as app:
-            tenant.client = app.test_client()
-            statements = statements_of_one_commit(tenant, tenant.je_ids[-1 - int(gate)])
-            if gate:
-                result.gated_statements = statements
-                db.session.execute(delete(UsageMonthly).where(UsageMonthly.tenant_id == tenant.tenant_id))
-                db.session.commit()
-                result.first_of_month_statements = len(statements_of_one_commit(tenant, tenant.je_ids[-3]))
-            else:
-                result.ungated_statements = statements
+        gated = make_tenant(gated_app, requests + WARM_UP + 10, f"gated-{name}@example.com")
+    with ungated_app.app_context():
+        ungated = make_tenant(ungated_app, requests + WARM_UP + 10, f"ungated-{name}@example.com")
+    result = BackendResult(name)
+    for tenant in (gated, ungated):
+        timed(tenant, WARM_UP)
+    for i in range(requests // block):
+        pair = (gated, ungated) if i % 2 == 0 else (ungated, gated)
+        took = {id(t): timed(t, block) for t in pair}
+        result.gated_seconds += took[id(gated)]
+        result.ungated_seconds += took[id(ungated)]
+        result.block_ratios.append(took[id(ungated)] / took[id(gated)])
+        result.requests += block
+    with gated_app.app_context():
+        result.gated_statements = statements_of_one_commit(gated)
+        result.first_of_month_statements = statements_of_one_commit(gated, first_of_month=True)
+        db.session.remove()
+        db.engine.dispose()
+    with ungated_app.app_context():
+        result.ungated_statements = statements_of_one_commit(ungated)
+        db.session.remove()
+        db.engine.dispose()
     return result
 
 
-def added_by_gate(r: BackendResult) -> list[str]:
+def added_by_gate(gated: list[str], ungated: list[str]) -> list[str]:
     """The statements in the gated request that the ungated one does not send."""
-    rest = list(r.ungated_statements)
+    rest = list(ungated)
     extra = []
-    for s in r.gated_statements:
+    for s in gated:
         if s in rest:
             rest.remove(s)
         else:
@@ -200,7 +215,7 @@ def added_by_gate(r: BackendResult) -> list[str]:
     return extra
 
 
-def report(results: list[BackendResult], requests: int, rounds: int) -> str:
+def report(results: list[BackendResult], requests: int, block: int) -> str:
     """The markdown section for bench/results.md."""
     lines = [
         START, "## Entitlement gate (`python bench/gate_bench.py`)", "",
@@ -208,26 +223,29 @@ def report(results: list[BackendResult], requests: int, rounds: int) -> str:
         f"SQLite {sqlite3.sqlite_version}"
         + (f", PostgreSQL {os.environ['BENCH_PG_VERSION']}" if "BENCH_PG_VERSION" in os.environ else "") + ".",
         f"`POST /api/post/commit` with one entry per request (firm plan, far below its cap), in-process through "
-        f"Flask's test client, one request at a time: {rounds} alternating rounds of {requests} requests per mode; "
-        "the median round is shown. \"Gate off\" is the same route with `GATE_ENABLED=0` (no entitlement "
-        "read, no counting). Statements are counted with SQLAlchemy's `before_cursor_execute` event.", "",
-        "| backend | gated req/s | gate off req/s | ratio | statements per request (gated / off) "
-        "| added by the gate | first commit of a month |",
-        "|---|---|---|---|---|---|---|",
+        f"Flask's test client, one request at a time: {requests} requests per mode, in alternating blocks of "
+        f"{block} so machine noise hits both modes alike. \"Gate off\" is the same route with `GATE_ENABLED=0` "
+        "(no entitlement read, no counting). Statements are counted with SQLAlchemy's `before_cursor_execute` "
+        "event on a warm request.", "",
+        "| backend | gated req/s | gate off req/s | ratio (gated/off) | block ratios (min–median–max) "
+        "| statements per request (gated / off) | added by the gate | added on a month's first commit |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        extra = added_by_gate(r)
+        extra = added_by_gate(r.gated_statements, r.ungated_statements)
+        first = added_by_gate(r.first_of_month_statements, r.ungated_statements)
+        ratios = sorted(r.block_ratios)
         lines.append(
-            f"| {r.name} | {statistics.median(r.gated_rps):.0f} | {statistics.median(r.ungated_rps):.0f} "
-            f"| {r.ratio:.2f} | {len(r.gated_statements)} / {len(r.ungated_statements)} "
-            f"| {len(extra)}: {'; '.join(f'`{s}`' for s in extra)} "
-            f"| {r.first_of_month_statements - len(r.ungated_statements)} added |")
-    lines += ["", "Rounds (req/s, gated | off): " + "; ".join(
-        f"{r.name} {', '.join(f'{x:.0f}' for x in r.gated_rps)} | {', '.join(f'{x:.0f}' for x in r.ungated_rps)}"
-        for r in results),
-        "", "Target: the gate adds at most 2 statements per request. The steady state is the entitlement read "
-        "and the one conditional `UPDATE usage_monthly ... WHERE tx_posted + n <= cap`; the first commit of "
-        "a month adds `INSERT ... ON CONFLICT DO NOTHING` and the `UPDATE` once more.", END]
+            f"| {r.name} | {r.gated_rps:.0f} | {r.ungated_rps:.0f} | {r.gated_rps / r.ungated_rps:.2f} "
+            f"| {ratios[0]:.2f}–{statistics.median(ratios):.2f}–{ratios[-1]:.2f} "
+            f"| {len(r.gated_statements)} / {len(r.ungated_statements)} "
+            f"| **{len(extra)}**: {', '.join(f'`{s}`' for s in extra)} "
+            f"| {len(first)}: {', '.join(f'`{s}`' for s in first)} |")
+    lines += [
+        "", "Target: the gate adds at most 2 statements per request. In the steady state it adds the "
+        "entitlement read and the one conditional `UPDATE usage_monthly SET tx_posted = tx_posted + n WHERE "
+        "... AND tx_posted + n <= cap`, whose row count decides; only the first commit of a month, when the UPDATE "
+        "finds no row, adds `INSERT ... ON CONFLICT DO NOTHING` and the UPDATE once more.", END]
     return "\n".join(lines) + "\n"
 
 
@@ -245,8 +263,8 @@ def write_section(section: str) -> None:
 def main() -> int:
     """Measure every available backend and rewrite the results section."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=400)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=2000, help="commits per mode")
+    parser.add_argument("--block", type=int, default=50, help="commits per alternating block")
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -256,8 +274,8 @@ def main() -> int:
             backends.append(("PostgreSQL", pg))
         for name, url in backends:
             print(f"measuring {name} ...", file=sys.stderr)
-            results.append(measure(name, url, args.requests, args.rounds))
-    section = report(results, args.requests, args.rounds)
+            results.append(measure(name, url, args.requests, args.block))
+    section = report(results, args.requests, args.block)
     write_section(section)
     print(section)
     return 0

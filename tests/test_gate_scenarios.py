@@ -20,7 +20,8 @@ def posted_count(api) -> int:
 def test_scenario_2_starter_posts_300_single_commits_and_the_301st_is_402_monthly_cap_exceeded(api_client, clock):
     clock.set(MID_MARCH)
     set_plan(api_client.tenant_id, "starter")
-    je_ids = propose_all(api_client, import_txns(api_client, STARTER.tx_cap + 1))  # txn_1..txn_301 → je_1..je_301
+    # The runbook's je_1..je_301: the entries proposed for imported txn_1..txn_301, committed one by one.
+    je_ids = propose_all(api_client, import_txns(api_client, STARTER.tx_cap + 1))
 
     for i, je in enumerate(je_ids[:STARTER.tx_cap], start=1):
         resp = api_client.post("/api/post/commit", json={"je_ids": [je]})
