@@ -58,6 +58,19 @@ def test_fifty_parallel_single_commits_at_290_posted_let_exactly_ten_through(app
     assert len(ledger) == STARTER.tx_cap - ALREADY_POSTED
 
 
+def test_parallel_first_commits_of_a_month_create_one_row_and_count_every_commit(app, api_client, clock):
+    set_plan(api_client.tenant_id, "starter")
+    je_ids = propose_all(api_client, import_txns(api_client, PARALLEL))
+    clock.advance(minutes=1)  # 2025-02-01 00:00: no usage row for February yet
+    api_client.get("/api/usage")
+    db.session.remove()
+
+    results = commit_in_parallel(app, api_client.token, je_ids)
+
+    assert Counter(status for status, _ in results) == {200: PARALLEL}
+    assert usage_row(api_client.tenant_id, "2025-02").tx_posted == PARALLEL
+
+
 @pytest.mark.parametrize("app_overrides", [{"GATE_ENABLED": False}])
 def test_gate_disabled_lets_a_free_tenant_commit_and_counts_nothing(api_client, clock):
     je_ids = propose_all(api_client, import_txns(api_client, 2))
