@@ -1,12 +1,12 @@
 """Propose and commit: balanced entries, learning from the tenant's own history, isolation, all or nothing."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.conftest import signup_api_client
 from tests.factories import import_txns, propose_all, set_plan, usage_row
 from webapp.bookkeeping import proposals
-from webapp.models import JournalEntry
+from webapp.models import JournalEntry, JournalLine
 
 
 def import_one(api, client_id: str, description: str, amount_cents: int, counterparty: str | None = None) -> str:
@@ -204,3 +204,15 @@ def test_trial_balance_as_of_a_date_and_bad_query_parameters(api_client, clock):
     assert api_client.get("/api/trial-balance?as_of=2024-12-31").get_json()["accounts"] == []
     assert api_client.get("/api/trial-balance?as_of=yesterday").status_code == 400
     assert api_client.get("/api/ledger?limit=-1").status_code == 400
+
+
+def test_an_entry_whose_lines_do_not_balance_is_never_posted_or_counted(api_client, clock, db):
+    set_plan(api_client.tenant_id, "starter")
+    je = propose_all(api_client, import_txns(api_client, 1))[0]
+    db.session.execute(update(JournalLine).where(JournalLine.entry_id == je, JournalLine.position == 2)
+                       .values(amount_cents=1))  # corrupt the proposal behind the API's back
+    db.session.commit()
+    resp = api_client.post("/api/post/commit", json={"je_ids": [je]})
+    assert resp.status_code == 422 and resp.get_json()["code"] == "UNBALANCED_ENTRY"
+    assert api_client.get("/api/ledger").get_json()["data"] == []
+    assert usage_row(api_client.tenant_id, "2025-01").tx_posted == 0

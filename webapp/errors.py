@@ -99,6 +99,13 @@ class Conflict(DomainError):
         self.code = code
 
 
+class Unbalanced(DomainError):
+    """A journal entry whose lines do not sum to zero: it is never posted."""
+
+    status = 422
+    code = "UNBALANCED_ENTRY"
+
+
 class PaywallError(DomainError):
     """402 when the tenant's plan does not include the action, 429 when a period cap is used up."""
 

@@ -8,18 +8,11 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from webapp import clock
 from webapp.bookkeeping.transactions import check_ids
-from webapp.errors import Conflict, DomainError, NotFound
+from webapp.errors import Conflict, NotFound, Unbalanced
 from webapp.extensions import db
 from webapp.models import JournalEntry, JournalLine
 
 log = logging.getLogger(__name__)
-
-
-class Unbalanced(DomainError):
-    """An entry whose lines do not sum to zero: it is never posted."""
-
-    status = 422
-    code = "UNBALANCED_ENTRY"
 
 
 def load_entries(tenant_id: str, ids: list[str]) -> list[JournalEntry]:
