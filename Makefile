@@ -21,8 +21,9 @@ venv: $(STAMP)
 migrate: venv
 	$(BIN)/flask db upgrade
 
+# No STRIPE_SECRET_KEY: the local Stripe emulator is started on :12111 and the catalog bootstrapped into it.
 run: migrate
-	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 --timeout 60 wsgi:app
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/python scripts/run_dev.py
 
 # Runs every test on SQLite, and the database tests on PostgreSQL too wherever one answers on 127.0.0.1:5432.
 test: venv

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +20,8 @@ from webapp import create_app
 from webapp.config import TestConfig, normalise_database_url
 from webapp.extensions import db as _db
 
-PG_SCHEMA = f"aibk_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+# One schema per test process, so parallel runs (xdist workers, two checkouts) never share tables.
+PG_SCHEMA = f"aibk_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
 
 
 def postgres_base_url() -> str | None:
@@ -48,13 +50,23 @@ def reset_pg_schema(schema: str) -> None:
 BACKENDS = ["sqlite"] + (["postgresql"] if postgres_base_url() else [])
 
 
+def drop_pg_schema(schema: str) -> None:
+    """Drop a schema of the test PostgreSQL."""
+    engine = create_engine(postgres_base_url() or "", isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    engine.dispose()
+
+
 @pytest.fixture(scope="session")
-def pg_url() -> str | None:
+def pg_url() -> Iterator[str | None]:
     """A clean schema on the test PostgreSQL for this session (None without PostgreSQL)."""
     if not postgres_base_url():
-        return None
+        yield None
+        return
     reset_pg_schema(PG_SCHEMA)
-    return with_search_path(postgres_base_url() or "", PG_SCHEMA)
+    yield with_search_path(postgres_base_url() or "", PG_SCHEMA)
+    drop_pg_schema(PG_SCHEMA)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -78,20 +90,29 @@ def app_overrides() -> dict[str, Any]:
     return {}
 
 
+@contextmanager
+def running_app(database_url: str, overrides: dict[str, Any]) -> Iterator[Flask]:
+    """Build the app on a clean database and hold its app context; empty the database afterwards."""
+    application = create_app(TestConfig(database_url=database_url, **overrides))
+    with application.app_context():
+        _db.create_all()
+        try:
+            yield application
+        finally:
+            _db.session.remove()
+            if database_url.startswith("postgresql"):
+                tables = ", ".join(f'"{t.name}"' for t in _db.metadata.sorted_tables)
+                _db.session.execute(text(f"TRUNCATE {tables} CASCADE"))
+                _db.session.commit()
+                _db.session.remove()
+            _db.engine.dispose()
+
+
 @pytest.fixture
 def app(database_url: str, app_overrides: dict[str, Any]) -> Iterator[Flask]:
     """The app on a clean database, inside an app context."""
-    application = create_app(TestConfig(database_url=database_url, **app_overrides))
-    with application.app_context():
-        _db.create_all()
+    with running_app(database_url, app_overrides) as application:
         yield application
-        _db.session.remove()
-        if database_url.startswith("postgresql"):
-            tables = ", ".join(f'"{t.name}"' for t in _db.metadata.sorted_tables)
-            _db.session.execute(text(f"TRUNCATE {tables} CASCADE"))
-            _db.session.commit()
-            _db.session.remove()
-        _db.engine.dispose()
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ def create_app(config: Config | None = None) -> Flask:
     register_blueprints(app)
     register_error_handlers(app)
     register_template_helpers(app)
+    register_commands(app)
     return app
 
 
@@ -41,16 +42,20 @@ def register_extensions(app: Flask) -> None:
     login_manager.user_loader(load_user)
     csrf.init_app(app)
     limiter.init_app(app)
+    from webapp.billing import stripe_gateway
+
+    stripe_gateway.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
     """Register each area's page and API blueprints; API blueprints are CSRF-exempt (Bearer only)."""
     from webapp import auth, billing, bookkeeping, metering, ops
+    from webapp.billing.webhook import webhook_bp
     from webapp.extensions import csrf
 
     for blueprint in (auth.bp, billing.bp, bookkeeping.bp, metering.bp, ops.bp):
         app.register_blueprint(blueprint)
-    for api in (auth.api_bp, billing.api_bp, bookkeeping.api_bp, metering.api_bp):
+    for api in (auth.api_bp, billing.api_bp, bookkeeping.api_bp, metering.api_bp, webhook_bp):
         csrf.exempt(api)
         app.register_blueprint(api)
 
@@ -60,6 +65,13 @@ def register_error_handlers(app: Flask) -> None:
     from webapp.error_handlers import register_error_handlers as register
 
     register(app)
+
+
+def register_commands(app: Flask) -> None:
+    """The `flask billing ...` operator commands (`flask db ...` comes with Flask-Migrate)."""
+    from webapp.billing import cli as billing_cli
+
+    billing_cli.init_app(app)
 
 
 def register_template_helpers(app: Flask) -> None:

@@ -59,6 +59,11 @@ class Config:
         self.STRIPE_WEBHOOK_SECRET = env.get("STRIPE_WEBHOOK_SECRET")
         self.BILLING_RETURN_URL = env.get("BILLING_RETURN_URL")
         self.TRIAL_DAYS = int(env.get("TRIAL_DAYS", "14"))
+        # Price ids from the bootstrap's .env lines; config/stripe_products.json or lookup keys otherwise.
+        self.STRIPE_PRICE_IDS = {key: env[f"STRIPE_PRICE_{key.upper()}"]
+                                 for key in ("starter", "pro", "firm", "firm_addon")
+                                 if env.get(f"STRIPE_PRICE_{key.upper()}")}
+        self.STRIPE_PRODUCTS_FILE = env.get("STRIPE_PRODUCTS_FILE", str(ROOT / "config" / "stripe_products.json"))
         self.SCHEDULER_ENABLED = _flag("SCHEDULER_ENABLED", "1")
         # The entitlement gate and metering; off only to benchmark the routes without it (bench/).
         self.GATE_ENABLED = _flag("GATE_ENABLED", "1")
@@ -80,6 +85,8 @@ class TestConfig(Config):
         self.AUTH_RATE_LIMIT = "1000 per minute"  # rate-limit tests pass a low one
         self.SCHEDULER_ENABLED = False
         self.SERVER_NAME = None
+        self.STRIPE_PRICE_IDS = {}
+        self.STRIPE_PRODUCTS_FILE = None
         for key, value in overrides.items():
             setattr(self, key, value)
 

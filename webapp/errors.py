@@ -15,12 +15,22 @@ CODES = {
     "RATE_LIMITED": "Too many requests; retry after the Retry-After header's seconds.",
     "INTERNAL_ERROR": "An unexpected error; it has been logged.",
     "SERVICE_UNAVAILABLE": "A dependency (the database) is not answering.",
+    "UNKNOWN_PRICE": "The price or plan is not one we sell.",
+    "ALREADY_SUBSCRIBED": "The tenant has a subscription; change plans in the Billing Portal.",
+    "NO_BILLING_ACCOUNT": "The tenant has no Stripe customer yet; subscribe first.",
+    "BILLING_UNAVAILABLE": "Stripe is not configured or not reachable.",
+    "STRIPE_ERROR": "Stripe refused the request.",
+    "BAD_SIGNATURE": "The webhook's Stripe-Signature is missing, wrong or too old.",
+    "INVALID_EVENT": "The webhook body is not a Stripe event.",
+    "EVENT_IN_PROGRESS": "Another delivery of this event is being processed; retry later.",
+    "WEBHOOK_FAILED": "Processing the event failed; it is kept and Stripe will retry.",
+    "COMPANY_LIMIT_REACHED": "The plan's company allowance is used up.",
+    "COMPANY_EXISTS": "A company with this name already exists.",
+    "CSRF_FAILED": "The form's CSRF token is missing or stale.",
     "ALREADY_POSTED": "Some entries (or transactions) are posted already; `ids` lists them.",
     "IMPORT_CONFLICT": "The same transactions were imported by a concurrent request; retry.",
     "PROPOSAL_CONFLICT": "The same transactions were proposed by a concurrent request; retry.",
     "UNBALANCED_ENTRY": "An entry's lines do not sum to zero; it was not posted.",
-    "COMPANY_EXISTS": "A company with this name already exists.",
-    "COMPANY_LIMIT_REACHED": "The plan includes no more companies.",
     "FREE_CAP_EXCEEDED": "The free tier's transactions for this UTC day are used up (429, Retry-After).",
     "SUBSCRIPTION_REQUIRED": "Posting entries needs a paid plan.",
     "PAYMENT_REQUIRED": "The subscription's payment failed (past_due or unpaid); update it in the portal.",
@@ -113,3 +123,27 @@ class PaywallError(DomainError):
                  retry_after: int | None = None, **details: object) -> None:
         super().__init__(message, plan=plan, **details)
         self.code, self.status, self.retry_after = code, status, retry_after
+
+
+class BillingUnavailable(DomainError):
+    """Stripe is not configured (no key) or did not answer."""
+
+    status = 503
+    code = "BILLING_UNAVAILABLE"
+
+
+class StripeRequestFailed(DomainError):
+    """Stripe answered with an error to a request we made."""
+
+    status = 502
+    code = "STRIPE_ERROR"
+
+
+class WebhookRejected(DomainError):
+    """A webhook delivery that is not a verified Stripe event: 400, nothing stored."""
+
+    status = 400
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code

@@ -3,7 +3,7 @@ usage_monthly and usage_daily.
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-28 04:27:27.185117
+Create Date: 2026-11-28 04:18:05.548310
 
 """
 from alembic import op
@@ -92,7 +92,7 @@ def upgrade():
     sa.Column('proposed_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('posted_at', sa.DateTime(timezone=True), nullable=True),
     sa.CheckConstraint("(status = 'posted') = (posted_at IS NOT NULL)", name=op.f('ck_journal_entries_posted_has_time')),
-    sa.CheckConstraint("source IN ('history_counterparty', 'history_pattern', 'keyword', 'fallback', 'manual')", name=op.f('ck_journal_entries_source_known')),
+    sa.CheckConstraint("source IN ('history_counterparty', 'history_pattern', 'keyword', 'fallback')", name=op.f('ck_journal_entries_source_known')),
     sa.CheckConstraint("status IN ('proposed', 'posted')", name=op.f('ck_journal_entries_status_known')),
     sa.CheckConstraint('confidence_pct BETWEEN 0 AND 100', name=op.f('ck_journal_entries_confidence_range')),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_journal_entries_account_id_accounts')),

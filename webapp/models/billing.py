@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 
@@ -39,4 +39,67 @@ class Entitlement(Base):
     current_period_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
     trial_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Stripe's `created` of the newest event applied here: an older event never overwrites newer state.
+    last_event_created: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, onupdate=utc_now)
+
+
+EVENT_OUTCOMES = ("pending", "applied", "ignored", "stale", "failed")
+
+
+class BillingEvent(Base):
+    """Every verified Stripe event, stored before it is acted on; `event_id` makes delivery idempotent."""
+
+    __tablename__ = "billing_events"
+    __table_args__ = (
+        CheckConstraint("outcome IN (" + ", ".join(f"'{o}'" for o in EVENT_OUTCOMES) + ")",
+                        name="outcome_known"),
+        Index("ix_billing_events_created_at", "created_at"),
+        Index("ix_billing_events_tenant_created", "tenant_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(255), unique=True)
+    type: Mapped[str] = mapped_column(String(100))
+    stripe_created: Mapped[datetime] = mapped_column(UTCDateTime)          # Stripe's `created`
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)   # first delivery
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)  # latest delivery
+    deliveries: Mapped[int] = mapped_column(default=1)
+    processed: Mapped[bool] = mapped_column(Boolean, default=False)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    processing_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(default=0)
+    outcome: Mapped[str] = mapped_column(String(16), default="pending")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    tenant_id: Mapped[str | None] = mapped_column(String(40))
+    payload_json: Mapped[str] = mapped_column(Text)
+
+
+class BillingAudit(Base):
+    """One row per change to an entitlement: what, by whom or which command, when, before and after."""
+
+    __tablename__ = "billing_audit"
+    __table_args__ = (Index("ix_billing_audit_tenant_created", "tenant_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(200))
+    event_id: Mapped[str | None] = mapped_column(String(255))
+    before_json: Mapped[str] = mapped_column(Text)
+    after_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+
+class BillingNotice(Base):
+    """A message for the tenant's billing page (trial ending, payment failed), once per Stripe event."""
+
+    __tablename__ = "billing_notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    message: Mapped[str] = mapped_column(String(500))
+    event_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    dismissed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,52 @@
+"""/_emulator/...: the control API the CLI uses (trigger scenarios, resend events, health)."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify
+
+from ..billing.triggers import run_trigger
+from ..errors import invalid
+from ..render import render
+from .base import base_url, emulator, endpoint, raw_params
+
+bp = Blueprint("control", __name__)
+
+
+@bp.get("/_emulator/health")
+def health() -> Any:
+    """Liveness probe (no key needed)."""
+    return jsonify(ok=True)
+
+
+@bp.post("/_emulator/trigger")
+@endpoint
+def trigger() -> dict[str, Any]:
+    """Run a trigger scenario: form fields event, subscription, customer."""
+    p = raw_params()
+    unknown = set(p) - {"event", "subscription", "customer"}
+    if unknown:
+        raise invalid(f"Received unknown parameter: {sorted(unknown)[0]}", sorted(unknown)[0],
+                      "parameter_unknown")
+    if not p.get("event"):
+        raise invalid("Missing required param: event.", "event", "parameter_missing")
+    emu = emulator()
+    events = run_trigger(emu, p["event"], p, base_url())
+    return {"object": "list", "url": "/_emulator/trigger", "has_more": False,
+            "data": [render(emu, e) for e in events]}
+
+
+@bp.post("/_emulator/events/<event_id>/resend")
+@endpoint
+def resend(event_id: str) -> dict[str, Any]:
+    """Deliver an event again to every enabled endpoint (or just webhook_endpoint=we_...)."""
+    p = raw_params()
+    emu = emulator()
+    event = emu.fetch("event", event_id)
+    only = p.get("webhook_endpoint")
+    if only and only != "cli":
+        emu.fetch("webhook_endpoint", only, "webhook_endpoint")
+    queued = emu.webhooks.enqueue(event, only_endpoint=only)
+    if not queued:
+        raise invalid("No enabled webhook endpoint listens for this event.", "webhook_endpoint")
+    return render(emu, event)

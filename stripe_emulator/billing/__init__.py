@@ -1,0 +1,1 @@
+"""Billing behaviour: test cards, invoices, subscription lifecycle, checkout, clock advance."""

@@ -1,0 +1,208 @@
+"""The hosted Billing Portal: {base}/billing_portal/{bps_id}."""
+from __future__ import annotations
+
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, redirect, request, url_for
+
+from ..api.base import emulator
+from ..billing import cards
+from ..billing.changes import apply_items, set_cancel_at_period_end
+from ..billing.invoicing import open_invoices, payment_method_for
+from ..billing.status import tracking
+from ..errors import StripeError
+from ..objects.catalog import is_addon, product_name
+from ..objects.subscriptions import items_of, items_amount, period_of
+from ..timeutil import iso, real_now
+from .common import TEMPLATES, absolute, card_from_form, money, page
+from .portal_actions import save_card
+
+bp = Blueprint("portal_page", __name__, template_folder=TEMPLATES)
+NOTICES = {"plan": "Your plan has been changed.", "addon": "Quantity updated.",
+           "card": "Your card has been updated.", "paid": "Your card has been updated and the "
+           "unpaid invoice was paid.", "cancel": "Your plan will be canceled at the end of the "
+           "billing period.", "resume": "Your plan will continue.",
+           "unpaid": "Your card has been updated, but the unpaid invoice could not be charged."}
+
+
+def _current_sub(customer_id: str) -> dict[str, Any] | None:
+    subs = emulator().store.all("subscription", lambda s: s["customer"] == customer_id
+                                and not s.get("deleted")
+                                and s["status"] not in ("canceled", "incomplete_expired"))
+    return subs[0] if subs else None
+
+
+def _view(session: dict[str, Any], status: int = 200, error: str | None = None) -> Response:
+    emu = emulator()
+    customer = emu.fetch("customer", session["customer"], allow_deleted=True)
+    sub = _current_sub(customer["id"])
+    ctx: dict[str, Any] = {"session": session, "customer": customer, "sub": sub, "error": error,
+                           "notice": NOTICES.get(request.args.get("notice", "")),
+                           "return_host": urlsplit(session["return_url"] or "").netloc or "app"}
+    pm = payment_method_for(emu, sub, customer["id"])
+    ctx["card"] = pm["card"] if pm else None
+    if sub is not None:
+        ctx.update(_plan_context(sub))
+    ctx["open_invoices"] = [{"number": i["number"], "amount": money(i["amount_remaining"],
+                                                                    i["currency"]),
+                             "attempts": i["attempt_count"]}
+                            for i in open_invoices(emu, customer["id"])]
+    return page("portal.html", status, **ctx)
+
+
+def _plan_context(sub: dict[str, Any]) -> dict[str, Any]:
+    emu = emulator()
+    items = items_of(emu, sub)
+    prices = {i["price"]: emu.store.get(i["price"], "price") for i in items}
+    plan_items = [i for i in items if not is_addon(emu, prices[i["price"]])] or items
+    plan_price = prices[plan_items[0]["price"]]
+    candidates = emu.store.all("price", lambda p: p["active"] and p["type"] == "recurring"
+                               and p["currency"] == sub["currency"], oldest_first=True)
+
+    def label(price: dict[str, Any]) -> str:
+        return (f"{product_name(emu, price)} – {money(price['unit_amount'], price['currency'])}"
+                f" / {price['recurring']['interval']}")
+
+    quantities = {i["price"]: i["quantity"] for i in items}
+    _, end = period_of(emu, sub)
+    return {"plan_name": product_name(emu, plan_price), "plan_price": label(plan_price)
+            .split(" – ", 1)[1], "plan_price_id": plan_price["id"],
+            "plans": [{"id": p["id"], "label": label(p)} for p in candidates
+                      if not is_addon(emu, p)],
+            "addons": [{"id": p["id"], "label": product_name(emu, p), "quantity":
+                        quantities.get(p["id"], 0)} for p in candidates if is_addon(emu, p)],
+            "period_end": iso(end), "trial_end": iso(sub["trial_end"]),
+            "next_invoice": None if sub["cancel_at_period_end"] else
+            money(items_amount(emu, sub), sub["currency"])}
+
+
+def _with_session(session_id: str, action: Callable[[dict[str, Any]], Response]) -> Response:
+    emu = emulator()
+    with emu.lock:
+        session = emu.store.get(session_id, "billing_portal.session")
+        if session is None:
+            return page("message.html", 404, heading="No such billing portal session.")
+        try:
+            return action(session)
+        except StripeError as err:
+            return _view(session, err.status, err.message)
+
+
+def _back(session: dict[str, Any], notice: str) -> Response:
+    return redirect(absolute("portal_page.show", session_id=session["id"], notice=notice), 303)
+
+
+def _form_sub(session: dict[str, Any]) -> dict[str, Any]:
+    sub = emulator().fetch("subscription", request.form.get("subscription"), "subscription")
+    if sub["customer"] != session["customer"]:
+        raise StripeError("That subscription belongs to another customer.", status=403)
+    return sub
+
+
+@bp.get("/billing_portal/<session_id>")
+def show(session_id: str) -> Response:
+    """The portal page: plan, status, next invoice, card, and the forms."""
+    return _with_session(session_id, _view)
+
+
+@bp.post("/billing_portal/<session_id>/plan")
+def change_plan(session_id: str) -> Response:
+    """Switch the plan item to another active recurring price (fields subscription, price)."""
+    def act(session: dict[str, Any]) -> Response:
+        emu, sub = emulator(), _form_sub(session)
+        plan_items = [i for i in items_of(emu, sub)
+                      if not is_addon(emu, emu.fetch("price", i["price"]))] or items_of(emu, sub)
+        now = emu.customer_now(sub["customer"])
+        with tracking(emu, sub, now):
+            apply_items(emu, sub, [{"id": plan_items[0]["id"],
+                                    "price": request.form.get("price", "")}])
+        return _back(session, "plan")
+    return _with_session(session_id, act)
+
+
+@bp.post("/billing_portal/<session_id>/addon")
+def change_addon(session_id: str) -> Response:
+    """Set an add-on price's quantity (fields subscription, price, quantity; 0 removes it)."""
+    def act(session: dict[str, Any]) -> Response:
+        emu, sub = emulator(), _form_sub(session)
+        raw = request.form.get("quantity", "").strip()
+        if not raw.isdigit() or int(raw) > 1000:
+            raise StripeError("Please enter a quantity between 0 and 1000.", param="quantity")
+        quantity, price_id = int(raw), request.form.get("price", "")
+        current = [i for i in items_of(emu, sub) if i["price"] == price_id]
+        if current:
+            change = {"id": current[0]["id"], **({"deleted": True} if quantity == 0
+                                                 else {"quantity": quantity})}
+        else:
+            change = {"price": price_id, "quantity": quantity}
+        if current or quantity:
+            with tracking(emu, sub, emu.customer_now(sub["customer"])):
+                apply_items(emu, sub, [change])
+        return _back(session, "addon")
+    return _with_session(session_id, act)
+
+
+@bp.post("/billing_portal/<session_id>/cancel")
+def cancel(session_id: str) -> Response:
+    """Cancel at period end (field subscription)."""
+    return _with_session(session_id, lambda s: _set_cancel(s, True))
+
+
+@bp.post("/billing_portal/<session_id>/resume")
+def resume(session_id: str) -> Response:
+    """Undo a scheduled cancellation (field subscription)."""
+    return _with_session(session_id, lambda s: _set_cancel(s, False))
+
+
+def _set_cancel(session: dict[str, Any], flag: bool) -> Response:
+    emu, sub = emulator(), _form_sub(session)
+    now = emu.customer_now(sub["customer"])
+    with tracking(emu, sub, now):
+        set_cancel_at_period_end(sub, flag, now)
+    return _back(session, "cancel" if flag else "resume")
+
+
+@bp.post("/billing_portal/<session_id>/card")
+def update_card(session_id: str) -> Response:
+    """Save a new card (fields card_number, exp, cvc, name) and retry open invoices with it."""
+    def act(session: dict[str, Any]) -> Response:
+        emu = emulator()
+        pm = card_from_form(request.form, real_now())
+        failure = cards.setup_error(pm)
+        if failure is not None:
+            raise failure
+        emu.store.put(pm)
+        if cards.needs_authentication(pm):
+            session["_pending"] = {"pm": pm["id"]}
+            emu.store.put(session)
+            return redirect(absolute("portal_page.three_d_secure", session_id=session_id), 303)
+        return _back(session, save_card(emu, session, pm))
+    return _with_session(session_id, act)
+
+
+@bp.get("/billing_portal/<session_id>/3ds")
+def three_d_secure(session_id: str) -> Response:
+    """The 3-D Secure challenge for a new card: Complete or Fail."""
+    def act(session: dict[str, Any]) -> Response:
+        pm = emulator().fetch("payment_method", (session.get("_pending") or {}).get("pm"))
+        return page("three_d_secure.html", last4=pm["card"]["last4"], amount=None,
+                    action=url_for("portal_page.authenticate", session_id=session_id))
+    return _with_session(session_id, act)
+
+
+@bp.post("/billing_portal/<session_id>/3ds")
+def authenticate(session_id: str) -> Response:
+    """Save the card after Complete; show the failure after Fail."""
+    def act(session: dict[str, Any]) -> Response:
+        emu = emulator()
+        pm = emu.fetch("payment_method", (session.get("_pending") or {}).get("pm"))
+        session["_pending"] = None
+        emu.store.put(session)
+        if request.form.get("action") != "complete":
+            return _view(session, 402, cards.AUTH_FAILED)
+        pm["_authenticated"] = True
+        return _back(session, save_card(emu, session, pm))
+    return _with_session(session_id, act)
+
+

@@ -1,0 +1,1 @@
+"""Builders of Stripe-shaped objects, one module per resource family."""

@@ -1,0 +1,42 @@
+"""Calendar arithmetic for billing periods (UTC, month steps clamp to the month's last day)."""
+from __future__ import annotations
+
+import calendar
+import time
+from datetime import datetime, timezone
+
+DAY = 86400
+
+
+def real_now() -> int:
+    """The wall-clock time as a Unix timestamp."""
+    return int(time.time())
+
+
+def add_months(ts: int, months: int, anchor: int | None = None) -> int:
+    """`ts` moved by whole months, on the anchor's day of month (clamped), at its time of day."""
+    base = datetime.fromtimestamp(ts, timezone.utc)
+    day_source = datetime.fromtimestamp(anchor if anchor is not None else ts, timezone.utc)
+    month_index = base.month - 1 + months
+    year, month = base.year + month_index // 12, month_index % 12 + 1
+    day = min(day_source.day, calendar.monthrange(year, month)[1])
+    moved = base.replace(year=year, month=month, day=day)
+    return int(moved.timestamp())
+
+
+def add_interval(ts: int, interval: str, count: int, anchor: int | None = None) -> int:
+    """`ts` plus `count` price intervals (day, week, month, year)."""
+    if interval == "day":
+        return ts + count * DAY
+    if interval == "week":
+        return ts + count * 7 * DAY
+    if interval == "year":
+        return add_months(ts, 12 * count, anchor)
+    return add_months(ts, count, anchor)
+
+
+def iso(ts: int | None) -> str:
+    """Human-readable UTC time for the hosted pages."""
+    if ts is None:
+        return "—"
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

@@ -1,0 +1,38 @@
+"""Entitlement snapshots and the audit trail of every change to them."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from webapp.clock import isoformat
+from webapp.extensions import db
+from webapp.models import BillingAudit, Entitlement
+
+AUDITED_FIELDS = ("plan", "active", "subscription_status", "tx_cap", "bulk_approve", "included_companies",
+                  "addon_companies", "stripe_customer_id", "stripe_subscription_id", "current_period_end",
+                  "trial_end", "cancel_at_period_end")
+
+
+def snapshot(ent: Entitlement) -> dict[str, Any]:
+    """The audited fields of an entitlement, JSON-ready."""
+    out: dict[str, Any] = {}
+    for name in AUDITED_FIELDS:
+        value = getattr(ent, name)
+        out[name] = isoformat(value) if hasattr(value, "astimezone") else value
+    return out
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """Field → (before, after) for the fields that changed."""
+    return {k: (before.get(k), after.get(k)) for k in after if before.get(k) != after.get(k)}
+
+
+def record(ent: Entitlement, before: dict[str, Any], action: str, actor: str,
+           event_id: str | None = None, always: bool = False) -> dict[str, tuple[Any, Any]]:
+    """Add an audit row if the entitlement changed (or `always`, for manual actions); return the changes."""
+    after = snapshot(ent)
+    changes = diff(before, after)
+    if changes or always:
+        db.session.add(BillingAudit(tenant_id=ent.tenant_id, action=action, actor=actor, event_id=event_id,
+                                    before_json=json.dumps(before), after_json=json.dumps(after)))
+    return changes

@@ -1,0 +1,69 @@
+"""Create — or find by lookup key — the Stripe products and monthly prices of the plan table."""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from webapp.billing import stripe_gateway
+from webapp.billing.plans import ADDONS, PAID_PLANS
+
+log = logging.getLogger(__name__)
+
+
+def _catalog() -> list[dict[str, Any]]:
+    """What to sell: one product and monthly price per paid plan and add-on, metadata as strings."""
+    items: list[dict[str, Any]] = [
+        {"key": p.key, "name": f"AI Bookkeeper {p.name}", "amount": p.price_cents, "currency": p.currency,
+         "metadata": p.stripe_metadata()} for p in PAID_PLANS]
+    items += [{"key": a.key, "name": f"AI Bookkeeper {a.name}", "amount": a.unit_price_cents,
+               "currency": a.currency,
+               "metadata": {"plan": a.key, "addon": "true", "addon_for": a.plan_key,
+                            "included_companies": str(a.companies_per_unit)}} for a in ADDONS.values()]
+    return items
+
+
+def bootstrap() -> dict[str, dict[str, Any]]:
+    """Ensure every product and price exists; running it again creates nothing and returns the same ids."""
+    gw = stripe_gateway.gateway()
+    items = _catalog()
+    existing = gw.prices_by_lookup_key([i["key"] for i in items])
+    result: dict[str, dict[str, Any]] = {}
+    for item in items:
+        price = existing.get(item["key"])
+        if price is None:
+            product = gw.create_product(item["name"], item["metadata"], f"bootstrap-product-{item['key']}-v1")
+            price = gw.create_price({
+                "product": product["id"], "unit_amount": item["amount"], "currency": item["currency"],
+                "recurring": {"interval": "month"}, "lookup_key": item["key"], "metadata": item["metadata"],
+                "nickname": item["name"]}, f"bootstrap-price-{item['key']}-v1")
+            log.info("billing.bootstrap_created", extra={"plan": item["key"], "price_id": price["id"]})
+        product_id = price["product"]["id"] if isinstance(price["product"], dict) else price["product"]
+        result[item["key"]] = {"product_id": product_id, "price_id": price["id"],
+                               "amount": price["unit_amount"], "metadata": item["metadata"]}
+    return result
+
+
+def env_lines(result: dict[str, dict[str, Any]]) -> list[str]:
+    """The .env lines operators paste, as the runbook lists them."""
+    lines = []
+    for key, ids in result.items():
+        if key in ADDONS:
+            lines.append(f"STRIPE_PRICE_{key.upper()}={ids['price_id']}")
+        else:
+            lines += [f"STRIPE_PRODUCT_{key.upper()}={ids['product_id']}", f"STRIPE_PRICE_{key.upper()}={ids['price_id']}"]
+    return lines
+
+
+def save(result: dict[str, dict[str, Any]], mode: str, path: Path) -> None:
+    """Write the ids into config/stripe_products.json under this mode (test / live), keeping the other."""
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            data = json.loads(path.read_text())
+        except ValueError:
+            data = {}
+    data[mode] = result
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")

@@ -1,0 +1,113 @@
+"""Selling plans: Checkout to subscribe, the Billing Portal to change, and the return from Checkout."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from flask import current_app
+
+from webapp.billing import catalog, links, stripe_gateway
+from webapp.billing.plans import ADDONS, PLANS
+from webapp.billing.services import get_entitlement
+from webapp.billing.subscriptions import apply_subscription
+from webapp.errors import Conflict, ValidationError
+from webapp.extensions import db
+from webapp.models import User
+
+log = logging.getLogger(__name__)
+
+SUBSCRIBED_STATUSES = ("active", "trialing", "past_due", "unpaid", "incomplete", "paused")
+MAX_ADDON_COMPANIES = 500
+
+
+@dataclass(frozen=True)
+class CheckoutStart:
+    """Where to send the payer."""
+
+    url: str
+    session_id: str
+
+
+def _return_base(request_base: str) -> str:
+    return (current_app.config.get("BILLING_RETURN_URL") or request_base).rstrip("/")
+
+
+def ensure_customer(user: User) -> str:
+    """The tenant's Stripe customer id, creating the customer (metadata tenant_id) on first use."""
+    ent = get_entitlement(user.tenant_id)
+    if ent.stripe_customer_id:
+        return ent.stripe_customer_id
+    ent.stripe_customer_id = stripe_gateway.gateway().create_customer(user.email, user.full_name, user.tenant_id)
+    db.session.commit()
+    return ent.stripe_customer_id
+
+
+def start_checkout(user: User, request_base: str, *, plan: str | None = None, price_id: str | None = None,
+                   addon_companies: int = 0) -> CheckoutStart:
+    """Open a Checkout Session for a paid plan (plus firm add-on companies), with a trial for newcomers."""
+    if bool(plan) == bool(price_id):
+        raise ValidationError("Give either price_id or plan.", {"price_id": "give price_id or plan, not both"})
+    plan_key = plan if plan else catalog.plan_key_for_price_id(str(price_id))
+    if plan_key not in PLANS or not PLANS[plan_key].paid:
+        raise catalog.UnknownPrice(f"'{plan_key}' is not a plan we sell.", plans=list(catalog.SELLABLE_KEYS))
+    addon = next((a for a in ADDONS.values() if a.plan_key == plan_key), None)
+    if addon_companies and addon is None:
+        raise ValidationError("Extra companies are sold with the firm plan only.",
+                              {"addon_companies": f"only with the {', '.join(a.plan_key for a in ADDONS.values())} plan"})
+    if not 0 <= addon_companies <= MAX_ADDON_COMPANIES:
+        raise ValidationError("Some fields are missing or invalid.",
+                              {"addon_companies": f"must be between 0 and {MAX_ADDON_COMPANIES}"})
+    ent = get_entitlement(user.tenant_id)
+    if ent.stripe_subscription_id and ent.subscription_status in SUBSCRIBED_STATUSES:
+        raise Conflict("ALREADY_SUBSCRIBED", "You already have a subscription: change plans in the billing portal.",
+                       portal_url=links.portal_url())
+    line_items = [{"price": catalog.price_for(plan_key), "quantity": 1}]
+    if addon_companies and addon is not None:
+        line_items.append({"price": catalog.price_for(addon.key), "quantity": addon_companies})
+    base = _return_base(request_base)
+    subscription_data: dict[str, object] = {"metadata": {"tenant_id": user.tenant_id, "plan": plan_key}}
+    if ent.stripe_subscription_id is None and current_app.config["TRIAL_DAYS"] > 0:
+        subscription_data["trial_period_days"] = current_app.config["TRIAL_DAYS"]
+    session = stripe_gateway.gateway().create_checkout_session({
+        "mode": "subscription", "customer": ensure_customer(user), "client_reference_id": user.tenant_id,
+        "line_items": line_items, "metadata": {"tenant_id": user.tenant_id, "plan": plan_key},
+        "subscription_data": subscription_data,
+        "success_url": f"{base}/billing/success?session_id={{CHECKOUT_SESSION_ID}}",
+        "cancel_url": f"{base}{links.upgrade_url()}?checkout=canceled",
+    })
+    log.info("billing.checkout_started", extra={"tenant_id": user.tenant_id, "plan": plan_key,
+                                                "session_id": session["id"]})
+    return CheckoutStart(url=session["url"], session_id=session["id"])
+
+
+def portal_url(tenant_id: str, request_base: str) -> str:
+    """A Billing Portal session for the tenant's customer; 409 NO_BILLING_ACCOUNT without one."""
+    ent = get_entitlement(tenant_id)
+    if not ent.stripe_customer_id:
+        raise Conflict("NO_BILLING_ACCOUNT", "There is no billing account yet: choose a plan first.",
+                       upgrade_url=links.upgrade_url())
+    return stripe_gateway.gateway().create_portal_session(ent.stripe_customer_id,
+                                                          f"{_return_base(request_base)}/billing")
+
+
+def complete_checkout(tenant_id: str, session_id: str) -> bool:
+    """On return from Checkout, apply the session's subscription now (the webhook's own mapping).
+
+    Returns True when the subscription was applied; a session of another tenant changes nothing.
+    """
+    session = stripe_gateway.gateway().retrieve_checkout_session(session_id) if session_id else None
+    if session is None:
+        return False
+    if session.get("client_reference_id") != tenant_id:
+        log.warning("billing.checkout_session_mismatch", extra={"tenant_id": tenant_id, "session_id": session_id})
+        return False
+    sub_id = session.get("subscription")
+    sub_id = sub_id.get("id") if isinstance(sub_id, dict) else sub_id
+    if session.get("status") != "complete" or not sub_id:
+        return False
+    sub = stripe_gateway.gateway().retrieve_subscription(sub_id)
+    if sub is None:
+        return False
+    apply_subscription(sub, actor="checkout_return")
+    db.session.commit()
+    return True

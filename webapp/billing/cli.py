@@ -1,0 +1,101 @@
+"""`flask billing ...`: bootstrap, replay, reconcile and reactivate — the same services the app uses."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from webapp.billing import bootstrap as bootstrap_service
+from webapp.billing import operations, stripe_gateway
+from webapp.errors import DomainError
+
+billing_cli = AppGroup("billing", help="Stripe catalog, event replay, reconciliation and manual recovery.")
+
+
+def stdin_is_terminal() -> bool:
+    """True when a person can answer a prompt."""
+    return sys.stdin.isatty()
+
+
+def confirm_live_key(mode: str) -> None:
+    """A live key needs 'yes' typed at a terminal; anything else aborts before anything is created."""
+    if mode != "live":
+        return
+    if not stdin_is_terminal():
+        raise click.ClickException("Refusing to bootstrap with a LIVE key without a terminal to confirm at.")
+    answer = input("This is a LIVE Stripe key: real products that can charge real money. Type 'yes' to go on: ")
+    if answer.strip() != "yes":
+        raise click.ClickException("Aborted: nothing was created.")
+
+
+def run_bootstrap() -> None:
+    """Shared by `flask billing bootstrap` and scripts/stripe_bootstrap.py."""
+    gw = stripe_gateway.gateway()
+    if not gw.configured:
+        raise click.ClickException("STRIPE_SECRET_KEY is not set: export your Stripe secret key first.")
+    confirm_live_key(gw.mode)
+    try:
+        result = bootstrap_service.bootstrap()
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    path = Path(current_app.config.get("STRIPE_PRODUCTS_FILE") or "config/stripe_products.json")
+    bootstrap_service.save(result, gw.mode, path)
+    click.echo(json.dumps(result, indent=2))
+    click.echo(f"\n# Mode: {gw.mode}. Saved to {path}. Add to .env:")
+    for line in bootstrap_service.env_lines(result):
+        click.echo(line)
+
+
+@billing_cli.command("bootstrap")
+def bootstrap_command() -> None:
+    """Create (or find) the products and prices; prints the ids and the .env lines."""
+    run_bootstrap()
+
+
+@billing_cli.command("replay")
+@click.argument("event_id", required=False)
+@click.option("--failed", is_flag=True, help="Re-apply every event whose processing failed.")
+@click.option("--dry-run", is_flag=True, help="Show what would change and change nothing.")
+def replay_command(event_id: str | None, failed: bool, dry_run: bool) -> None:
+    """Re-apply stored events (one by id, or all failed ones) and print what changed."""
+    if bool(event_id) == failed:
+        raise click.UsageError("Give an EVENT_ID or --failed.")
+    try:
+        reports = operations.replay(event_id=event_id, failed=failed, dry_run=dry_run)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    for line in operations.describe(reports, dry_run):
+        click.echo(line)
+
+
+@billing_cli.command("reconcile")
+@click.argument("tenant", required=False)
+@click.option("--dry-run", is_flag=True, help="Show the drift and change nothing.")
+def reconcile_command(tenant: str | None, dry_run: bool) -> None:
+    """Re-read subscriptions from Stripe, fix drift and print it."""
+    try:
+        reports = operations.reconcile(tenant_id=tenant, dry_run=dry_run)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    for line in operations.describe(reports, dry_run):
+        click.echo(line)
+
+
+@billing_cli.command("reactivate")
+@click.argument("tenant")
+def reactivate_command(tenant: str) -> None:
+    """Set a tenant's entitlement active/active by hand (audited)."""
+    try:
+        operations.reactivate(tenant, actor="flask billing reactivate")
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"✓ Reactivated subscription for {tenant}")
+
+
+def init_app(app: Flask) -> None:
+    """Register the `flask billing` command group."""
+    app.cli.add_command(billing_cli)

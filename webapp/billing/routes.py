@@ -1,0 +1,81 @@
+"""Thin billing views: the API for Checkout, Portal and status, and the pages that use them."""
+from __future__ import annotations
+
+from flask import redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from webapp.auth.guards import api_user, bearer_required
+from webapp.billing import api_bp, bp, checkout, status
+from webapp.error_handlers import is_htmx
+from webapp.payloads import Field, parse
+
+
+@api_bp.post("/checkout")
+@bearer_required
+def api_checkout() -> dict[str, str]:
+    """POST /api/billing/checkout {price_id | plan, addon_companies?} → {url, session_id}."""
+    body = parse({"price_id": Field(str, required=False, max_length=255),
+                  "plan": Field(str, required=False, max_length=40),
+                  "addon_companies": Field(int, required=False)})
+    start = checkout.start_checkout(api_user(), request.host_url, plan=body.get("plan"),
+                                    price_id=body.get("price_id"), addon_companies=body.get("addon_companies", 0))
+    return {"url": start.url, "session_id": start.session_id}
+
+
+@api_bp.route("/portal", methods=["GET", "POST"])
+@bearer_required
+def api_portal() -> Response | dict[str, str]:
+    """303 to a Billing Portal session; {url} for clients that prefer JSON."""
+    url = checkout.portal_url(api_user().tenant_id, request.host_url)
+    if request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json":
+        return {"url": url}
+    return redirect(url, code=303)
+
+
+@api_bp.get("/status")
+@bearer_required
+def api_status() -> dict[str, object]:
+    """The tenant's plan, subscription, usage and notices."""
+    return status.billing_status(api_user().tenant_id).as_json()
+
+
+@bp.get("/billing")
+@login_required
+def status_page() -> str:
+    """The billing status page (the fragment alone for htmx polling)."""
+    view = status.billing_status(current_user.tenant_id, activating=request.args.get("activating") == "1")
+    return render_template("billing/_status.html" if is_htmx() else "billing/status.html", status=view)
+
+
+@bp.get("/billing/plans")
+@login_required
+def plans_page() -> str:
+    """The plan picker."""
+    return render_template("billing/plans.html", picker=status.plan_picker(current_user.tenant_id),
+                           canceled=request.args.get("checkout") == "canceled")
+
+
+@bp.post("/billing/checkout/<plan>")
+@login_required
+def checkout_page(plan: str) -> Response:
+    """Choose a plan: 303 to Stripe Checkout."""
+    addon = request.form.get("addon_companies", "0").strip() or "0"
+    start = checkout.start_checkout(current_user, request.host_url, plan=plan,
+                                    addon_companies=status.parse_quantity(addon))
+    return redirect(start.url, code=303)
+
+
+@bp.post("/billing/portal")
+@login_required
+def portal_page() -> Response:
+    """Manage billing: 303 to the Stripe Billing Portal."""
+    return redirect(checkout.portal_url(current_user.tenant_id, request.host_url), code=303)
+
+
+@bp.get("/billing/success")
+@login_required
+def success_page() -> Response:
+    """Back from Checkout: apply the subscription now, then show the status page (polling if not yet active)."""
+    applied = checkout.complete_checkout(current_user.tenant_id, request.args.get("session_id", ""))
+    return redirect(url_for("billing.status_page", activating="0" if applied else "1"), code=303)

@@ -1,0 +1,176 @@
+"""The only module that imports stripe: one StripeClient per app, plain dicts out, domain errors on failure."""
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import stripe
+from flask import Flask, current_app
+
+from webapp.errors import BillingUnavailable, StripeRequestFailed, WebhookRejected
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_TOLERANCE_SECONDS = 300
+T = TypeVar("T")
+
+
+class StripeGateway:
+    """Wraps StripeClient with timeouts, network retries and an idempotency key on every create."""
+
+    def __init__(self, api_key: str | None, api_base: str | None, webhook_secret: str | None,
+                 timeout: float = 20.0, max_network_retries: int = 2) -> None:
+        self.api_key = api_key
+        self.api_base = api_base
+        self.webhook_secret = webhook_secret
+        self._client: stripe.StripeClient | None = None
+        if api_key:
+            self._client = stripe.StripeClient(
+                api_key, base_addresses={"api": api_base} if api_base else None,
+                max_network_retries=max_network_retries,
+                http_client=stripe.RequestsClient(timeout=timeout))
+
+    @property
+    def configured(self) -> bool:
+        """True when an API key is set."""
+        return self._client is not None
+
+    @property
+    def mode(self) -> str:
+        """'live' for an sk_live_ key, else 'test'."""
+        return "live" if (self.api_key or "").startswith(("sk_live_", "rk_live_")) else "test"
+
+    @property
+    def client(self) -> stripe.StripeClient:
+        """The StripeClient; BillingUnavailable when no key is configured."""
+        if self._client is None:
+            raise BillingUnavailable("Billing is not configured: STRIPE_SECRET_KEY is not set.")
+        return self._client
+
+    # --- catalog -----------------------------------------------------------------------------
+    def prices_by_lookup_key(self, lookup_keys: list[str]) -> dict[str, dict[str, Any]]:
+        """Active prices with these lookup keys, keyed by lookup key (product expanded)."""
+        found = self._call(lambda: self.client.v1.prices.list(
+            {"lookup_keys": lookup_keys, "active": True, "limit": 100, "expand": ["data.product"]}))
+        prices = [_plain(p) for p in found.data]
+        return {p["lookup_key"]: p for p in prices if p.get("lookup_key")}
+
+    def retrieve_price(self, price_id: str) -> dict[str, Any]:
+        """One price by id."""
+        return _plain(self._call(lambda: self.client.v1.prices.retrieve(price_id)))
+
+    def create_product(self, name: str, metadata: dict[str, str], idempotency_key: str) -> dict[str, Any]:
+        """Create a product."""
+        return _plain(self._call(lambda: self.client.v1.products.create(
+            {"name": name, "metadata": metadata}, {"idempotency_key": idempotency_key})))
+
+    def create_price(self, params: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
+        """Create a price."""
+        return _plain(self._call(lambda: self.client.v1.prices.create(
+            params, {"idempotency_key": idempotency_key})))  # type: ignore[arg-type]
+
+    # --- customers, checkout, portal ---------------------------------------------------------
+    def create_customer(self, email: str, name: str, tenant_id: str) -> str:
+        """Create the tenant's customer; the key makes a concurrent second call return the same one."""
+        customer = self._call(lambda: self.client.v1.customers.create(
+            {"email": email, "name": name, "metadata": {"tenant_id": tenant_id}},
+            {"idempotency_key": f"customer-{tenant_id}"}))
+        return str(customer.id)
+
+    def create_checkout_session(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Create a Checkout Session in subscription mode."""
+        return _plain(self._call(lambda: self.client.v1.checkout.sessions.create(
+            params, {"idempotency_key": _new_key()})))  # type: ignore[arg-type]
+
+    def retrieve_checkout_session(self, session_id: str) -> dict[str, Any] | None:
+        """A Checkout Session by id, or None if Stripe does not know it."""
+        return self._retrieve_or_none(lambda: self.client.v1.checkout.sessions.retrieve(session_id))
+
+    def create_portal_session(self, customer_id: str, return_url: str) -> str:
+        """A Billing Portal session's URL for the customer."""
+        session = self._call(lambda: self.client.v1.billing_portal.sessions.create(
+            {"customer": customer_id, "return_url": return_url}, {"idempotency_key": _new_key()}))
+        return str(session.url)
+
+    # --- subscriptions -----------------------------------------------------------------------
+    def retrieve_subscription(self, subscription_id: str) -> dict[str, Any] | None:
+        """The subscription as Stripe has it now, or None if Stripe does not know it."""
+        return self._retrieve_or_none(lambda: self.client.v1.subscriptions.retrieve(subscription_id))
+
+    def list_subscriptions(self, customer_id: str) -> list[dict[str, Any]]:
+        """Every subscription of a customer, any status, newest first."""
+        page = self._call(lambda: self.client.v1.subscriptions.list(
+            {"customer": customer_id, "status": "all", "limit": 100}))
+        return [_plain(s) for s in page.data]
+
+    # --- webhooks ----------------------------------------------------------------------------
+    def verify_event(self, raw: bytes, signature_header: str) -> dict[str, Any]:
+        """Check Stripe-Signature on the exact bytes, then parse; WebhookRejected (400) otherwise."""
+        if not self.webhook_secret:
+            raise BillingUnavailable("STRIPE_WEBHOOK_SECRET is not set: webhooks cannot be verified.")
+        if not signature_header:
+            raise WebhookRejected("BAD_SIGNATURE", "The Stripe-Signature header is missing.")
+        try:
+            stripe.WebhookSignature.verify_header(raw, signature_header, self.webhook_secret,
+                                                  tolerance=WEBHOOK_TOLERANCE_SECONDS)
+        except stripe.SignatureVerificationError as exc:
+            raise WebhookRejected("BAD_SIGNATURE", f"Signature check failed: {exc.user_message}") from exc
+        try:
+            event = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise WebhookRejected("INVALID_EVENT", "The body is not JSON.") from exc
+        if not (isinstance(event, dict) and event.get("object") == "event" and isinstance(event.get("id"), str)
+                and isinstance(event.get("type"), str) and isinstance(event.get("created"), int)
+                and isinstance(event.get("data"), dict) and isinstance(event["data"].get("object"), dict)):
+            raise WebhookRejected("INVALID_EVENT", "The body is not a Stripe event.")
+        return event
+
+    def _retrieve_or_none(self, fn: Callable[[], Any]) -> dict[str, Any] | None:
+        try:
+            return _plain(fn())
+        except stripe.InvalidRequestError as exc:
+            if exc.http_status == 404:
+                return None
+            raise _translate(exc) from exc
+        except stripe.StripeError as exc:
+            raise _translate(exc) from exc
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except stripe.StripeError as exc:
+            raise _translate(exc) from exc
+
+
+def _translate(exc: stripe.StripeError) -> Exception:
+    if isinstance(exc, stripe.AuthenticationError):
+        return BillingUnavailable(f"Stripe rejected the API key: {exc.user_message}")
+    if isinstance(exc, stripe.APIConnectionError):
+        return BillingUnavailable("Stripe did not answer; try again shortly.")
+    log.warning("stripe.request_failed", extra={"stripe_code": exc.code, "http_status": exc.http_status})
+    return StripeRequestFailed(f"Stripe refused the request: {exc.user_message or exc}",
+                               stripe_code=exc.code)
+
+
+def _plain(obj: Any) -> dict[str, Any]:
+    return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+
+
+def _new_key() -> str:
+    return f"aibk-{uuid.uuid4()}"
+
+
+def init_app(app: Flask) -> None:
+    """Build the app's gateway from its config (no network at build time)."""
+    app.extensions["stripe_gateway"] = StripeGateway(
+        app.config.get("STRIPE_SECRET_KEY"), app.config.get("STRIPE_API_BASE"),
+        app.config.get("STRIPE_WEBHOOK_SECRET"))
+
+
+def gateway() -> StripeGateway:
+    """The current app's gateway."""
+    gw: StripeGateway = current_app.extensions["stripe_gateway"]
+    return gw
