@@ -27,6 +27,15 @@ CODES = {
     "COMPANY_LIMIT_REACHED": "The plan's company allowance is used up.",
     "COMPANY_EXISTS": "A company with this name already exists.",
     "CSRF_FAILED": "The form's CSRF token is missing or stale.",
+    "ALREADY_POSTED": "Some entries (or transactions) are posted already; `ids` lists them.",
+    "IMPORT_CONFLICT": "The same transactions were imported by a concurrent request; retry.",
+    "PROPOSAL_CONFLICT": "The same transactions were proposed by a concurrent request; retry.",
+    "UNBALANCED_ENTRY": "An entry's lines do not sum to zero; it was not posted.",
+    "FREE_CAP_EXCEEDED": "The free tier's transactions for this UTC day are used up (429, Retry-After).",
+    "SUBSCRIPTION_REQUIRED": "Posting entries needs a paid plan.",
+    "PAYMENT_REQUIRED": "The subscription's payment failed (past_due or unpaid); update it in the portal.",
+    "MONTHLY_CAP_EXCEEDED": "This request would pass the plan's monthly posting cap.",
+    "BULK_APPROVE_NOT_INCLUDED": "The plan commits one entry per request.",
 }
 
 
@@ -98,6 +107,13 @@ class Conflict(DomainError):
     def __init__(self, code: str, message: str, **details: object) -> None:
         super().__init__(message, **details)
         self.code = code
+
+
+class Unbalanced(DomainError):
+    """A journal entry whose lines do not sum to zero: it is never posted."""
+
+    status = 422
+    code = "UNBALANCED_ENTRY"
 
 
 class PaywallError(DomainError):

@@ -4,7 +4,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-from typing import Any
 
 from webapp.bookkeeping.transactions import MAX_IMPORT, ImportResult, import_transactions
 from webapp.errors import ValidationError
@@ -28,7 +27,7 @@ def amount_to_cents(text: str) -> int:
     return -cents if negative or match["neg"] else cents
 
 
-def read_csv(text: str) -> list[dict[str, Any]]:
+def read_csv(text: str) -> list[dict[str, object]]:
     """Turn CSV text with a header row into import rows; one 400 lists every bad row."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
@@ -36,11 +35,11 @@ def read_csv(text: str) -> list[dict[str, Any]]:
     if missing or not ({"amount", "amount_cents"} & set(header)):
         raise ValidationError("The CSV header must name date, description and amount (or amount_cents).",
                               {"file": f"header is {','.join(header) or 'empty'}"})
-    rows: list[dict[str, Any]] = []
+    rows: list[dict[str, object]] = []
     problems: dict[str, str] = {}
     for line_no, record in enumerate(reader, start=2):
         cells = {(k or "").strip().lower(): (v or "").strip() for k, v in record.items() if k is not None}
-        row: dict[str, Any] = {k: cells[k] for k in ("id", "date", "description", "counterparty") if cells.get(k)}
+        row: dict[str, object] = {k: cells[k] for k in ("id", "date", "description", "counterparty") if cells.get(k)}
         try:
             if cells.get("amount_cents"):
                 row["amount_cents"] = int(cells["amount_cents"])

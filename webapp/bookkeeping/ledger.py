@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import case, func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from webapp.bookkeeping.services import get_company
 from webapp.extensions import db
@@ -55,8 +55,8 @@ def posted_entries(tenant_id: str, company_id: str | None, limit: int, offset: i
     stmt = (select(JournalEntry).where(JournalEntry.company_id == company.id, JournalEntry.status == "posted")
             .order_by(JournalEntry.date, JournalEntry.posted_at, JournalEntry.id)
             .limit(max(1, min(limit, MAX_PAGE))).offset(max(0, offset))
-            .options(selectinload(JournalEntry.lines).selectinload(JournalLine.account),
-                     selectinload(JournalEntry.transaction)))
+            .options(selectinload(JournalEntry.lines).joinedload(JournalLine.account),
+                     joinedload(JournalEntry.account), joinedload(JournalEntry.transaction)))
     return company.id, list(db.session.scalars(stmt))
 
 

@@ -4,29 +4,22 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from webapp import clock
 from webapp.bookkeeping.transactions import check_ids
-from webapp.errors import Conflict, DomainError, NotFound
+from webapp.errors import Conflict, NotFound, Unbalanced
 from webapp.extensions import db
 from webapp.models import JournalEntry, JournalLine
 
 log = logging.getLogger(__name__)
 
 
-class Unbalanced(DomainError):
-    """An entry whose lines do not sum to zero: it is never posted."""
-
-    status = 422
-    code = "UNBALANCED_ENTRY"
-
-
 def load_entries(tenant_id: str, ids: list[str]) -> list[JournalEntry]:
     """The tenant's entries with these ids, in request order; 404 lists unknown and other tenants' ids."""
     stmt = (select(JournalEntry).where(JournalEntry.tenant_id == tenant_id, JournalEntry.id.in_(ids))
-            .options(selectinload(JournalEntry.lines).selectinload(JournalLine.account),
-                     selectinload(JournalEntry.account), selectinload(JournalEntry.transaction)))
+            .options(selectinload(JournalEntry.lines).joinedload(JournalLine.account),
+                     joinedload(JournalEntry.account), joinedload(JournalEntry.transaction)))
     found = {e.id: e for e in db.session.scalars(stmt)}
     missing = [i for i in ids if i not in found]
     if missing:
@@ -57,7 +50,5 @@ def commit_entries(tenant_id: str, je_ids: list[str]) -> list[JournalEntry]:
     if result.rowcount != len(ids):
         raise Conflict("ALREADY_POSTED", "Some entries were posted meanwhile; nothing was posted.", ids=ids)
     db.session.commit()
-    for entry in entries:
-        entry.status, entry.posted_at = "posted", now
     log.info("bookkeeping.posted", extra={"tenant_id": tenant_id, "count": len(ids)})
-    return entries
+    return load_entries(tenant_id, ids)  # one eager re-load instead of lazy loads of expired objects

@@ -5,13 +5,14 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webapp.bookkeeping import rules
 from webapp.bookkeeping.accounts import BANK, charts_for
+from webapp.bookkeeping.posting import load_entries
 from webapp.bookkeeping.transactions import check_ids, resolve_transactions
-from webapp.errors import Conflict
+from webapp.errors import Conflict, ValidationError
 from webapp.extensions import db
 from webapp.ids import new_id
 from webapp.models import Account, JournalEntry, JournalLine, Transaction
@@ -56,7 +57,7 @@ def posted_history(txns: list[Transaction]) -> History:
 
 
 def _from_history(counts: Counter[str], accounts: dict[str, Account], scale: tuple[int, int, int],
-                  what: str) -> Suggestion | None:
+                  kind: str) -> Suggestion | None:
     account_id, top = counts.most_common(1)[0]
     account = accounts.get(account_id)
     if account is None:
@@ -64,9 +65,10 @@ def _from_history(counts: Counter[str], accounts: dict[str, Account], scale: tup
     base, step, ceiling = scale
     total = sum(counts.values())
     confidence = min(ceiling, base + step * (top - 1)) * top // total
-    reason = (f"{what} as {top} of {total} earlier posted transaction{'s' if total != 1 else ''}, "
+    what = "description pattern" if kind == "pattern" else kind
+    reason = (f"Same {what} as {top} of {total} earlier posted transaction{'s' if total != 1 else ''}, "
               f"posted to {account.code} {account.name}")
-    return Suggestion(account, confidence, f"history_{what.split()[1]}", reason)
+    return Suggestion(account, confidence, f"history_{kind}", reason)
 
 
 def suggest(txn: Transaction, history: History, chart: dict[str, Account]) -> Suggestion:
@@ -76,7 +78,7 @@ def suggest(txn: Transaction, history: History, chart: dict[str, Account]) -> Su
                              ("pattern", txn.pattern, PATTERN_CONFIDENCE)):
         counts = history.get((txn.company_id, kind, key or ""))
         if counts:
-            found = _from_history(counts, by_id, scale, f"Same {kind}")
+            found = _from_history(counts, by_id, scale, kind)
             if found is not None:
                 return found
     money_in = txn.amount_cents > 0
@@ -142,4 +144,27 @@ def propose_entries(tenant_id: str, txn_ids: list[str]) -> list[tuple[str, Journ
         raise Conflict("PROPOSAL_CONFLICT", "These transactions were being proposed at the same time; retry.",
                        ids=ids) from exc
     log.info("bookkeeping.proposed", extra={"tenant_id": tenant_id, "count": len(out)})
-    return out
+    fresh = load_entries(tenant_id, [entry.id for _, entry in out])  # one eager load, not lazy loads per entry
+    return [(requested, entry) for (requested, _), entry in zip(out, fresh, strict=True)]
+
+
+def reassign_account(tenant_id: str, je_id: str, account_code: str) -> JournalEntry:
+    """Point a proposed entry at another account of its company's chart (the user's correction)."""
+    entry = load_entries(tenant_id, [je_id])[0]
+    if entry.status == "posted":
+        raise Conflict("ALREADY_POSTED", "Posted entries cannot change.", ids=[je_id])
+    account = charts_for([entry.company_id])[entry.company_id].get(account_code)
+    if account is None or account.code == BANK:
+        raise ValidationError("Some fields are missing or invalid.",
+                              {"account_code": "is not a category account of this company's chart"})
+    changed = db.session.execute(
+        update(JournalEntry).where(JournalEntry.id == je_id, JournalEntry.status == "proposed")
+        .values(account_id=account.id, confidence_pct=100, source="manual",
+                reason=f"Chosen by you: {account.code} {account.name}")
+        .execution_options(synchronize_session=False))
+    if changed.rowcount != 1:
+        raise Conflict("ALREADY_POSTED", "The entry was posted meanwhile.", ids=[je_id])
+    db.session.execute(update(JournalLine).where(JournalLine.entry_id == je_id, JournalLine.position == 2)
+                       .values(account_id=account.id).execution_options(synchronize_session=False))
+    db.session.commit()
+    return load_entries(tenant_id, [je_id])[0]

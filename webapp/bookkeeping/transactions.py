@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
@@ -48,7 +47,7 @@ class ImportResult:
         return sum(1 for _, new in self.rows if new)
 
 
-def check_row(raw: Any, where: str, problems: dict[str, str]) -> NewTransaction | None:
+def check_row(raw: object, where: str, problems: dict[str, str]) -> NewTransaction | None:
     """Check one incoming transaction; record problems under `where.field` and return None if any."""
     if not isinstance(raw, dict):
         problems[where] = "must be an object"
@@ -65,12 +64,12 @@ def check_row(raw: Any, where: str, problems: dict[str, str]) -> NewTransaction 
         problems[f"{where}.amount_cents"] = "must be an integer number of cents"
     elif amount == 0 or abs(amount) > MAX_ABS_CENTS:
         problems[f"{where}.amount_cents"] = f"must be non-zero and at most {MAX_ABS_CENTS} in size"
-    if len(problems) > before or day is None or texts["description"] is None:
+    if len(problems) > before or day is None or texts["description"] is None or not isinstance(amount, int):
         return None
     return NewTransaction(texts["id"], day, texts["description"], amount, texts["counterparty"])
 
 
-def _text(raw: dict[str, Any], name: str, where: str, problems: dict[str, str], required: bool) -> str | None:
+def _text(raw: dict[str, object], name: str, where: str, problems: dict[str, str], required: bool) -> str | None:
     value = raw.get(name)
     if value is None:
         if required:
@@ -85,7 +84,7 @@ def _text(raw: dict[str, Any], name: str, where: str, problems: dict[str, str], 
     return value.strip()
 
 
-def _iso_date(value: Any, where: str, problems: dict[str, str]) -> date | None:
+def _iso_date(value: object, where: str, problems: dict[str, str]) -> date | None:
     if not isinstance(value, str):
         problems[where] = "is required, as an ISO date (YYYY-MM-DD)"
         return None
@@ -96,7 +95,7 @@ def _iso_date(value: Any, where: str, problems: dict[str, str]) -> date | None:
         return None
 
 
-def check_rows(raw_rows: Any, field: str = "transactions") -> list[NewTransaction]:
+def check_rows(raw_rows: object, field: str = "transactions") -> list[NewTransaction]:
     """Check a whole batch, reporting every problem at once; a batch with any problem imports nothing."""
     if not isinstance(raw_rows, list) or not raw_rows:
         raise ValidationError("Some fields are missing or invalid.", {field: "must be a non-empty list"})
@@ -115,7 +114,7 @@ def check_rows(raw_rows: Any, field: str = "transactions") -> list[NewTransactio
     return [row for row in rows if row is not None]
 
 
-def import_transactions(tenant_id: str, company_id: str | None, raw_rows: Any) -> ImportResult:
+def import_transactions(tenant_id: str, company_id: str | None, raw_rows: object) -> ImportResult:
     """Store new transactions; a client id already imported for the company is returned unchanged."""
     company = get_company(tenant_id, company_id)
     rows = check_rows(raw_rows)
@@ -151,7 +150,7 @@ def unique_ids(ids: list[str]) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
-def check_ids(ids: Any, field: str) -> list[str]:
+def check_ids(ids: object, field: str) -> list[str]:
     """A non-empty list of id strings (repeats dropped), or a 400 naming the field."""
     if (not isinstance(ids, list) or not ids
             or not all(isinstance(i, str) and 0 < len(i) <= LIMITS["id"] for i in ids)):

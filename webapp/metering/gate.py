@@ -70,9 +70,10 @@ def admit_propose(tenant_id: str, tier: Tier, n: int, now: datetime) -> None:
 
 def admit_commit(tenant_id: str, tier: Tier, n: int, now: datetime) -> None:
     """Posting needs a paid plan, bulk_approve for more than one entry, and room under the monthly cap."""
+    if not tier.paid and tier.subscription_status in PAYMENT_PROBLEM_STATUSES:
+        raise payment_required(tier)
     if not tier.paid:
-        raise payment_required(tier) if tier.subscription_status in PAYMENT_PROBLEM_STATUSES \
-            else subscription_required(tier)
+        raise subscription_required(tier)
     if n > 1 and not tier.bulk_approve:
         raise bulk_not_included(tier, n)
     if not usage.take_posted(tenant_id, n, tier.tx_cap, now):

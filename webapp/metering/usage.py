@@ -1,8 +1,8 @@
 """Usage counters: each change is one conditional UPDATE (never read-add-write); rows appear on first use."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from sqlalchemy import Update, select, update
@@ -51,7 +51,7 @@ def _apply(stmt: Update, ensure_row: Callable[[], None]) -> bool:
 
 def take_posted(tenant_id: str, n: int, cap: int, moment: datetime) -> bool:
     """Count n postings in the month of `moment` if tx_posted + n <= cap; False (nothing counted) otherwise."""
-    if n > cap:  # also keeps a first-of-month insert from ever starting above the cap
+    if n > cap:  # can never fit: answer without touching the database
         return False
     month = clock.year_month(moment)
     stmt = (update(UsageMonthly)

@@ -11,7 +11,7 @@ from webapp.models.tenancy import Company
 
 ACCOUNT_TYPES = ("asset", "liability", "equity", "income", "expense")
 ENTRY_STATUSES = ("proposed", "posted")
-PROPOSAL_SOURCES = ("history_counterparty", "history_pattern", "keyword", "fallback")
+PROPOSAL_SOURCES = ("history_counterparty", "history_pattern", "keyword", "fallback", "manual")
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:

@@ -19,6 +19,7 @@ class UsageMonthly(Base):
     year_month: Mapped[str] = mapped_column(String(7), primary_key=True)  # "2025-11"
     tx_analyzed: Mapped[int] = mapped_column(default=0, server_default="0")
     tx_posted: Mapped[int] = mapped_column(default=0, server_default="0")
+    # When the counters last started from zero: the row's creation on first use, or the rollover.
     last_reset_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 

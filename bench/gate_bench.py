@@ -1,0 +1,285 @@
+"""Benchmark the entitlement gate: gated vs ungated single commits, and the SQL statements the gate adds.
+
+Run from the repository root:  python bench/gate_bench.py [--requests 2000] [--block 50]
+It measures on SQLite (a temporary file) and on PostgreSQL (BENCH_DATABASE_URL, default the local
+test database, in its own schema; skipped if it does not answer), in-process through Flask's test
+client, one request at a time, and rewrites its section of bench/results.md.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from flask import Flask  # noqa: E402
+from flask.testing import FlaskClient  # noqa: E402
+from sqlalchemy import create_engine, delete, event, text  # noqa: E402
+
+from webapp import create_app  # noqa: E402
+from webapp.billing.plans import FIRM  # noqa: E402
+from webapp.config import TestConfig, normalise_database_url  # noqa: E402
+from webapp.extensions import db  # noqa: E402
+from webapp.models import Entitlement, UsageMonthly  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results.md"
+START, END = "<!-- gate_bench:start -->", "<!-- gate_bench:end -->"
+PG_DEFAULT = "postgresql+psycopg://127.0.0.1:5432/test"
+PG_SCHEMA = "aibk_bench"
+BATCH = 1000  # the API's per-request limit for imports and proposals
+WARM_UP = 20
+
+
+@dataclass
+class Tenant:
+    """A signed-up tenant on the firm plan, its app, and proposed entries waiting to be committed."""
+
+    app: Flask
+    client: FlaskClient
+    headers: dict[str, str]
+    tenant_id: str
+    je_ids: list[str]
+
+    def next_ids(self, n: int) -> list[str]:
+        """Take n entries that were never committed."""
+        taken, self.je_ids = self.je_ids[:n], self.je_ids[n:]
+        return taken
+
+
+@dataclass
+class BackendResult:
+    """What one backend measured."""
+
+    name: str
+    gated_seconds: float = 0.0
+    ungated_seconds: float = 0.0
+    requests: int = 0
+    block_ratios: list[float] = field(default_factory=list)
+    gated_statements: list[str] = field(default_factory=list)
+    ungated_statements: list[str] = field(default_factory=list)
+    first_of_month_statements: list[str] = field(default_factory=list)
+
+    @property
+    def gated_rps(self) -> float:
+        """Gated requests per second over all blocks."""
+        return self.requests / self.gated_seconds
+
+    @property
+    def ungated_rps(self) -> float:
+        """Ungated requests per second over all blocks."""
+        return self.requests / self.ungated_seconds
+
+
+def postgres_url() -> str | None:
+    """The PostgreSQL URL (own schema) if one answers, else None."""
+    base = normalise_database_url(os.environ.get("BENCH_DATABASE_URL", PG_DEFAULT))
+    try:
+        engine = create_engine(base, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{PG_SCHEMA}" CASCADE'))
+            conn.execute(text(f'CREATE SCHEMA "{PG_SCHEMA}"'))
+            version = conn.execute(text("SHOW server_version")).scalar()
+        engine.dispose()
+    except Exception as exc:  # noqa: BLE001  (any failure: report and skip PostgreSQL)
+        print(f"PostgreSQL not available ({type(exc).__name__}); measuring SQLite only", file=sys.stderr)
+        return None
+    os.environ["BENCH_PG_VERSION"] = str(version)
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options=-csearch_path%3D{PG_SCHEMA}"
+
+
+def make_app(url: str, gate: bool) -> Flask:
+    """The app with the gate on or off and quiet logs."""
+    return create_app(TestConfig(database_url=url, GATE_ENABLED=gate, LOG_LEVEL="WARNING"))
+
+
+def make_tenant(app: Flask, n: int, email: str) -> Tenant:
+    """Sign up, set the firm plan (as the Stripe webhook would), import and propose n transactions."""
+    client = app.test_client()
+    body = client.post("/api/auth/signup", json={"email": email, "password": "benchpass123",
+                                                 "full_name": "Bench"}).get_json()
+    headers = {"Authorization": f"Bearer {body['token']}"}
+    ent = db.session.get(Entitlement, body["tenant_id"])
+    ent.plan, ent.active, ent.subscription_status = FIRM.key, True, "active"
+    ent.tx_cap, ent.bulk_approve = FIRM.tx_cap, FIRM.bulk_approve
+    db.session.commit()
+    je_ids: list[str] = []
+    for start in range(0, n, BATCH):
+        rows = [{"id": f"b{i}", "date": "2025-01-15", "description": f"Office supplies {i}", "amount_cents": -100 - i}
+                for i in range(start, min(n, start + BATCH))]
+        assert client.post("/api/transactions", json={"transactions": rows}, headers=headers).status_code == 201
+        resp = client.post("/api/post/propose", json={"txn_ids": [r["id"] for r in rows]}, headers=headers)
+        je_ids += [e["je_id"] for e in resp.get_json()["data"]]
+    return Tenant(app, client, headers, body["tenant_id"], je_ids)
+
+
+def commit(t: Tenant, je_id: str) -> None:
+    """One single commit, which must succeed."""
+    resp = t.client.post("/api/post/commit", json={"je_ids": [je_id]}, headers=t.headers)
+    assert resp.status_code == 200, resp.get_json()
+
+
+def statements_of_one_commit(t: Tenant, first_of_month: bool = False) -> list[str]:
+    """The SQL statements one commit request sends, in order (verb and table).
+
+    A warm-up commit first keeps the token's once-a-minute last_used_at write out of the measured
+    request; with first_of_month the month's usage row is deleted, as if the month had just begun.
+    """
+    warm, measured = t.next_ids(2)
+    commit(t, warm)
+    if first_of_month:
+        db.session.execute(delete(UsageMonthly).where(UsageMonthly.tenant_id == t.tenant_id))
+        db.session.commit()
+    seen: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        seen.append(label(statement))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        commit(t, measured)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    return seen
+
+
+def label(statement: str) -> str:
+    """'SELECT entitlements', 'UPDATE usage_monthly', 'INSERT usage_monthly': verb and main table."""
+    verb = statement.split()[0].upper()
+    pattern = {"SELECT": r"\bFROM\s+(\w+)", "UPDATE": r"^UPDATE\s+(\w+)", "INSERT": r"^INSERT\s+INTO\s+(\w+)",
+               "DELETE": r"^DELETE\s+FROM\s+(\w+)"}.get(verb)
+    match = re.search(pattern, statement, re.IGNORECASE) if pattern else None
+    return f"{verb} {match.group(1)}" if match else verb
+
+
+def timed(t: Tenant, n: int) -> float:
+    """Seconds taken by n single commits."""
+    ids = t.next_ids(n)
+    began = time.perf_counter()
+    for je in ids:
+        commit(t, je)
+    return time.perf_counter() - began
+
+
+def measure(name: str, url: str, requests: int, block: int) -> BackendResult:
+    """Alternate blocks of gated and ungated commits (so machine noise hits both alike), then count statements."""
+    gated_app, ungated_app = make_app(url, gate=True), make_app(url, gate=False)
+    with gated_app.app_context():
+        db.drop_all()
+        db.create_all()
+        gated = make_tenant(gated_app, requests + WARM_UP + 10, f"gated-{name}@example.com")
+    with ungated_app.app_context():
+        ungated = make_tenant(ungated_app, requests + WARM_UP + 10, f"ungated-{name}@example.com")
+    result = BackendResult(name)
+    for tenant in (gated, ungated):
+        timed(tenant, WARM_UP)
+    for i in range(requests // block):
+        pair = (gated, ungated) if i % 2 == 0 else (ungated, gated)
+        took = {id(t): timed(t, block) for t in pair}
+        result.gated_seconds += took[id(gated)]
+        result.ungated_seconds += took[id(ungated)]
+        result.block_ratios.append(took[id(ungated)] / took[id(gated)])
+        result.requests += block
+    with gated_app.app_context():
+        result.gated_statements = statements_of_one_commit(gated)
+        result.first_of_month_statements = statements_of_one_commit(gated, first_of_month=True)
+        db.session.remove()
+        db.engine.dispose()
+    with ungated_app.app_context():
+        result.ungated_statements = statements_of_one_commit(ungated)
+        db.session.remove()
+        db.engine.dispose()
+    return result
+
+
+def added_by_gate(gated: list[str], ungated: list[str]) -> list[str]:
+    """The statements in the gated request that the ungated one does not send."""
+    rest = list(ungated)
+    extra = []
+    for s in gated:
+        if s in rest:
+            rest.remove(s)
+        else:
+            extra.append(s)
+    return extra
+
+
+def report(results: list[BackendResult], requests: int, block: int) -> str:
+    """The markdown section for bench/results.md."""
+    lines = [
+        START, "## Entitlement gate (`python bench/gate_bench.py`)", "",
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, Python {platform.python_version()}, "
+        f"SQLite {sqlite3.sqlite_version}"
+        + (f", PostgreSQL {os.environ['BENCH_PG_VERSION']}" if "BENCH_PG_VERSION" in os.environ else "") + ".",
+        f"`POST /api/post/commit` with one entry per request (firm plan, far below its cap), in-process through "
+        f"Flask's test client, one request at a time: {requests} requests per mode, in alternating blocks of "
+        f"{block} so machine noise hits both modes alike. \"Gate off\" is the same route with `GATE_ENABLED=0` "
+        "(no entitlement read, no counting). Statements are counted with SQLAlchemy's `before_cursor_execute` "
+        "event on a warm request.", "",
+        "| backend | gated req/s | gate off req/s | ratio (gated/off) | block ratios (min–median–max) "
+        "| statements per request (gated / off) | added by the gate | added on a month's first commit |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        extra = added_by_gate(r.gated_statements, r.ungated_statements)
+        first = added_by_gate(r.first_of_month_statements, r.ungated_statements)
+        ratios = sorted(r.block_ratios)
+        lines.append(
+            f"| {r.name} | {r.gated_rps:.0f} | {r.ungated_rps:.0f} | {r.gated_rps / r.ungated_rps:.2f} "
+            f"| {ratios[0]:.2f}–{statistics.median(ratios):.2f}–{ratios[-1]:.2f} "
+            f"| {len(r.gated_statements)} / {len(r.ungated_statements)} "
+            f"| **{len(extra)}**: {', '.join(f'`{s}`' for s in extra)} "
+            f"| {len(first)}: {', '.join(f'`{s}`' for s in first)} |")
+    lines += [
+        "", "Target: the gate adds at most 2 statements per request. In the steady state it adds the "
+        "entitlement read and the one conditional `UPDATE usage_monthly SET tx_posted = tx_posted + n WHERE "
+        "... AND tx_posted + n <= cap`, whose row count decides; only the first commit of a month, when the UPDATE "
+        "finds no row, adds `INSERT ... ON CONFLICT DO NOTHING` and the UPDATE once more.", END]
+    return "\n".join(lines) + "\n"
+
+
+def write_section(section: str) -> None:
+    """Replace this benchmark's section of bench/results.md (or append it), leaving others alone."""
+    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n\nEach section is rewritten by its script.\n"
+    if START in old and END in old:
+        head, rest = old.split(START, 1)
+        new = head + section.rstrip("\n") + rest.split(END, 1)[1]
+    else:
+        new = old.rstrip("\n") + "\n\n" + section
+    RESULTS.write_text(new)
+
+
+def main() -> int:
+    """Measure every available backend and rewrite the results section."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000, help="commits per mode")
+    parser.add_argument("--block", type=int, default=50, help="commits per alternating block")
+    args = parser.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        backends = [("SQLite", f"sqlite:///{tmp}/bench.db")]
+        pg = postgres_url()
+        if pg:
+            backends.append(("PostgreSQL", pg))
+        for name, url in backends:
+            print(f"measuring {name} ...", file=sys.stderr)
+            results.append(measure(name, url, args.requests, args.block))
+    section = report(results, args.requests, args.block)
+    write_section(section)
+    print(section)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

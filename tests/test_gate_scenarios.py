@@ -1,0 +1,199 @@
+"""The runbook's Scenarios 2 and 3, month and day boundaries, and the free tier's paywall answers."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.factories import daily_analyzed, import_txns, propose_all, set_plan, set_usage, usage_row
+from webapp.billing.plans import FREE_DAILY_ANALYZE_LIMIT, STARTER
+
+MID_MARCH = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
+CAP_KEYS = {"code", "message", "plan", "limit", "used", "resets_at", "upgrade_url"}
+FREE_CAP_KEYS = {"code", "message", "limit", "used", "resets_at", "upgrade_url"}
+
+
+def posted_count(api) -> int:
+    return len(api.get("/api/ledger?limit=500").get_json()["data"])
+
+
+def test_scenario_2_starter_posts_300_single_commits_and_the_301st_is_402_monthly_cap_exceeded(api_client, clock):
+    clock.set(MID_MARCH)
+    set_plan(api_client.tenant_id, "starter")
+    # The runbook's je_1..je_301: the entries proposed for imported txn_1..txn_301, committed one by one.
+    je_ids = propose_all(api_client, import_txns(api_client, STARTER.tx_cap + 1))
+
+    for i, je in enumerate(je_ids[:STARTER.tx_cap], start=1):
+        resp = api_client.post("/api/post/commit", json={"je_ids": [je]})
+        assert resp.status_code == 200, (i, resp.get_json())
+    resp = api_client.post("/api/post/commit", json={"je_ids": [je_ids[-1]]})
+
+    assert resp.status_code == 402
+    body = resp.get_json()
+    assert CAP_KEYS <= set(body)
+    assert body["code"] == "MONTHLY_CAP_EXCEEDED" and body["plan"] == "starter"
+    assert body["limit"] == STARTER.tx_cap and body["used"] == STARTER.tx_cap
+    assert body["resets_at"] == "2025-04-01T00:00:00Z" and body["upgrade_url"] == "/billing/plans"
+    assert usage_row(api_client.tenant_id, "2025-03").tx_posted == STARTER.tx_cap
+    assert posted_count(api_client) == STARTER.tx_cap
+
+
+def test_scenario_3_free_tier_proposes_50_singly_and_the_51st_is_429_with_retry_after(api_client, clock):
+    clock.set(MID_MARCH)
+    txn_ids = import_txns(api_client, FREE_DAILY_ANALYZE_LIMIT + 1)  # txn_1..txn_51
+
+    for txn in txn_ids[:FREE_DAILY_ANALYZE_LIMIT]:
+        resp = api_client.post("/api/post/propose", json={"txn_ids": [txn]})
+        assert resp.status_code == 200, (txn, resp.get_json())
+    resp = api_client.post("/api/post/propose", json={"txn_ids": [txn_ids[-1]]})
+
+    assert resp.status_code == 429
+    assert resp.headers["Retry-After"] == str(12 * 3600)  # 12:00 → next UTC midnight
+    body = resp.get_json()
+    assert FREE_CAP_KEYS <= set(body)
+    assert body["code"] == "FREE_CAP_EXCEEDED" and body["limit"] == FREE_DAILY_ANALYZE_LIMIT
+    assert body["used"] == FREE_DAILY_ANALYZE_LIMIT and body["resets_at"] == "2025-03-11T00:00:00Z"
+    assert body["upgrade_url"] == "/billing/plans"
+    assert daily_analyzed(api_client.tenant_id, MID_MARCH.date()) == FREE_DAILY_ANALYZE_LIMIT
+    assert usage_row(api_client.tenant_id, "2025-03").tx_analyzed == FREE_DAILY_ANALYZE_LIMIT
+
+
+def test_cap_reached_on_jan_31_is_allowed_again_on_feb_1_without_any_rollover(api_client, clock):
+    set_plan(api_client.tenant_id, "starter")  # clock: 2025-01-31 23:59 UTC
+    je_ids = propose_all(api_client, import_txns(api_client, 2))
+    set_usage(api_client.tenant_id, posted=STARTER.tx_cap - 1)
+    assert api_client.post("/api/post/commit", json={"je_ids": [je_ids[0]]}).status_code == 200
+
+    refused = api_client.post("/api/post/commit", json={"je_ids": [je_ids[1]]})
+    assert refused.status_code == 402 and refused.get_json()["resets_at"] == "2025-02-01T00:00:00Z"
+
+    clock.advance(minutes=1)
+    assert api_client.post("/api/post/commit", json={"je_ids": [je_ids[1]]}).status_code == 200
+    assert usage_row(api_client.tenant_id, "2025-01").tx_posted == STARTER.tx_cap
+    assert usage_row(api_client.tenant_id, "2025-02").tx_posted == 1
+
+
+def test_free_daily_cap_used_up_at_2359_resets_at_utc_midnight(api_client, clock):
+    txn_ids = import_txns(api_client, FREE_DAILY_ANALYZE_LIMIT + 1)
+    assert api_client.post("/api/post/propose", json={"txn_ids": txn_ids[:-1]}).status_code == 200
+
+    refused = api_client.post("/api/post/propose", json={"txn_ids": [txn_ids[-1]]})
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "60"
+    assert refused.get_json()["resets_at"] == "2025-02-01T00:00:00Z"
+
+    clock.advance(minutes=1)
+    assert api_client.post("/api/post/propose", json={"txn_ids": [txn_ids[-1]]}).status_code == 200
+    assert daily_analyzed(api_client.tenant_id, datetime(2025, 2, 1).date()) == 1
+    assert usage_row(api_client.tenant_id, "2025-01").tx_analyzed == FREE_DAILY_ANALYZE_LIMIT
+    assert usage_row(api_client.tenant_id, "2025-02").tx_analyzed == 1
+
+
+def test_free_propose_of_more_than_the_daily_limit_at_once_is_429_and_counts_nothing(api_client, clock):
+    txn_ids = import_txns(api_client, FREE_DAILY_ANALYZE_LIMIT + 1)
+    resp = api_client.post("/api/post/propose", json={"txn_ids": txn_ids})
+    assert resp.status_code == 429 and resp.get_json()["used"] == 0
+    assert usage_row(api_client.tenant_id, "2025-01") is None
+
+
+def test_free_tier_commit_is_402_subscription_required(api_client, clock):
+    je_ids = propose_all(api_client, import_txns(api_client, 1))
+    resp = api_client.post("/api/post/commit", json={"je_ids": je_ids})
+    assert resp.status_code == 402
+    body = resp.get_json()
+    assert {"code", "message", "upgrade_url"} <= set(body) and body["code"] == "SUBSCRIPTION_REQUIRED"
+    assert "Retry-After" not in resp.headers
+
+
+@pytest.mark.parametrize("status", ["past_due", "unpaid"])
+def test_tenant_with_failed_payment_is_on_the_free_tier_and_commit_is_402_payment_required(api_client, clock, status):
+    set_plan(api_client.tenant_id, "starter", status=status, active=False)
+    txn_ids = import_txns(api_client, FREE_DAILY_ANALYZE_LIMIT + 1)
+    je_ids = propose_all(api_client, txn_ids[:3])  # proposing within 50/day still works
+
+    resp = api_client.post("/api/post/commit", json={"je_ids": je_ids[:1]})
+    assert resp.status_code == 402
+    body = resp.get_json()
+    assert body["code"] == "PAYMENT_REQUIRED" and body["subscription_status"] == status
+    assert body["portal_url"] == "/api/billing/portal"
+    assert api_client.post("/api/post/propose", json={"txn_ids": txn_ids[3:-1]}).status_code == 200
+    assert api_client.post("/api/post/propose", json={"txn_ids": txn_ids[-1:]}).status_code == 429
+    assert usage_row(api_client.tenant_id, "2025-01").tx_posted == 0
+
+
+def test_active_flag_with_past_due_status_is_still_the_free_tier(api_client, clock):
+    set_plan(api_client.tenant_id, "pro", status="past_due", active=True)
+    je_ids = propose_all(api_client, import_txns(api_client, 1))
+    assert api_client.post("/api/post/commit", json={"je_ids": je_ids}).get_json()["code"] == "PAYMENT_REQUIRED"
+
+
+def test_canceled_subscription_commit_is_402_subscription_required(api_client, clock):
+    set_plan(api_client.tenant_id, "starter", status="canceled", active=False)
+    je_ids = propose_all(api_client, import_txns(api_client, 1))
+    assert api_client.post("/api/post/commit", json={"je_ids": je_ids}).get_json()["code"] == "SUBSCRIPTION_REQUIRED"
+
+
+def test_trialing_tenant_posts_under_its_plan(api_client, clock):
+    set_plan(api_client.tenant_id, "starter", status="trialing")
+    je_ids = propose_all(api_client, import_txns(api_client, 1))
+    assert api_client.post("/api/post/commit", json={"je_ids": je_ids}).status_code == 200
+
+
+def test_paid_propose_is_unlimited_but_counted_per_transaction(api_client, clock):
+    set_plan(api_client.tenant_id, "starter")
+    propose_all(api_client, import_txns(api_client, FREE_DAILY_ANALYZE_LIMIT + 10))
+    assert usage_row(api_client.tenant_id, "2025-01").tx_analyzed == FREE_DAILY_ANALYZE_LIMIT + 10
+    assert daily_analyzed(api_client.tenant_id, datetime(2025, 1, 31).date()) == 0
+
+
+def test_bulk_commit_on_starter_is_402_bulk_approve_not_included_and_posts_nothing(api_client, clock):
+    set_plan(api_client.tenant_id, "starter")
+    je_ids = propose_all(api_client, import_txns(api_client, 2))
+    resp = api_client.post("/api/post/commit", json={"je_ids": je_ids})
+    assert resp.status_code == 402 and resp.get_json()["code"] == "BULK_APPROVE_NOT_INCLUDED"
+    assert posted_count(api_client) == 0 and usage_row(api_client.tenant_id, "2025-01").tx_posted == 0
+
+
+def test_bulk_commit_on_pro_counts_each_entry(api_client, clock):
+    set_plan(api_client.tenant_id, "pro")
+    je_ids = propose_all(api_client, import_txns(api_client, 5))
+    assert api_client.post("/api/post/commit", json={"je_ids": je_ids}).status_code == 200
+    assert usage_row(api_client.tenant_id, "2025-01").tx_posted == 5
+
+
+def test_bulk_commit_that_would_pass_the_cap_is_refused_whole(api_client, clock):
+    set_plan(api_client.tenant_id, "pro")
+    je_ids = propose_all(api_client, import_txns(api_client, 5))
+    set_usage(api_client.tenant_id, posted=1997)
+    resp = api_client.post("/api/post/commit", json={"je_ids": je_ids})
+    assert resp.status_code == 402 and resp.get_json()["used"] == 1997
+    assert posted_count(api_client) == 0 and usage_row(api_client.tenant_id, "2025-01").tx_posted == 1997
+
+
+def test_htmx_request_gets_the_paywall_fragment_with_the_same_status(api_client, clock):
+    je_ids = propose_all(api_client, import_txns(api_client, 1))
+    resp = api_client.post("/api/post/commit", json={"je_ids": je_ids}, headers={"HX-Request": "true"})
+    assert resp.status_code == 402 and resp.mimetype == "text/html"
+    assert resp.headers["HX-Retarget"] == "#modal"
+    assert "Subscription Required" in resp.get_data(as_text=True)
+
+
+def test_usage_endpoint_shows_month_and_free_today(api_client, clock):
+    propose_all(api_client, import_txns(api_client, 7))
+    body = api_client.get("/api/usage").get_json()
+    assert body["year_month"] == "2025-01" and body["tx_analyzed"] == 7 and body["tx_posted"] == 0
+    assert body["tx_remaining"] == 0 and body["plan"] == "free"
+    assert body["free_today"] == {"tx_analyzed": 7, "limit": FREE_DAILY_ANALYZE_LIMIT,
+                                  "resets_at": "2025-02-01T00:00:00Z"}
+
+
+def test_usage_endpoint_on_a_paid_plan_shows_what_is_left(api_client, clock):
+    set_plan(api_client.tenant_id, "starter")
+    je_ids = propose_all(api_client, import_txns(api_client, 1))
+    api_client.post("/api/post/commit", json={"je_ids": je_ids})
+    body = api_client.get("/api/usage").get_json()
+    assert body["tx_posted"] == 1 and body["tx_remaining"] == STARTER.tx_cap - 1
+    assert body["free_today"]["limit"] is None
+
+
+def test_usage_needs_a_bearer_token(client):
+    assert client.get("/api/usage").status_code == 401
