@@ -24,7 +24,7 @@ def test_pro_tenant_may_add_up_to_three_companies(api_client, db):
 
 def test_duplicate_company_name_is_409(api_client, db):
     ent = db.session.get(Entitlement, api_client.tenant_id)
-    ent.plan, ent.active, ent.included_companies = "pro", True, 3
+    ent.plan, ent.active, ent.subscription_status, ent.included_companies = "pro", True, "active", 3
     db.session.commit()
     name = api_client.get("/api/companies").get_json()["data"][0]["name"]
     resp = api_client.post("/api/companies", json={"name": name})

@@ -1,7 +1,7 @@
 """Entitlements: what each tenant may do, derived from the plan catalog."""
 from __future__ import annotations
 
-from webapp.billing.plans import FREE
+from webapp.billing.plans import FREE, PLANS
 from webapp.errors import NotFound
 from webapp.extensions import db
 from webapp.models import Entitlement
@@ -25,9 +25,21 @@ def get_entitlement(tenant_id: str) -> Entitlement:
     return ent
 
 
+PAID_STATUSES = frozenset({"active", "trialing"})
+
+
+def has_paid_plan(ent: Entitlement) -> bool:
+    """The one definition of a paying tenant: active, status active or trialing, on a paid plan.
+
+    Everyone else (free, past_due, unpaid, canceled, ...) is on the free tier.
+    """
+    plan = PLANS.get(ent.plan)
+    return bool(ent.active and ent.subscription_status in PAID_STATUSES and plan is not None and plan.paid)
+
+
 def company_allowance(tenant_id: str) -> int:
     """How many companies the tenant may have: the plan's included ones plus add-ons."""
     ent = get_entitlement(tenant_id)
-    if not ent.active:
+    if not has_paid_plan(ent):
         return FREE.included_companies
     return ent.included_companies + ent.addon_companies

@@ -10,7 +10,7 @@ from flask import current_app
 from webapp import clock
 from webapp.billing import notices
 from webapp.billing.plans import ADDONS, FREE, PAID_PLANS, PLANS, AddOn, Plan
-from webapp.billing.services import get_entitlement
+from webapp.billing.services import get_entitlement, has_paid_plan
 from webapp.clock import isoformat
 from webapp.errors import ValidationError
 from webapp.metering import services as metering
@@ -44,10 +44,12 @@ class BillingStatus:
             return None
         return max(0, (self.trial_end - clock.now()).days)
 
+    paid: bool = False
+
     @property
     def on_free_tier(self) -> bool:
-        """True when the gate treats the tenant as free (no active paid entitlement)."""
-        return not self.active
+        """True when the gate treats the tenant as free (billing.services.has_paid_plan)."""
+        return not self.paid
 
     def as_json(self) -> dict[str, Any]:
         """The GET /api/billing/status body."""
@@ -74,7 +76,8 @@ def billing_status(tenant_id: str, activating: bool = False) -> BillingStatus:
         notices=[n.message for n in notices.active(tenant_id)],
         usage={"year_month": snapshot["year_month"], "tx_posted": snapshot["tx_posted"],
                "tx_analyzed": snapshot["tx_analyzed"], "tx_remaining": snapshot["tx_remaining"]},
-        free_today=dict(snapshot["free_today"]), activating=activating and not ent.active)
+        free_today=dict(snapshot["free_today"]), activating=activating and not has_paid_plan(ent),
+        paid=has_paid_plan(ent))
 
 
 @dataclass

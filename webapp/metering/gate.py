@@ -12,15 +12,14 @@ from enum import StrEnum
 
 from webapp import clock
 from webapp.billing import links
-from webapp.billing.plans import FREE, FREE_DAILY_ANALYZE_LIMIT, PAID_PLANS, PLANS
-from webapp.billing.services import get_entitlement
+from webapp.billing.plans import FREE, FREE_DAILY_ANALYZE_LIMIT, PAID_PLANS
+from webapp.billing.services import get_entitlement, has_paid_plan
 from webapp.errors import PaywallError
 from webapp.metering import usage
 from webapp.models import Entitlement
 
 log = logging.getLogger(__name__)
 
-PAID_STATUSES = frozenset({"active", "trialing"})
 PAYMENT_PROBLEM_STATUSES = frozenset({"past_due", "unpaid"})
 
 
@@ -45,8 +44,7 @@ class Tier:
 
 def tier_of(ent: Entitlement) -> Tier:
     """An active paid entitlement (active, status active/trialing) gets its plan; anything else the free tier."""
-    plan = PLANS.get(ent.plan)
-    if ent.active and ent.subscription_status in PAID_STATUSES and plan is not None and plan.paid:
+    if has_paid_plan(ent):
         return Tier(ent.plan, True, ent.tx_cap, ent.bulk_approve, ent.subscription_status, ent.plan)
     return Tier(FREE.key, False, FREE.tx_cap, FREE.bulk_approve, ent.subscription_status, ent.plan)
 
