@@ -42,3 +42,52 @@ def test_companies_are_isolated_per_tenant(client):
     b = signup_api_client(client, full_name="B")
     assert {c["id"] for c in a.get("/api/companies").get_json()["data"]}.isdisjoint(
         {c["id"] for c in b.get("/api/companies").get_json()["data"]})
+
+
+def test_deleting_a_tenant_cascades_to_its_rows_on_every_backend(api_client, db):
+    from sqlalchemy import delete, func, select
+
+    from webapp.models import ApiToken, Company, Tenant, User
+
+    db.session.execute(delete(Tenant).where(Tenant.id == api_client.tenant_id))
+    db.session.commit()
+    for model in (User, ApiToken, Company, Entitlement):
+        assert db.session.scalar(select(func.count()).select_from(model)
+                                 .where(model.tenant_id == api_client.tenant_id)) == 0
+
+
+def test_parallel_company_additions_never_pass_the_allowance(app, api_client, db, backend):
+    import threading
+
+    from sqlalchemy import func, select
+
+    from webapp.bookkeeping import services
+    from webapp.errors import DomainError
+    from webapp.models import Company
+
+    ent = db.session.get(Entitlement, api_client.tenant_id)
+    ent.plan, ent.active, ent.subscription_status, ent.included_companies = "pro", True, "active", 3
+    db.session.commit()
+    barrier = threading.Barrier(8)
+    outcomes: list[str] = []
+
+    def add(i: int) -> None:
+        with app.app_context():
+            barrier.wait()
+            try:
+                services.add_company(api_client.tenant_id, f"Parallel {i}")
+                outcomes.append("ok")
+            except DomainError as exc:
+                outcomes.append(exc.code)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=add, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    db.session.expire_all()
+    total = db.session.scalar(select(func.count()).select_from(Company).where(Company.tenant_id == api_client.tenant_id))
+    assert total == 3 and outcomes.count("ok") == 2
+    assert outcomes.count("COMPANY_LIMIT_REACHED") == 6

@@ -33,6 +33,13 @@ def register_extensions(app: Flask) -> None:
     from webapp.extensions import csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        from sqlalchemy import event
+
+        from webapp.extensions import enable_sqlite_foreign_keys
+
+        with app.app_context():
+            event.listen(db.engine, "connect", enable_sqlite_foreign_keys)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"),
                      render_as_batch=app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"))
     login_manager.init_app(app)

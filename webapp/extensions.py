@@ -15,3 +15,13 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
+
+
+def enable_sqlite_foreign_keys(dbapi_connection: object, connection_record: object) -> None:
+    """SQLite ignores foreign keys (and ON DELETE CASCADE) unless each connection turns them on."""
+    import sqlite3
+
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()

@@ -1,6 +1,8 @@
 """Entitlements: what each tenant may do, derived from the plan catalog."""
 from __future__ import annotations
 
+from sqlalchemy import update
+
 from webapp.billing.plans import FREE, PLANS
 from webapp.errors import NotFound
 from webapp.extensions import db
@@ -43,3 +45,11 @@ def company_allowance(tenant_id: str) -> int:
     if not has_paid_plan(ent):
         return FREE.included_companies
     return ent.included_companies + ent.addon_companies
+
+
+def lock_entitlement(tenant_id: str) -> None:
+    """Take the tenant's entitlement row for this transaction (a no-op write that locks on both backends)."""
+    result = db.session.execute(update(Entitlement).where(Entitlement.tenant_id == tenant_id)
+                                .values(tenant_id=Entitlement.tenant_id))
+    if result.rowcount != 1:
+        raise NotFound("No entitlement for this tenant.", ids=[tenant_id])

@@ -53,11 +53,15 @@ def add_company(tenant_id: str, name: str) -> Company:
     if len(name) > MAX_COMPANY_NAME:
         raise ValidationError("Some fields are missing or invalid.",
                               {"name": f"must be at most {MAX_COMPANY_NAME} characters"})
+    # Lock the tenant's entitlement row first (a row lock on PostgreSQL, the write lock on SQLite), so
+    # two requests adding a company at once are serialised and the count below cannot go stale.
+    billing_services.lock_entitlement(tenant_id)
     allowance = billing_services.company_allowance(tenant_id)
     count = db.session.scalar(select(func.count()).select_from(Company).where(Company.tenant_id == tenant_id))
     if (count or 0) >= allowance:
+        db.session.rollback()
         ent = billing_services.get_entitlement(tenant_id)
-        plan = ent.plan if ent.active else "free"
+        plan = ent.plan if billing_services.has_paid_plan(ent) else "free"
         bigger = [p.key for p in PAID_PLANS if p.included_companies > allowance]
         raise PaywallError("COMPANY_LIMIT_REACHED", 402, plan,
                            f"Your plan includes {allowance} compan{'y' if allowance == 1 else 'ies'}.",
