@@ -75,10 +75,12 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    """The `flask billing ...` operator commands (`flask db ...` comes with Flask-Migrate)."""
+    """The `flask billing ...` and `flask usage ...` commands (`flask db ...` comes with Flask-Migrate)."""
     from webapp.billing import cli as billing_cli
+    from webapp.metering import cli as usage_cli
 
     billing_cli.init_app(app)
+    usage_cli.init_app(app)
 
 
 def register_template_helpers(app: Flask) -> None:

@@ -1,8 +1,9 @@
 """All models, imported here so Alembic's autogenerate sees every table."""
 from webapp.models.billing import BillingAudit, BillingEvent, BillingNotice, Entitlement
 from webapp.models.bookkeeping import Account, JournalEntry, JournalLine, Transaction
-from webapp.models.metering import UsageDaily, UsageMonthly
+from webapp.models.metering import RolloverRun, UsageDaily, UsageMonthly
 from webapp.models.tenancy import ApiToken, Company, Tenant, User
 
 __all__ = ["Account", "ApiToken", "BillingAudit", "BillingEvent", "BillingNotice", "Company", "Entitlement",
-           "JournalEntry", "JournalLine", "Tenant", "Transaction", "UsageDaily", "UsageMonthly", "User"]
+           "JournalEntry", "JournalLine", "RolloverRun", "Tenant", "Transaction", "UsageDaily", "UsageMonthly",
+           "User"]

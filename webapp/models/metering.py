@@ -32,3 +32,16 @@ class UsageDaily(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     tx_analyzed: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class RolloverRun(Base):
+    """One row per rolled-over month: the unique key lets exactly one process run each month's rollover."""
+
+    __tablename__ = "rollover_runs"
+
+    year_month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    trigger: Mapped[str] = mapped_column(String(100))
+    tenants: Mapped[int] = mapped_column(default=0)
+    rows_created: Mapped[int] = mapped_column(default=0)

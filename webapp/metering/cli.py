@@ -1,0 +1,28 @@
+"""`flask usage rollover [--month YYYY-MM]`: the same service the scheduler and the script run."""
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from webapp.errors import DomainError
+from webapp.metering import rollover
+
+usage_cli = AppGroup("usage", help="Usage counters: the monthly rollover.")
+
+
+@usage_cli.command("rollover")
+@click.option("--month", default=None, help="YYYY-MM to roll over (default: the current UTC month).")
+def rollover_command(month: str | None) -> None:
+    """Start the month at zero for every tenant (once per month; safe to run again)."""
+    try:
+        result = rollover.roll_usage_month(month, trigger="flask usage rollover")
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    for line in rollover.report(result):
+        click.echo(line)
+
+
+def init_app(app: Flask) -> None:
+    """Register the `flask usage` command group."""
+    app.cli.add_command(usage_cli)

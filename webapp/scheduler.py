@@ -1,0 +1,43 @@
+"""The in-process scheduler: the monthly usage rollover at 00:00 UTC on the 1st. Never started by create_app."""
+from __future__ import annotations
+
+import atexit
+import logging
+from datetime import UTC
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from flask import Flask
+from werkzeug.serving import is_running_from_reloader
+
+log = logging.getLogger(__name__)
+
+
+def run_rollover(app: Flask) -> None:
+    """The scheduled job: roll the current month over inside an app context (guarded, idempotent)."""
+    from webapp.metering import rollover
+
+    with app.app_context():
+        try:
+            result = rollover.roll_usage_month(trigger="scheduler")
+        except Exception:
+            log.exception("rollover.failed")
+            raise
+        for line in rollover.report(result):
+            log.info("rollover.report", extra={"line": line})
+
+
+def start_scheduler(app: Flask) -> BackgroundScheduler | None:
+    """Start the scheduler where it should run: not in tests, not when disabled, not in the reloader's parent."""
+    if not app.config.get("SCHEDULER_ENABLED") or app.testing:
+        return None
+    if app.debug and not is_running_from_reloader():
+        return None
+    sched = BackgroundScheduler(timezone=UTC)
+    sched.add_job(run_rollover, CronTrigger(day=1, hour=0, minute=0, timezone=UTC), args=[app],
+                  id="usage-rollover", replace_existing=True, coalesce=True, max_instances=1,
+                  misfire_grace_time=6 * 3600)
+    sched.start()
+    atexit.register(lambda: sched.shutdown(wait=False))
+    log.info("scheduler.started", extra={"jobs": [j.id for j in sched.get_jobs()]})
+    return sched
