@@ -151,7 +151,7 @@ def test_scheduler_is_never_started_in_tests_and_schedules_the_1st_at_midnight_u
         nxt = job.trigger.get_next_fire_time(None, datetime(2025, 1, 31, 23, 59, tzinfo=UTC))
         assert nxt == datetime(2025, 2, 1, tzinfo=UTC)
     finally:
-        sched.shutdown(wait=False)
+        scheduler.stop_scheduler(sched)
         app.testing = True
 
 

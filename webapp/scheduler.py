@@ -27,6 +27,12 @@ def run_rollover(app: Flask) -> None:
             log.info("rollover.report", extra={"line": line})
 
 
+def stop_scheduler(sched: BackgroundScheduler) -> None:
+    """Stop the scheduler if it still runs (at exit, or earlier by hand)."""
+    if sched.running:
+        sched.shutdown(wait=False)
+
+
 def start_scheduler(app: Flask) -> BackgroundScheduler | None:
     """Start the scheduler where it should run: not in tests, not when disabled, not in the reloader's parent."""
     if not app.config.get("SCHEDULER_ENABLED") or app.testing:
@@ -38,6 +44,6 @@ def start_scheduler(app: Flask) -> BackgroundScheduler | None:
                   id="usage-rollover", replace_existing=True, coalesce=True, max_instances=1,
                   misfire_grace_time=6 * 3600)
     sched.start()
-    atexit.register(lambda: sched.shutdown(wait=False))
+    atexit.register(stop_scheduler, sched)
     log.info("scheduler.started", extra={"jobs": [j.id for j in sched.get_jobs()]})
     return sched
