@@ -45,7 +45,7 @@ def start_emulator(app_port: int) -> subprocess.Popen[bytes] | None:
     cmd = [sys.executable, "-m", "stripe_emulator", "--port", str(EMULATOR_PORT),
            "--db", str(INSTANCE / "stripe_emulator.db"),
            "--webhook-url", f"http://127.0.0.1:{app_port}/api/billing/webhook",
-           "--webhook-secret", os.environ["STRIPE_WEBHOOK_SECRET"]]
+           "--webhook-secret", os.environ["STRIPE_WEBHOOK_SECRET"], "--log-level", "WARNING"]
     proc = subprocess.Popen(cmd, cwd=ROOT)
     for _ in range(100):
         if port_open(EMULATOR_PORT):
