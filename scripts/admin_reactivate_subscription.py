@@ -17,13 +17,16 @@ def main(argv: list[str]) -> int:
     tenant_id = argv[0]
     app = make_app()
     from webapp.billing import operations
-    from webapp.errors import NotFound
+    from webapp.errors import DomainError, NotFound
 
     with app.app_context():
         try:
             operations.reactivate(tenant_id, actor="scripts/admin_reactivate_subscription.py")
         except NotFound:
             print(f"✗ No tenant {tenant_id}: nothing changed.", file=sys.stderr)
+            return 1
+        except DomainError as exc:
+            print(f"✗ {exc.message} Nothing changed.", file=sys.stderr)
             return 1
     print(f"✓ Reactivated subscription for {tenant_id}")
     return 0

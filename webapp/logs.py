@@ -4,6 +4,9 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
@@ -50,6 +53,7 @@ def configure_logging(app: Flask) -> None:
     for handler in handlers:
         setattr(handler, _OURS, True)
         handler.setFormatter(JsonFormatter())
+        handler.addFilter(ContextFilter())
         logger.addHandler(handler)
     logger.setLevel(app.config.get("LOG_LEVEL", "INFO"))
     logger.propagate = False
@@ -71,3 +75,26 @@ def _log_request(response: Response) -> Response:
     _request_log.info("request", extra={"method": request.method, "path": request.path,
                                         "status": response.status_code, "duration_ms": duration_ms})
     return response
+
+
+_context: ContextVar[dict[str, object] | None] = ContextVar("log_context", default=None)
+
+
+@contextmanager
+def log_context(**fields: object) -> Iterator[None]:
+    """Add these fields to every log record written inside the block (e.g. a webhook's event id and type)."""
+    token = _context.set({**(_context.get() or {}), **fields})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+class ContextFilter(logging.Filter):
+    """Copies the current log_context fields onto each record that does not set them itself."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in (_context.get() or {}).items():
+            if not hasattr(record, key):
+                setattr(record, key, value)
+        return True

@@ -136,14 +136,21 @@ def test_reconcile_fixes_drift_from_stripe_and_prints_it(billing, tenant, db):
     assert "in sync" in again.output
 
 
+def make_past_due(billing, tenant, db) -> None:
+    ent = billing.entitlement(tenant.tenant_id)
+    ent.plan, ent.tx_cap, ent.active, ent.subscription_status = "starter", 300, False, "past_due"
+    db.session.commit()
+
+
 def test_reactivate_command_sets_active_and_keeps_an_audit_row(billing, tenant, db):
+    make_past_due(billing, tenant, db)
     result = billing.app.test_cli_runner().invoke(args=["billing", "reactivate", tenant.tenant_id])
     assert result.exit_code == 0
     assert result.output.strip() == f"✓ Reactivated subscription for {tenant.tenant_id}"
     ent = billing.entitlement(tenant.tenant_id)
     assert (ent.active, ent.subscription_status) == (True, "active")
     row = db.session.scalars(select(BillingAudit).where(BillingAudit.tenant_id == tenant.tenant_id)).one()
-    assert row.actor == "flask billing reactivate" and row.action == "manual_reactivate"
+    assert row.actor.startswith("flask billing reactivate (by ") and row.action == "manual_reactivate"
     assert json.loads(row.before_json)["active"] is False and json.loads(row.after_json)["active"] is True
 
 
@@ -152,8 +159,17 @@ def test_reactivate_of_an_unknown_tenant_is_a_clear_error(billing):
     assert result.exit_code == 1 and "No tenant tenant_nope" in result.output
 
 
-def test_reactivate_script_prints_the_runbook_line_and_exits_1_for_unknown_tenants(billing, tenant, database_url):
+def test_reactivate_of_a_tenant_on_the_free_plan_refuses_and_changes_nothing(billing, tenant, db):
+    result = billing.app.test_cli_runner().invoke(args=["billing", "reactivate", tenant.tenant_id])
+    assert result.exit_code == 1 and "free plan" in result.output
+    assert billing.entitlement(tenant.tenant_id).active is False
+    assert db.session.scalar(select(BillingAudit)) is None
+
+
+def test_reactivate_script_prints_the_runbook_line_and_exits_1_for_unknown_tenants(billing, tenant, db,
+                                                                                   database_url):
     env = {"DATABASE_URL": database_url}
+    make_past_due(billing, tenant, db)
     ok = run_script("admin_reactivate_subscription.py", tenant.tenant_id, env=env)
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.strip() == f"✓ Reactivated subscription for {tenant.tenant_id}"

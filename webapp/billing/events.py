@@ -4,27 +4,30 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webapp import clock
-from webapp.billing import notices, stripe_gateway
-from webapp.billing.subscriptions import SyncResult, apply_subscription, find_entitlement, ts
+from webapp.billing import notices
+from webapp.billing.subscriptions import SyncResult, find_entitlement, sync_from_stripe, ts
 from webapp.errors import Conflict
 from webapp.extensions import db
+from webapp.logs import log_context
 from webapp.models import BillingEvent
 
 log = logging.getLogger(__name__)
 
-# A claim older than this is taken to belong to a worker that died mid-way.
-CLAIM_TIMEOUT = timedelta(seconds=60)
+# A claim older than this belongs to a worker that died mid-way. It must outlast the slowest
+# handler: Stripe calls time out after 20 s with 2 network retries, and gunicorn kills at 60 s.
+CLAIM_TIMEOUT = timedelta(minutes=5)
 # How long a second delivery of an event waits for the first to finish before asking Stripe to retry.
-CONCURRENT_WAIT_SECONDS = 10.0
+CONCURRENT_WAIT_SECONDS = 5.0
 
 
 @dataclass
@@ -38,53 +41,63 @@ class Outcome:
     changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
 
 
+def _id(value: Any) -> str | None:
+    if isinstance(value, dict):
+        value = value.get("id")
+    return value if isinstance(value, str) else None
+
+
 def _subscription_id(obj: dict[str, Any]) -> str | None:
     """The subscription an invoice belongs to, in today's layout or the older top-level field."""
-    details = ((obj.get("parent") or {}).get("subscription_details") or {})
-    sub = details.get("subscription") or obj.get("subscription")
-    return sub.get("id") if isinstance(sub, dict) else sub
+    parent = obj.get("parent") if isinstance(obj.get("parent"), dict) else {}
+    details = parent.get("subscription_details") if isinstance(parent.get("subscription_details"), dict) else {}
+    return _id(details.get("subscription")) or _id(obj.get("subscription"))
 
 
-def _sync(sub_id: str | None, payload_sub: dict[str, Any] | None, event: dict[str, Any], actor: str) -> SyncResult:
-    """Apply the subscription as Stripe has it now; the payload copy only when Stripe has none."""
-    created = ts(event["created"])
-    fresh = stripe_gateway.gateway().retrieve_subscription(sub_id) if sub_id else None
-    if fresh is not None:
-        return apply_subscription(fresh, actor=actor, event_id=event["id"], event_created=created, fresh=True)
-    if payload_sub is not None:
-        return apply_subscription(payload_sub, actor=actor, event_id=event["id"], event_created=created, fresh=False)
-    return SyncResult(None, {})
+def _hints(obj: dict[str, Any]) -> dict[str, str | None]:
+    """Who an event's object belongs to, as far as the payload says (to lock before reading Stripe)."""
+    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    parent = obj.get("parent") if isinstance(obj.get("parent"), dict) else {}
+    details = parent.get("subscription_details") if isinstance(parent.get("subscription_details"), dict) else {}
+    sub_meta = details.get("metadata") if isinstance(details.get("metadata"), dict) else {}
+    tenant = obj.get("client_reference_id") or metadata.get("tenant_id") or sub_meta.get("tenant_id")
+    return {"tenant_id": tenant if isinstance(tenant, str) else None, "customer_id": _id(obj.get("customer"))}
+
+
+def _sync(sub_id: str | None, obj: dict[str, Any], event: dict[str, Any], actor: str,
+          payload_is_subscription: bool = False) -> SyncResult:
+    return sync_from_stripe(sub_id, actor=actor, hints=_hints(obj),
+                            payload_sub=obj if payload_is_subscription else None,
+                            event_id=event["id"], event_created=ts(event["created"]))
 
 
 def on_checkout_completed(event: dict[str, Any], actor: str) -> SyncResult:
     """Link the customer to the tenant (client_reference_id), then apply its subscription."""
     session = event["data"]["object"]
-    customer = session.get("customer")
-    customer = customer.get("id") if isinstance(customer, dict) else customer
-    ent = find_entitlement(session.get("client_reference_id") or (session.get("metadata") or {}).get("tenant_id"),
-                           customer)
-    if ent is not None and customer and ent.stripe_customer_id is None:
-        ent.stripe_customer_id = customer
-    sub = session.get("subscription")
-    result = _sync(sub.get("id") if isinstance(sub, dict) else sub, None, event, actor)
+    hints = _hints(session)
+    ent = find_entitlement(hints["tenant_id"], hints["customer_id"])
+    if ent is not None and hints["customer_id"] and ent.stripe_customer_id is None:
+        ent.stripe_customer_id = hints["customer_id"]
+    result = _sync(_id(session.get("subscription")), session, event, actor)
     return SyncResult(result.tenant_id or (ent.tenant_id if ent else None), result.changes, result.stale)
 
 
 def on_subscription_event(event: dict[str, Any], actor: str) -> SyncResult:
     """created / updated / deleted: the subscription's own state decides."""
     sub = event["data"]["object"]
-    return _sync(sub.get("id"), sub, event, actor)
+    return _sync(_id(sub), sub, event, actor, payload_is_subscription=True)
 
 
 def on_invoice_paid(event: dict[str, Any], actor: str) -> SyncResult:
     """A paid invoice: the subscription is active again (or still)."""
-    return _sync(_subscription_id(event["data"]["object"]), None, event, actor)
+    invoice = event["data"]["object"]
+    return _sync(_subscription_id(invoice), invoice, event, actor)
 
 
 def on_payment_failed(event: dict[str, Any], actor: str) -> SyncResult:
     """A failed charge: the subscription's status (past_due) drops the tenant to the free tier."""
     invoice = event["data"]["object"]
-    result = _sync(_subscription_id(invoice), None, event, actor)
+    result = _sync(_subscription_id(invoice), invoice, event, actor)
     if result.tenant_id:
         notices.add(result.tenant_id, "payment_failed", event["id"],
                     "Your last payment failed. Update your card in the billing portal to keep your plan.")
@@ -94,14 +107,13 @@ def on_payment_failed(event: dict[str, Any], actor: str) -> SyncResult:
 def on_trial_will_end(event: dict[str, Any], actor: str) -> SyncResult:
     """Three days before a trial ends: a notice on the billing page and a log line."""
     sub = event["data"]["object"]
-    result = _sync(sub.get("id"), sub, event, actor)
+    result = _sync(_id(sub), sub, event, actor, payload_is_subscription=True)
     if result.tenant_id:
-        ends = ts(sub.get("trial_end"))
+        ends = ts(sub.get("trial_end")) if isinstance(sub.get("trial_end"), int) else None
         when = f" on {ends:%Y-%m-%d}" if ends else " soon"
         notices.add(result.tenant_id, "trial_will_end", event["id"],
                     f"Your trial ends{when}. Your card will be charged then unless you cancel.")
-        log.info("webhook.trial_will_end", extra={"tenant_id": result.tenant_id, "event_id": event["id"],
-                                                   "type": event["type"]})
+        log.info("webhook.trial_will_end", extra={"tenant_id": result.tenant_id})
     return result
 
 
@@ -117,11 +129,11 @@ HANDLERS: dict[str, Callable[[dict[str, Any], str], SyncResult]] = {
 }
 
 
-def store(event: dict[str, Any]) -> tuple[BillingEvent, bool]:
+def store(event: dict[str, Any]) -> tuple[BillingEvent, datetime | None]:
     """Insert the event (or count another delivery of it) and commit, before anything acts on it.
 
-    Returns the row and whether this delivery holds the claim to process it: a first delivery is
-    inserted already claimed, so the common case costs one commit before processing.
+    Returns the row and, when this delivery holds the claim to process it, the claim's timestamp: a
+    first delivery is inserted already claimed, so the common case costs one commit before processing.
     """
     now = clock.now()
     row = db.session.scalar(select(BillingEvent).where(BillingEvent.event_id == event["id"]))
@@ -132,7 +144,7 @@ def store(event: dict[str, Any]) -> tuple[BillingEvent, bool]:
         db.session.add(row)
         try:
             db.session.commit()
-            return row, True
+            return row, now
         except IntegrityError:  # the same event arriving at the same moment on another worker
             db.session.rollback()
             row = db.session.scalars(select(BillingEvent).where(BillingEvent.event_id == event["id"])).one()
@@ -140,11 +152,11 @@ def store(event: dict[str, Any]) -> tuple[BillingEvent, bool]:
                        .values(deliveries=BillingEvent.deliveries + 1, received_at=now))
     db.session.commit()
     db.session.refresh(row)
-    return row, False
+    return row, None
 
 
-def _claim(row_id: int) -> bool:
-    """Take the right to process an unprocessed event, atomically; False if processed or claimed."""
+def claim(row_id: int) -> datetime | None:
+    """Take the right to process an unprocessed event, atomically; its timestamp, or None if taken/done."""
     now = clock.now()
     result = db.session.execute(
         update(BillingEvent)
@@ -153,7 +165,7 @@ def _claim(row_id: int) -> bool:
                    BillingEvent.processing_started_at < now - CLAIM_TIMEOUT))
         .values(processing_started_at=now, attempts=BillingEvent.attempts + 1))
     db.session.commit()
-    return result.rowcount == 1
+    return now if result.rowcount == 1 else None
 
 
 def _wait_until_processed(row: BillingEvent) -> bool:
@@ -166,43 +178,113 @@ def _wait_until_processed(row: BillingEvent) -> bool:
     return False
 
 
+@contextmanager
+def _event_logging(event: dict[str, Any]) -> Iterator[None]:
+    """Every log line written while an event is handled carries source=webhook, its id and its type."""
+    with log_context(source="webhook", event_id=event["id"], type=event["type"]):
+        yield
+
+
 def record_and_process(event: dict[str, Any], actor: str = "webhook") -> Outcome:
     """Store a verified event, then apply it exactly once; a failure is kept on the row and re-raised."""
-    row, claimed = store(event)
-    log.info("webhook.received", extra={"event_id": event["id"], "type": event["type"], "deliveries": row.deliveries})
-    if row.processed:
-        log.info("webhook.duplicate", extra={"event_id": event["id"], "type": event["type"]})
-        return Outcome(event["id"], event["type"], "duplicate", row.tenant_id)
-    if not claimed and not _claim(row.id):
-        if _wait_until_processed(row):
+    with _event_logging(event):
+        row, claimed_at = store(event)
+        log.info("webhook.received", extra={"deliveries": row.deliveries})
+        if row.processed:
+            log.info("webhook.duplicate")
             return Outcome(event["id"], event["type"], "duplicate", row.tenant_id)
-        raise Conflict("EVENT_IN_PROGRESS", "Another delivery of this event is being processed; retry later.",
-                       event_id=event["id"])
-    return process(row, event, actor)
+        claimed_at = claimed_at or claim(row.id)
+        if claimed_at is None:
+            if _wait_until_processed(row):
+                return Outcome(event["id"], event["type"], "duplicate", row.tenant_id)
+            log.warning("webhook.in_progress_elsewhere")
+            raise Conflict("EVENT_IN_PROGRESS", "Another delivery of this event is being processed; retry later.",
+                           event_id=event["id"])
+        return process(row, event, actor, claimed_at)
 
 
-def process(row: BillingEvent, event: dict[str, Any], actor: str, commit: bool = True) -> Outcome:
-    """Run the event's handler and mark the row; on failure record the error and re-raise."""
+def process(row: BillingEvent, event: dict[str, Any], actor: str, claimed_at: datetime | None,
+            dry_run: bool = False) -> Outcome:
+    """Run the event's handler and mark the row done — only while our claim still stands.
+
+    Any failure (the handler, or saving its result) rolls back, keeps the row unprocessed with the
+    error (unless `dry_run`), and re-raises so the webhook answers 500 and Stripe retries.
+    """
     handler = HANDLERS.get(event["type"])
-    try:
-        result = handler(event, actor) if handler else SyncResult(None, {})
-    except Exception as exc:
-        db.session.rollback()
-        _mark_failed(row.id, exc)
-        log.exception("webhook.failed", extra={"event_id": event["id"], "type": event["type"]})
-        raise
-    outcome = "ignored" if handler is None else ("stale" if result.stale else "applied")
-    row.processed, row.processed_at, row.processing_started_at = True, clock.now(), None
-    row.outcome, row.last_error = outcome, None
-    row.tenant_id = result.tenant_id or row.tenant_id
-    if commit:
-        db.session.commit()
-    log.info("webhook.processed", extra={"event_id": event["id"], "type": event["type"], "outcome": outcome,
-                                         "tenant_id": row.tenant_id, "changed": sorted(result.changes)})
-    return Outcome(event["id"], event["type"], outcome, row.tenant_id, result.changes)
+    row_id = row.id
+    with _event_logging(event):
+        try:
+            result = handler(event, actor) if handler else SyncResult(None, {})
+            outcome = "ignored" if handler is None else ("stale" if result.stale else "applied")
+            still_ours = BillingEvent.processing_started_at == claimed_at if claimed_at else True
+            done = db.session.execute(
+                update(BillingEvent).where(BillingEvent.id == row_id, BillingEvent.processed.is_(False), still_ours)
+                .values(processed=True, processed_at=clock.now(), processing_started_at=None, outcome=outcome,
+                        last_error=None, tenant_id=result.tenant_id or BillingEvent.tenant_id)
+                .execution_options(synchronize_session=False))
+            if done.rowcount != 1:
+                raise Conflict("EVENT_IN_PROGRESS", "The claim on this event expired; another delivery took it.",
+                               event_id=event["id"])
+            if dry_run:
+                db.session.rollback()
+                release_claim(row_id, claimed_at)
+            else:
+                db.session.commit()
+        except Exception as exc:
+            db.session.rollback()
+            if dry_run:
+                release_claim(row_id, claimed_at)
+            else:
+                _mark_failed(row_id, exc, claimed_at)
+            log.exception("webhook.failed")
+            raise
+        log.info("webhook.processed", extra={"outcome": outcome, "tenant_id": result.tenant_id,
+                                             "changed": sorted(result.changes)})
+    return Outcome(event["id"], event["type"], outcome, result.tenant_id, result.changes)
 
 
-def _mark_failed(row_id: int, exc: Exception) -> None:
-    db.session.execute(update(BillingEvent).where(BillingEvent.id == row_id).values(
-        processing_started_at=None, outcome="failed", last_error=f"{type(exc).__name__}: {exc}"[:2000]))
+def _mark_failed(row_id: int, exc: Exception, claimed_at: datetime | None) -> None:
+    """Release our claim and keep the error on the row (left alone if another delivery took the claim)."""
+    still_ours = BillingEvent.processing_started_at == claimed_at if claimed_at else True
+    db.session.execute(update(BillingEvent).where(BillingEvent.id == row_id, BillingEvent.processed.is_(False),
+                                                  still_ours)
+                       .values(processing_started_at=None, outcome="failed",
+                               last_error=f"{type(exc).__name__}: {exc}"[:2000])
+                       .execution_options(synchronize_session=False))
     db.session.commit()
+
+
+def release_claim(row_id: int, claimed_at: datetime | None) -> None:
+    """Give up a claim without recording anything (a dry run)."""
+    if claimed_at is None:
+        return
+    db.session.execute(update(BillingEvent).where(BillingEvent.id == row_id,
+                                                  BillingEvent.processing_started_at == claimed_at)
+                       .values(processing_started_at=None).execution_options(synchronize_session=False))
+    db.session.commit()
+
+
+def reapply(event: dict[str, Any], actor: str, dry_run: bool = False) -> Outcome:
+    """Run an already processed event's handler again (handlers set state, so this is safe)."""
+    handler = HANDLERS.get(event["type"])
+    with _event_logging(event):
+        try:
+            result = handler(event, actor) if handler else SyncResult(None, {})
+        except Exception:
+            db.session.rollback()
+            log.exception("webhook.reapply_failed")
+            raise
+        if dry_run:
+            db.session.rollback()
+        else:
+            db.session.commit()
+        log.info("webhook.reapplied", extra={"tenant_id": result.tenant_id, "changed": sorted(result.changes)})
+    outcome = "ignored" if handler is None else ("stale" if result.stale else "applied")
+    return Outcome(event["id"], event["type"], outcome, result.tenant_id, result.changes)
+
+
+def needs_replay_clause(now: datetime) -> Any:
+    """Events that failed, or whose processing stopped mid-way (claim expired or never taken)."""
+    return (BillingEvent.processed.is_(False)) & or_(
+        BillingEvent.outcome == "failed", BillingEvent.processing_started_at.is_(None),
+        BillingEvent.processing_started_at < now - CLAIM_TIMEOUT)

@@ -58,10 +58,6 @@ class StripeGateway:
         prices = [_plain(p) for p in found.data]
         return {p["lookup_key"]: p for p in prices if p.get("lookup_key")}
 
-    def retrieve_price(self, price_id: str) -> dict[str, Any]:
-        """One price by id."""
-        return _plain(self._call(lambda: self.client.v1.prices.retrieve(price_id)))
-
     def create_product(self, name: str, metadata: dict[str, str], idempotency_key: str) -> dict[str, Any]:
         """Create a product."""
         return _plain(self._call(lambda: self.client.v1.products.create(
@@ -118,13 +114,13 @@ class StripeGateway:
                                                   tolerance=WEBHOOK_TOLERANCE_SECONDS)
         except stripe.SignatureVerificationError as exc:
             raise WebhookRejected("BAD_SIGNATURE", f"Signature check failed: {exc.user_message}") from exc
+        except (UnicodeDecodeError, ValueError) as exc:  # the library decodes the body before checking it
+            raise WebhookRejected("BAD_SIGNATURE", "Signature check failed: the body is not UTF-8 text.") from exc
         try:
             event = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise WebhookRejected("INVALID_EVENT", "The body is not JSON.") from exc
-        if not (isinstance(event, dict) and event.get("object") == "event" and isinstance(event.get("id"), str)
-                and isinstance(event.get("type"), str) and isinstance(event.get("created"), int)
-                and isinstance(event.get("data"), dict) and isinstance(event["data"].get("object"), dict)):
+        if not _is_event(event):
             raise WebhookRejected("INVALID_EVENT", "The body is not a Stripe event.")
         return event
 
@@ -143,6 +139,19 @@ class StripeGateway:
             return fn()
         except stripe.StripeError as exc:
             raise _translate(exc) from exc
+
+
+MAX_EVENT_TIMESTAMP = 2**33  # year 2242: anything larger is not a Stripe `created`
+
+
+def _is_event(event: Any) -> bool:
+    """The shape every Stripe event has: id, type, created (a sane unix time) and data.object."""
+    return (isinstance(event, dict) and event.get("object") == "event"
+            and isinstance(event.get("id"), str) and 0 < len(event["id"]) <= 255
+            and isinstance(event.get("type"), str) and 0 < len(event["type"]) <= 100
+            and isinstance(event.get("created"), int) and not isinstance(event.get("created"), bool)
+            and 0 < event["created"] < MAX_EVENT_TIMESTAMP
+            and isinstance(event.get("data"), dict) and isinstance(event["data"].get("object"), dict))
 
 
 def _translate(exc: stripe.StripeError) -> Exception:

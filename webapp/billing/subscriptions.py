@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from webapp.billing import audit, catalog
+from webapp.billing import audit, catalog, notices, services, stripe_gateway
 from webapp.billing.plans import ADDONS, FREE, PLANS
 from webapp.extensions import db
 from webapp.models import Entitlement
@@ -67,6 +67,50 @@ def _items(sub: dict[str, Any]) -> list[dict[str, Any]]:
     return list(items.get("data") or []) if isinstance(items, dict) else []
 
 
+class UnknownSubscriptionPrice(Exception):
+    """A live subscription whose price is not one of our plans: keep the event failed until it is mapped."""
+
+
+def _is_live(status: str) -> bool:
+    return status not in ENDED_STATUSES
+
+
+def sync_from_stripe(sub_id: str | None, *, actor: str, hints: dict[str, str | None] | None = None,
+                     payload_sub: dict[str, Any] | None = None, event_id: str | None = None,
+                     event_created: datetime | None = None) -> SyncResult:
+    """Lock the tenant's entitlement, re-read the subscription from Stripe, and apply it (the caller commits).
+
+    Taking the lock before reading Stripe serialises everything that applies a subscription to one
+    tenant (webhooks for different events, the Checkout return, reconcile), so an older read can never
+    be written after a newer one. The payload copy is used only when Stripe no longer has the object.
+    """
+    hints = hints or {}
+    ent = find_entitlement(hints.get("tenant_id"), hints.get("customer_id"), sub_id)
+    if ent is not None:
+        services.lock_entitlement(ent.tenant_id)
+    fresh = stripe_gateway.gateway().retrieve_subscription(sub_id) if sub_id else None
+    sub = fresh if fresh is not None else payload_sub
+    if sub is None:
+        return SyncResult(ent.tenant_id if ent else None, {})
+    if ent is None:
+        ent = entitlement_for_subscription(sub)
+        if ent is not None:  # found through the subscription's own metadata: lock, then read again
+            services.lock_entitlement(ent.tenant_id)
+            fresh = stripe_gateway.gateway().retrieve_subscription(sub["id"]) if fresh is not None else None
+            sub = fresh if fresh is not None else sub
+    return apply_subscription(sub, actor=actor, event_id=event_id, event_created=event_created,
+                              fresh=fresh is not None)
+
+
+def live_subscription_of(customer_id: str | None, other_than: str | None = None) -> dict[str, Any] | None:
+    """The customer's newest subscription that has not ended (other than the given one), if any."""
+    if not customer_id:
+        return None
+    subs = [s for s in stripe_gateway.gateway().list_subscriptions(customer_id)
+            if s.get("id") != other_than and _is_live(str(s.get("status")))]
+    return max(subs, key=lambda s: s.get("created") or 0) if subs else None
+
+
 def apply_subscription(sub: dict[str, Any], *, actor: str, event_id: str | None = None,
                        event_created: datetime | None = None, fresh: bool = True) -> SyncResult:
     """Set the tenant's entitlement from a subscription (the caller commits).
@@ -79,21 +123,30 @@ def apply_subscription(sub: dict[str, Any], *, actor: str, event_id: str | None 
         log.warning("billing.subscription_without_tenant", extra={"subscription_id": sub.get("id")})
         return SyncResult(None, {})
     if not fresh and event_created and ent.last_event_created and event_created < ent.last_event_created:
-        log.info("billing.stale_event_skipped", extra={"tenant_id": ent.tenant_id, "event_id": event_id})
+        log.info("billing.stale_event_skipped", extra={"tenant_id": ent.tenant_id, "subscription_id": sub.get("id")})
         return SyncResult(ent.tenant_id, {}, stale=True)
     status = str(sub.get("status") or "incomplete")
-    if (ent.stripe_subscription_id and ent.stripe_subscription_id != sub.get("id")
-            and status in ENDED_STATUSES and ent.subscription_status not in ENDED_STATUSES + ("none",)):
-        # An old subscription ending must not take away the one the tenant has now.
-        return SyncResult(ent.tenant_id, {})
+    linked = ent.stripe_subscription_id
+    if linked and linked != sub.get("id") and _is_live(ent.subscription_status) and ent.subscription_status != "none":
+        if not _is_live(status):
+            return SyncResult(ent.tenant_id, {})  # an old subscription ending never takes away the current one
+        log.error("billing.second_live_subscription", extra={"tenant_id": ent.tenant_id, "kept": linked,
+                                                            "ignored": sub.get("id")})
+        return SyncResult(ent.tenant_id, {})  # two live subscriptions: keep the linked one; ops must act
+    if linked == sub.get("id") and not _is_live(status):
+        other = live_subscription_of(_id(sub.get("customer")), other_than=linked) if fresh else None
+        if other is not None:  # the linked one ended but the customer has another live one: adopt it
+            log.warning("billing.adopted_live_subscription", extra={"tenant_id": ent.tenant_id,
+                                                                   "subscription_id": other.get("id")})
+            sub, status = other, str(other.get("status"))
     before = audit.snapshot(ent)
     _set_from_subscription(ent, sub, status)
     if event_created and (ent.last_event_created is None or event_created > ent.last_event_created):
         ent.last_event_created = event_created
+    notices.resolve(ent.tenant_id, status)
     changes = audit.record(ent, before, "sync_subscription", actor, event_id)
     if changes:
-        log.info("billing.entitlement_changed", extra={"tenant_id": ent.tenant_id, "event_id": event_id,
-                                                       "fields": sorted(changes)})
+        log.info("billing.entitlement_changed", extra={"tenant_id": ent.tenant_id, "fields": sorted(changes)})
     return SyncResult(ent.tenant_id, changes)
 
 
@@ -106,20 +159,24 @@ def _set_from_subscription(ent: Entitlement, sub: dict[str, Any], status: str) -
         elif key in ADDONS:
             addon_qty += int(item.get("quantity") or 0) * ADDONS[key].companies_per_unit
         period_end = period_end or ts(item.get("current_period_end"))
+    if plan_key is None and _is_live(status):
+        prices = [(item.get("price") or {}).get("id") for item in _items(sub)]
+        log.error("billing.subscription_price_unknown", extra={"subscription_id": sub.get("id"), "prices": prices})
+        raise UnknownSubscriptionPrice(f"subscription {sub.get('id')} has no price of a known plan: {prices}; "
+                                       "map it (STRIPE_PRICE_*, config/stripe_products.json or price metadata "
+                                       "plan=...) and replay the event")
     customer = _id(sub.get("customer"))
     ent.stripe_customer_id = customer or ent.stripe_customer_id
     ent.stripe_subscription_id = sub.get("id")
     ent.subscription_status = status
     ent.current_period_end = period_end or ts(sub.get("current_period_end"))
     ent.trial_end = ts(sub.get("trial_end"))
-    ent.cancel_at_period_end = bool(sub.get("cancel_at_period_end"))
-    if status in ENDED_STATUSES or plan_key is None:
-        if plan_key is None and status not in ENDED_STATUSES:
-            log.error("billing.subscription_price_unknown", extra={"subscription_id": sub.get("id")})
+    ent.cancel_at_period_end = bool(sub.get("cancel_at_period_end") or sub.get("cancel_at"))
+    if not _is_live(status) or plan_key is None:
         set_plan(ent, FREE.key, addon_companies=0)
         ent.active = False
         ent.cancel_at_period_end = False
-        ent.subscription_status = "canceled" if status in ENDED_STATUSES else status
+        ent.subscription_status = "canceled"
         return
     set_plan(ent, plan_key, addon_companies=addon_qty)
     ent.active = status in ACTIVE_STATUSES
