@@ -1,0 +1,47 @@
+// Small progressive enhancements; every form works without them.
+(function () {
+  "use strict";
+  // An error answer that names its target (HX-Retarget: the error handler's #modal, or a form's own
+  // fragment re-rendered with field errors) is swapped; other 4xx/5xx keep htmx's default (no swap).
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    var xhr = evt.detail.xhr;
+    if (evt.detail.isError && xhr && xhr.getResponseHeader("HX-Retarget")) {
+      evt.detail.shouldSwap = true;
+      evt.detail.isError = false;
+    }
+  });
+
+  // After the workspace is re-rendered, put focus somewhere useful instead of losing it to <body>:
+  // the first invalid field, else the control that was used (same id), else the notice.
+  var lastFocusId = null;
+  document.addEventListener("htmx:beforeRequest", function () {
+    var here = document.activeElement;
+    lastFocusId = here && here.id ? here.id : null;
+  });
+  document.addEventListener("htmx:afterSettle", function (evt) {
+    var root = evt.detail.target;
+    if (!root || root.id !== "workspace" || !document.body.contains(root)) { return; }
+    var target = root.querySelector("[aria-invalid=true]") ||
+      (lastFocusId && document.getElementById(lastFocusId)) ||
+      document.getElementById("workspace-notice") || document.getElementById("workspace-error");
+    if (target) { target.focus(); }
+  });
+
+  // "Select all" boxes tick every box of the same name in their form.
+  document.addEventListener("change", function (evt) {
+    var all = evt.target.closest("[data-select-all]");
+    if (!all) { return; }
+    var boxes = all.form.querySelectorAll("input[type=checkbox][name='" + all.dataset.selectAll + "']");
+    boxes.forEach(function (box) { box.checked = all.checked; });
+  });
+
+  // While a request runs, its form's buttons are busy (no double submits).
+  document.addEventListener("htmx:beforeRequest", function (evt) {
+    var form = evt.target.closest("form");
+    if (form) { form.setAttribute("aria-busy", "true"); }
+  });
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    var form = evt.target.closest && evt.target.closest("form");
+    if (form) { form.removeAttribute("aria-busy"); }
+  });
+})();
