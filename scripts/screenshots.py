@@ -120,7 +120,11 @@ def walk(env, page, shoot: Shooter) -> None:  # type: ignore[no-untyped-def]
     for memo in ("Staples order 1042", "Adobe Creative Cloud", "Invoice 2025-001 paid"):
         page.get_by_role("button", name=f"Commit: {memo}").click()
         page.get_by_role("status").filter(has_text="Posted 1 entry").wait_for()
+    page.evaluate("window.scrollTo(0, 0)")
     shoot("workspace-paid")
+    page.get_by_role("heading", name="Ledger").scroll_into_view_if_needed()
+    page.evaluate("window.scrollBy(0, 250)")
+    shoot("workspace-ledger")
     page.get_by_role("checkbox", name="Select all proposals").check()
     page.get_by_role("button", name="Commit selected").click()
     shoot("modal-bulk-approve", modal=True)

@@ -12,18 +12,31 @@
   });
 
   // After the workspace is re-rendered, put focus somewhere useful instead of losing it to <body>:
-  // the first invalid field, else the control that was used (same id), else the notice.
-  var lastFocusId = null;
+  // the first invalid field; else, after a row's button, the same button of the row now in its place
+  // (so committing row after row needs no scrolling back); else the control used (same id); else the notice.
+  var before = null;
   document.addEventListener("htmx:beforeRequest", function () {
     var here = document.activeElement;
-    lastFocusId = here && here.id ? here.id : null;
+    before = { id: here && here.id ? here.id : null, rowButton: null, index: -1 };
+    if (here && here.tagName === "BUTTON" && here.name && here.closest("tbody")) {
+      var same = Array.prototype.slice.call(document.querySelectorAll("#workspace button[name='" + here.name + "']"));
+      before.rowButton = here.name;
+      before.index = same.indexOf(here);
+    }
   });
   document.addEventListener("htmx:afterSettle", function (evt) {
-    var root = evt.detail.target;
-    if (!root || root.id !== "workspace" || !document.body.contains(root)) { return; }
-    var target = root.querySelector("[aria-invalid=true]") ||
-      (lastFocusId && document.getElementById(lastFocusId)) ||
+    // outerHTML swaps replace the target: look the new #workspace up by id
+    if (!evt.detail.target || evt.detail.target.id !== "workspace" || !before) { return; }
+    var root = document.getElementById("workspace");
+    if (!root) { return; }
+    var target = root.querySelector("[aria-invalid=true]");
+    if (!target && before.rowButton) {
+      var rows = root.querySelectorAll("button[name='" + before.rowButton + "']");
+      target = rows[Math.min(before.index, rows.length - 1)] || null;
+    }
+    target = target || (before.id && document.getElementById(before.id)) ||
       document.getElementById("workspace-notice") || document.getElementById("workspace-error");
+    before = null;
     if (target) { target.focus(); }
   });
 

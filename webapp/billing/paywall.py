@@ -69,13 +69,12 @@ def describe_wait(seconds: int | None) -> str | None:
     """A Retry-After in words: '3 h 12 min', '12 min', '45 s'."""
     if seconds is None:
         return None
-    hours, rest = divmod(max(0, seconds), 3600)
-    minutes, secs = divmod(rest, 60)
+    if seconds < 60:
+        return f"{max(0, seconds)} s"
+    hours, minutes = divmod(-(-seconds // 60), 60)  # whole minutes, rounded up: never promise too early
     if hours:
         return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    if minutes:
-        return f"{minutes + (1 if secs else 0)} min"
-    return f"{secs} s"
+    return f"{minutes} min"
 
 
 def offer(plan: Plan) -> PlanOffer:
