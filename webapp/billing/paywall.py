@@ -145,6 +145,9 @@ def paywall_view(err: PaywallError) -> PaywallView:
     if err.code == "PAYMENT_REQUIRED" and plan is not None:
         message = (f"Update your card in the billing portal to post again. Until then you are on the free tier; "
                    f"your {plan.name} plan comes back as soon as the payment succeeds.")
+    elif err.code == "SUBSCRIPTION_REQUIRED":
+        message = ("Proposing entries is free; committing them to the ledger comes with every paid plan. "
+                   "Your proposals stay here while you choose.")
     elif err.code == "BULK_APPROVE_NOT_INCLUDED":
         message = (f"Your plan commits one entry at a time and this request has {_int(err.details.get('requested'))}. "
                    "Commit them one by one, or move to a plan with bulk approve.")
