@@ -30,6 +30,8 @@ test: venv
 	@url="$${TEST_DATABASE_URL:-$$($(BIN)/python scripts/detect_test_postgres.py)}"; \
 	if [ -n "$$url" ]; then echo "make test: PostgreSQL found, database tests run on SQLite and $$url"; \
 	else echo "make test: no PostgreSQL on 127.0.0.1:5432, database tests run on SQLite only"; fi; \
+	if [ -x /usr/bin/chromium ]; then echo "make test: Chromium found at /usr/bin/chromium, the browser tests (tests/browser) run"; \
+	else echo "make test: NO CHROMIUM at /usr/bin/chromium: the browser tests (tests/browser) are SKIPPED (apt-get install chromium)"; fi; \
 	TEST_DATABASE_URL="$$url" $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

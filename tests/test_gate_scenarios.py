@@ -174,7 +174,8 @@ def test_htmx_request_gets_the_paywall_fragment_with_the_same_status(api_client,
     resp = api_client.post("/api/post/commit", json={"je_ids": je_ids}, headers={"HX-Request": "true"})
     assert resp.status_code == 402 and resp.mimetype == "text/html"
     assert resp.headers["HX-Retarget"] == "#modal"
-    assert "Subscription Required" in resp.get_data(as_text=True)
+    html = resp.get_data(as_text=True)
+    assert 'data-code="SUBSCRIPTION_REQUIRED"' in html and "needs a paid plan" in html
 
 
 def test_usage_endpoint_shows_month_and_free_today(api_client, clock):

@@ -64,7 +64,7 @@ def test_log_in_follows_only_same_site_next_urls(client, user):
     page = client.get("/login?next=//evil.example/steal").get_data(as_text=True)
     resp = client.post("/login?next=//evil.example/steal",
                        data={"email": user.email, "password": "testpass123", "csrf_token": csrf_token_from(page)})
-    assert resp.headers["Location"] == "/account"
+    assert resp.headers["Location"] == "/app"
 
 
 def test_log_out_ends_the_session(logged_in):

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Mapping
 
-from flask import Flask, Response, jsonify, make_response, render_template, request
+from flask import Flask, Response, current_app, jsonify, make_response, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -16,6 +17,8 @@ log = logging.getLogger(__name__)
 
 # Which fragment an htmx request gets for an error class; the default is the generic error fragment.
 FRAGMENTS: dict[type[DomainError], str] = {PaywallError: "billing/_paywall.html"}
+# Which view model a fragment gets (`view`), registered by create_app: e.g. billing.paywall.paywall_view.
+ErrorView = Callable[[DomainError], object]
 
 _HTTP_CODES = {
     400: ("INVALID_REQUEST", "The request could not be understood."),
@@ -47,18 +50,25 @@ def error_response(err: DomainError) -> Response:
     """Render a domain error in the shape the client asked for."""
     fragment = next((t for cls, t in FRAGMENTS.items() if isinstance(err, cls)), None)
     if is_htmx():
-        resp = make_response(render_template(fragment or "errors/_error.html", err=err))
+        resp = make_response(render_template(fragment or "errors/_error.html", err=err, view=_view_of(err)))
         resp.headers["HX-Retarget"] = "#modal"
         resp.headers["HX-Reswap"] = "innerHTML"
     elif wants_json():
         resp = jsonify(code=err.code, message=err.message, **err.details)
     else:
-        resp = make_response(render_template("errors/page.html", err=err, fragment=fragment))
+        resp = make_response(render_template("errors/page.html", err=err, fragment=fragment, view=_view_of(err)))
     resp.status_code = err.status
     if err.retry_after is not None:
         resp.headers["Retry-After"] = str(err.retry_after)
     resp.vary.update(("Accept", "HX-Request"))
     return resp
+
+
+def _view_of(err: DomainError) -> object:
+    """The view model registered for the error's class (None if there is none)."""
+    views: Mapping[type[DomainError], ErrorView] = current_app.extensions.get("error_views", {})
+    build = next((b for cls, b in views.items() if isinstance(err, cls)), None)
+    return build(err) if build is not None else None
 
 
 def _from_http(exc: HTTPException) -> DomainError:
@@ -119,8 +129,9 @@ def handle_unexpected(exc: Exception) -> Response:
     return error_response(err)
 
 
-def register_error_handlers(app: Flask) -> None:
-    """Route every error class to its handler."""
+def register_error_handlers(app: Flask, views: Mapping[type[DomainError], ErrorView] | None = None) -> None:
+    """Route every error class to its handler; `views` build the view model each error fragment gets."""
+    app.extensions["error_views"] = dict(views or {})
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(RateLimitExceeded, handle_rate_limited)
     app.register_error_handler(CSRFError, handle_csrf_error)

@@ -1,37 +1,43 @@
-// The #modal container: focus the dialog when htmx swaps one in; close it with Esc or a close button.
+// The #modal container: a dialog swapped in by htmx takes focus and keeps it (Tab cycles inside);
+// Esc, a [data-close-modal] button or a click on the backdrop closes it and focus returns to the opener.
 (function () {
   "use strict";
+  var FOCUSABLE = "a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex='-1'])";
   var opener = null;
   function modalRoot() { return document.getElementById("modal"); }
+  function dialog() { var root = modalRoot(); return root && root.querySelector("[role=dialog]"); }
   function closeModal() {
     var root = modalRoot();
     if (!root || !root.firstElementChild) { return; }
     root.innerHTML = "";
-    if (opener && document.body.contains(opener)) { opener.focus(); }
+    document.body.classList.remove("modal-open");
+    var back = opener && document.body.contains(opener) ? opener : document.getElementById("main");
+    if (back) { back.focus(); }
     opener = null;
   }
-  function focusDialog() {
-    var dialog = modalRoot() && modalRoot().querySelector("[role=dialog]");
-    if (dialog) {
-      var first = dialog.querySelector("a[href], button, input, select, textarea") || dialog;
-      dialog.focus();
-      if (first !== dialog) { first.focus(); }
-    }
+  function openDialog() {
+    var box = dialog();
+    if (!box) { return; }
+    document.body.classList.add("modal-open");
+    box.focus();  // the dialog itself first, so its title and message are read out
   }
-  document.addEventListener("htmx:beforeRequest", function () { opener = document.activeElement; });
+  document.addEventListener("htmx:beforeRequest", function (evt) {
+    if (!dialog() || !dialog().contains(evt.target)) { opener = document.activeElement; }
+  });
   document.addEventListener("htmx:afterSwap", function (evt) {
-    if (evt.detail.target === modalRoot()) { focusDialog(); }
+    if (evt.detail.target === modalRoot()) { openDialog(); }
   });
   document.addEventListener("keydown", function (evt) {
-    if (evt.key === "Escape") { closeModal(); return; }
+    var box = dialog();
+    if (!box) { return; }
+    if (evt.key === "Escape") { evt.preventDefault(); closeModal(); return; }
     if (evt.key !== "Tab") { return; }
-    var dialog = modalRoot() && modalRoot().querySelector("[role=dialog]");
-    if (!dialog) { return; }
-    var items = dialog.querySelectorAll("a[href], button:not([disabled]), input:not([disabled]), select, textarea");
-    if (!items.length) { return; }
-    var first = items[0], last = items[items.length - 1];
-    if (evt.shiftKey && document.activeElement === first) { last.focus(); evt.preventDefault(); }
-    else if (!evt.shiftKey && document.activeElement === last) { first.focus(); evt.preventDefault(); }
+    var items = box.querySelectorAll(FOCUSABLE);
+    if (!items.length) { evt.preventDefault(); box.focus(); return; }
+    var first = items[0], last = items[items.length - 1], here = document.activeElement;
+    if (!box.contains(here)) { evt.preventDefault(); first.focus(); }
+    else if (evt.shiftKey && (here === first || here === box)) { evt.preventDefault(); last.focus(); }
+    else if (!evt.shiftKey && here === last) { evt.preventDefault(); first.focus(); }
   });
   document.addEventListener("click", function (evt) {
     var target = evt.target;

@@ -23,7 +23,7 @@ auth_limit = limiter.shared_limit(auth_rate_limit, scope="auth", methods=["POST"
 @bp.get("/")
 def index() -> Response:
     """Signed-in users go to their workspace, everyone else to sign-up."""
-    return redirect(url_for("auth.account" if current_user.is_authenticated else "auth.signup"))
+    return redirect(url_for("bookkeeping.workspace" if current_user.is_authenticated else "auth.signup"))
 
 
 @bp.route("/signup", methods=["GET", "POST"])
@@ -41,8 +41,8 @@ def signup() -> Response | tuple[str, int] | str:
         return render_template("auth/signup.html", form=form,
                                errors={"email": "An account with this email already exists."}), 409
     login_user(user)
-    flash("Welcome! Your account is ready.", "success")
-    return redirect(url_for("auth.account"))
+    flash("Welcome! Your account is ready: you are on the Free plan.", "success")
+    return redirect(url_for("bookkeeping.workspace"))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -56,7 +56,7 @@ def login() -> Response | tuple[str, int] | str:
     except InvalidCredentials as exc:
         return render_template("auth/login.html", form=request.form, error=exc.message), 401
     login_user(user, remember=request.form.get("remember") == "on")
-    return redirect(_safe_next(request.args.get("next")) or url_for("auth.account"))
+    return redirect(_safe_next(request.args.get("next")) or url_for("bookkeeping.workspace"))
 
 
 @bp.post("/logout")

@@ -1,13 +1,17 @@
 """Thin billing views: the API for Checkout, Portal and status, and the pages that use them."""
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from webapp.auth.guards import api_user, bearer_required
 from webapp.billing import api_bp, bp, checkout, status
+from webapp import clock
 from webapp.error_handlers import is_htmx
+from webapp.errors import ValidationError
 from webapp.payloads import Field, parse
 
 
@@ -40,11 +44,17 @@ def api_status() -> dict[str, object]:
     return status.billing_status(api_user().tenant_id).as_json()
 
 
+def _since_arg() -> datetime | None:
+    raw = request.args.get("since", "")
+    return datetime.fromtimestamp(int(raw), UTC) if raw.isdigit() else None
+
+
 @bp.get("/billing")
 @login_required
 def status_page() -> str:
-    """The billing status page (the fragment alone for htmx polling)."""
-    view = status.billing_status(current_user.tenant_id, activating=request.args.get("activating") == "1")
+    """The billing status page (the fragment alone for htmx polling while the subscription activates)."""
+    view = status.billing_status(current_user.tenant_id, activating=request.args.get("activating") == "1",
+                                 activating_since=_since_arg())
     return render_template("billing/_status.html" if is_htmx() else "billing/status.html", status=view)
 
 
@@ -53,16 +63,21 @@ def status_page() -> str:
 def plans_page() -> str:
     """The plan picker."""
     return render_template("billing/plans.html", picker=status.plan_picker(current_user.tenant_id),
-                           canceled=request.args.get("checkout") == "canceled")
+                           canceled=request.args.get("checkout") == "canceled", errors={}, form={})
 
 
 @bp.post("/billing/checkout/<plan>")
 @login_required
-def checkout_page(plan: str) -> Response:
-    """Choose a plan: 303 to Stripe Checkout."""
+def checkout_page(plan: str) -> Response | tuple[str, int]:
+    """Choose a plan: 303 to Stripe Checkout; a bad extra-companies field comes back next to the field."""
     addon = request.form.get("addon_companies", "0").strip() or "0"
-    start = checkout.start_checkout(current_user, request.host_url, plan=plan,
-                                    addon_companies=status.parse_quantity(addon))
+    try:
+        start = checkout.start_checkout(current_user, request.host_url, plan=plan,
+                                        addon_companies=status.parse_quantity(addon))
+    except ValidationError as exc:
+        errors = {f"{plan}.{name}": problem for name, problem in exc.fields.items()}
+        return render_template("billing/plans.html", picker=status.plan_picker(current_user.tenant_id),
+                               canceled=False, errors=errors, form={f"{plan}.addon_companies": addon}), 400
     return redirect(start.url, code=303)
 
 
@@ -78,4 +93,16 @@ def portal_page() -> Response:
 def success_page() -> Response:
     """Back from Checkout: apply the subscription now, then show the status page (polling if not yet active)."""
     applied = checkout.complete_checkout(current_user.tenant_id, request.args.get("session_id", ""))
-    return redirect(url_for("billing.status_page", activating="0" if applied else "1"), code=303)
+    if applied:
+        return redirect(url_for("billing.status_page", activating="0"), code=303)
+    since = int(clock.now().timestamp())
+    return redirect(url_for("billing.status_page", activating="1", since=since), code=303)
+
+
+@bp.app_context_processor
+def page_meter() -> dict[str, object]:
+    """The header's usage meter for every page, built only when the layout asks for it."""
+    def build() -> status.HeaderMeter | None:
+        return status.header_meter(current_user.tenant_id) if current_user.is_authenticated else None
+
+    return {"page_meter": build}

@@ -9,11 +9,83 @@ from flask import current_app
 
 from webapp import clock
 from webapp.billing import notices
-from webapp.billing.plans import ADDONS, FREE, PAID_PLANS, PLANS, AddOn, Plan
+from webapp.billing.plans import ADDONS, FREE, FREE_DAILY_ANALYZE_LIMIT, PAID_PLANS, PLANS, AddOn, Plan, next_plan_up
 from webapp.billing.services import get_entitlement, has_paid_plan
 from webapp.clock import isoformat
 from webapp.errors import ValidationError
 from webapp.metering import services as metering
+
+
+NUDGE_AT_PCT = 80  # the header and status page nudge towards a bigger plan from this share of the cap
+ACTIVATION_TIMEOUT_S = 60  # back from Checkout, the status page polls this long for the webhook
+PAYMENT_PROBLEMS = ("past_due", "unpaid")
+
+
+@dataclass(frozen=True)
+class UsageMeter:
+    """One capped counter, ready for a <meter>: what is counted, how much of how much, when it resets."""
+
+    label: str
+    used: int
+    limit: int
+    resets_at: datetime | None = None
+
+    @property
+    def percent(self) -> int:
+        """Share of the limit used, 0-100 (100 when there is no allowance at all)."""
+        return min(100, self.used * 100 // self.limit) if self.limit > 0 else 100
+
+    @property
+    def nudge(self) -> bool:
+        """True from NUDGE_AT_PCT of the limit on."""
+        return self.percent >= NUDGE_AT_PCT
+
+    @property
+    def full(self) -> bool:
+        """True when nothing is left."""
+        return self.used >= self.limit
+
+
+@dataclass(frozen=True)
+class HeaderMeter:
+    """The usage meter in the page header, and the nudge shown from 80 % of the cap."""
+
+    plan_name: str
+    meter: UsageMeter
+    nudge_text: str | None
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _meters(snapshot: metering.UsageSnapshot, paid: bool) -> list[UsageMeter]:
+    if paid:
+        return [UsageMeter("Posted this month", snapshot["tx_posted"], snapshot["tx_cap"],
+                           _parse_time(snapshot["resets_at"]))]
+    today = snapshot["free_today"]
+    return [UsageMeter("Free analyses today", today["tx_analyzed"], today["limit"] or FREE_DAILY_ANALYZE_LIMIT,
+                       _parse_time(today["resets_at"]))]
+
+
+def header_meter(tenant_id: str) -> HeaderMeter:
+    """The header's meter: postings this month on a paid plan, free analyses today otherwise."""
+    ent = get_entitlement(tenant_id)
+    paid = has_paid_plan(ent)
+    meter = _meters(metering.usage_snapshot(tenant_id), paid)[0]
+    return HeaderMeter(PLANS.get(ent.plan, FREE).name if paid else FREE.name, meter,
+                       nudge_text(meter, ent.plan if paid else FREE.key) if meter.nudge else None)
+
+
+def nudge_text(meter: UsageMeter, plan_key: str) -> str:
+    """What the 80 % nudge says: how much is used and what the next plan up gives."""
+    bigger = next_plan_up(plan_key)
+    if plan_key == FREE.key:
+        return (f"You have used {meter.used} of today's {meter.limit} free analyses ({meter.percent} %). "
+                "Paid plans analyse without a daily limit.")
+    used = (f"You have posted {meter.used:,} of the {meter.limit:,} transactions your plan allows this month "
+            f"({meter.percent} %).")
+    return f"{used} {bigger.name} posts {bigger.tx_cap:,} a month." if bigger is not None else used
 
 
 @dataclass
@@ -36,13 +108,42 @@ class BillingStatus:
     usage: dict[str, Any]
     free_today: dict[str, Any]
     activating: bool = False
+    activation_timed_out: bool = False
+    meters: list[UsageMeter] = field(default_factory=list)
+
+    @property
+    def payment_problem(self) -> bool:
+        """True while the last payment failed (past_due or unpaid)."""
+        return self.subscription_status in PAYMENT_PROBLEMS
+
+    @property
+    def badge(self) -> tuple[str, str]:
+        """The status badge: its text and its tone (ok, warn, bad, muted)."""
+        if self.payment_problem:
+            return "Payment failed", "bad"
+        if self.active and self.cancel_at_period_end:
+            return f"Cancels {self.current_period_end:%d %b %Y}" if self.current_period_end else "Canceling", "warn"
+        if self.active and self.subscription_status == "trialing":
+            days = self.trial_days_left
+            return f"Trial · {days} day{'' if days == 1 else 's'} left", "ok"
+        if self.active:
+            return "Active", "ok"
+        if self.subscription_status == "canceled":
+            return "Canceled", "muted"
+        return "No subscription", "muted"
+
+    @property
+    def allowed_companies(self) -> int:
+        """Companies the tenant may have now (the free tier's one unless paying)."""
+        return self.included_companies + self.addon_companies if self.paid else FREE.included_companies
 
     @property
     def trial_days_left(self) -> int | None:
         """Whole days until the trial ends, while trialing."""
         if self.subscription_status != "trialing" or self.trial_end is None:
             return None
-        return max(0, (self.trial_end - clock.now()).days)
+        seconds = (self.trial_end - clock.now()).total_seconds()
+        return max(0, int(-(-seconds // 86400)))  # a trial ending in 13.5 days has 14 days left
 
     paid: bool = False
 
@@ -63,10 +164,19 @@ class BillingStatus:
         }
 
 
-def billing_status(tenant_id: str, activating: bool = False) -> BillingStatus:
-    """Assemble the tenant's billing status from its entitlement, usage and notices."""
+def billing_status(tenant_id: str, activating: bool = False,
+                   activating_since: datetime | None = None) -> BillingStatus:
+    """Assemble the tenant's billing status from its entitlement, usage and notices.
+
+    `activating` (back from Checkout) holds until the plan is paid; after ACTIVATION_TIMEOUT_S
+    from `activating_since` the page stops polling and says what to do next.
+    """
     ent = get_entitlement(tenant_id)
     snapshot = metering.usage_snapshot(tenant_id)
+    paid = has_paid_plan(ent)
+    waiting = activating and not paid
+    timed_out = waiting and activating_since is not None and (
+        clock.now() - activating_since).total_seconds() >= ACTIVATION_TIMEOUT_S
     return BillingStatus(
         tenant_id=tenant_id, plan=PLANS.get(ent.plan, FREE), active=ent.active,
         subscription_status=ent.subscription_status, tx_cap=ent.tx_cap, bulk_approve=ent.bulk_approve,
@@ -76,8 +186,8 @@ def billing_status(tenant_id: str, activating: bool = False) -> BillingStatus:
         notices=[n.message for n in notices.active(tenant_id)],
         usage={"year_month": snapshot["year_month"], "tx_posted": snapshot["tx_posted"],
                "tx_analyzed": snapshot["tx_analyzed"], "tx_remaining": snapshot["tx_remaining"]},
-        free_today=dict(snapshot["free_today"]), activating=activating and not has_paid_plan(ent),
-        paid=has_paid_plan(ent))
+        free_today=dict(snapshot["free_today"]), activating=waiting and not timed_out,
+        activation_timed_out=timed_out, paid=paid, meters=_meters(snapshot, paid))
 
 
 @dataclass

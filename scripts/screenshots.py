@@ -1,0 +1,167 @@
+"""Save a PNG of every page and modal to docs/screenshots/ (run by hand: python scripts/screenshots.py).
+
+Starts the app and a fresh Stripe emulator exactly as the browser tests do (tests/browser/live.py),
+then walks through the product as a new user would, in Debian's Chromium at 1280×800.
+"""
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.browser.live import (VIEWPORT, browser_unavailable, chromium, import_sample, live_billing,  # noqa: E402
+                                pay_on_checkout, propose, sign_up, tenant_of, use_free_analyses, use_postings)
+from tests.factories import set_plan  # noqa: E402
+
+OUT = ROOT / "docs" / "screenshots"
+
+
+def main() -> int:
+    """Walk the pages and save the screenshots; the file names are listed in README.md."""
+    reason = browser_unavailable()
+    if reason:
+        print(f"screenshots: {reason}", file=sys.stderr)
+        return 1
+    OUT.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="aibk-shots-"))
+    with live_billing(f"sqlite:///{tmp / 'shots.db'}", tmp) as env, chromium() as browser:
+        context = browser.new_context(viewport=VIEWPORT, base_url=env.url)
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        shoot = Shooter(page)
+        walk(env, page, shoot)
+        context.close()
+    print(f"screenshots: {len(shoot.saved)} PNGs in {OUT.relative_to(ROOT)}")
+    return 0
+
+
+class Shooter:
+    """Saves numbered-free, stable file names; a modal shot waits for the dialog first."""
+
+    def __init__(self, page) -> None:  # type: ignore[no-untyped-def]
+        self.page, self.saved = page, []
+
+    def __call__(self, name: str, modal: bool = False) -> None:
+        if modal:
+            self.page.get_by_role("dialog").wait_for()
+        self.page.wait_for_load_state("networkidle")
+        self.page.screenshot(path=str(OUT / f"{name}.png"))
+        self.saved.append(name)
+
+    def close_modal(self) -> None:
+        self.page.keyboard.press("Escape")
+        self.page.get_by_role("dialog").wait_for(state="detached")
+
+
+def walk(env, page, shoot: Shooter) -> None:  # type: ignore[no-untyped-def]
+    """The tour: anonymous pages, the free workspace and its paywalls, Checkout, the paid workspace, Portal."""
+    base = env.url
+    page.goto(f"{base}/signup")
+    page.get_by_label("Email").fill("not-an-email")
+    page.get_by_role("button", name="Sign up").click()
+    shoot("signup-errors")
+    page.goto(f"{base}/signup")
+    shoot("signup")
+    page.goto(f"{base}/login")
+    shoot("login")
+    page.goto(f"{base}/nowhere")
+    shoot("error-404")
+
+    email = "dana@example.com"
+    sign_up(page, base, email)
+    tenant = tenant_of(email)
+    shoot("workspace-empty")
+    page.get_by_label("…or paste it").fill("date,description,amount\n2025-01-02,Staples order,twelve")
+    page.get_by_role("button", name="Import").click()
+    page.get_by_text("line 2").wait_for()
+    shoot("workspace-import-error")
+    txns = import_sample(tenant)
+    propose(tenant, txns[:5])
+    page.goto(f"{base}/app")
+    shoot("workspace-free")
+    page.goto(f"{base}/account")
+    shoot("account")
+    page.goto(f"{base}/billing")
+    shoot("billing-free")
+    page.goto(f"{base}/billing/plans")
+    shoot("plans")
+
+    page.goto(f"{base}/app")
+    page.get_by_role("button", name="Commit: Staples order 1042").click()
+    shoot("modal-subscription-required", modal=True)
+    shoot.close_modal()
+    page.get_by_label("New company").fill("Second Street Bakery")
+    page.get_by_role("button", name="Add company").click()
+    shoot("modal-company-limit", modal=True)
+    shoot.close_modal()
+    use_free_analyses(tenant, 45)
+    page.goto(f"{base}/app")
+    shoot("workspace-nudge")
+    use_free_analyses(tenant, 5)
+    page.get_by_role("button", name="Propose: Google Ads campaign").click()
+    shoot("modal-free-cap", modal=True)
+    shoot.close_modal()
+
+    page.goto(f"{base}/billing/plans")
+    page.get_by_role("button", name="Choose Starter").click()
+    page.get_by_role("form", name="Payment").wait_for()
+    shoot("checkout-emulator")
+    pay_on_checkout(page)
+    page.wait_for_url(f"{base}/billing?*")
+    env.wait_for_webhooks()
+    page.reload()
+    shoot("billing-trialing")
+
+    page.goto(f"{base}/app")
+    for memo in ("Staples order 1042", "Adobe Creative Cloud", "Invoice 2025-001 paid"):
+        page.get_by_role("button", name=f"Commit: {memo}").click()
+        page.get_by_role("status").filter(has_text="Posted 1 entry").wait_for()
+    page.evaluate("window.scrollTo(0, 0)")
+    shoot("workspace-paid")
+    page.get_by_role("heading", name="Ledger").scroll_into_view_if_needed()
+    page.evaluate("window.scrollBy(0, 250)")
+    shoot("workspace-ledger")
+    page.get_by_role("checkbox", name="Select all proposals").check()
+    page.get_by_role("button", name="Commit selected").click()
+    shoot("modal-bulk-approve", modal=True)
+    shoot.close_modal()
+    use_postings(tenant, 297, 300)
+    page.get_by_role("button", name="Commit: Uber trip to client").click()
+    shoot("modal-monthly-cap", modal=True)
+    shoot.close_modal()
+
+    page.goto(f"{base}/billing")
+    page.get_by_role("button", name="Manage billing").click()
+    page.get_by_role("form", name="Cancel plan").wait_for()
+    shoot("portal-emulator")
+    page.locator("#cancel-plan").click()
+    env.wait_for_webhooks()
+    page.locator("#return").click()
+    page.wait_for_url(f"{base}/billing")
+    shoot("billing-canceling")
+
+    set_plan(tenant, "starter", status="past_due", active=False)
+    page.goto(f"{base}/billing")
+    shoot("billing-past-due")
+    page.goto(f"{base}/app")
+    page.get_by_role("button", name="Commit: Uber trip to client").click()
+    shoot("modal-payment-required", modal=True)
+    shoot.close_modal()
+
+    context2 = page.context.browser.new_context(viewport=VIEWPORT, base_url=base)
+    other = context2.new_page()
+    sign_up(other, base, "sam@example.com", name="Sam Lee")
+    now = int(time.time())
+    other.goto(f"{base}/billing?activating=1&since={now}")
+    Shooter.__call__(Shooter(other), "billing-activating")
+    other.goto(f"{base}/billing?activating=1&since={now - 61}")
+    Shooter.__call__(Shooter(other), "billing-activation-slow")
+    context2.close()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,211 @@
+"""The workspace and billing pages through the test client: forms without JavaScript, htmx fragments, the gate."""
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+import webapp.clock
+from tests.conftest import csrf_token_from, signup_api_client
+from tests.factories import daily_analyzed, set_plan, set_usage
+from webapp.billing.plans import FREE_DAILY_ANALYZE_LIMIT, STARTER
+from webapp.models import Company, JournalEntry, Transaction
+
+CSV = "date,description,amount,counterparty,id\n2025-01-02,Staples order 1042,-84.20,Staples,b1\n" \
+      "2025-01-03,Adobe Creative Cloud,-59.99,Adobe,b2\n"
+HTMX = {"HX-Request": "true"}
+
+
+def count(db, model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+@pytest.fixture
+def web(logged_in):
+    """The logged-in browser session with the workspace's CSRF token."""
+    logged_in.token = csrf_token_from(logged_in.client.get("/app").get_data(as_text=True))
+    return logged_in
+
+
+def post(web, path, data=None, htmx=False, **kw):
+    return web.client.post(path, data={"csrf_token": web.token, **(data or {})},
+                           headers=HTMX if htmx else {}, **kw)
+
+
+def imported(web) -> list[str]:
+    resp = post(web, "/app/import", {"csv_text": CSV})
+    assert resp.status_code == 303
+    return [t.id for t in web.client.application.extensions["sqlalchemy"].session.scalars(
+        select(Transaction).order_by(Transaction.date))]
+
+
+def test_root_sends_a_logged_in_user_to_the_workspace_with_title_and_meter(web):
+    resp = web.client.get("/")
+    assert resp.status_code == 302 and resp.headers["Location"] == "/app"
+    html = web.client.get("/app").get_data(as_text=True)
+    assert "<title>" in html and "Workspace" in html and 'id="usage-meter"' in html
+    assert f"0 / {FREE_DAILY_ANALYZE_LIMIT}" in html
+
+
+def test_csv_upload_without_javascript_imports_and_redirects_back(web, db):
+    resp = post(web, "/app/import", {"csv_file": (io.BytesIO(CSV.encode()), "bank.csv")},
+                content_type="multipart/form-data")
+    assert resp.status_code == 303 and resp.headers["Location"].startswith("/app?company=")
+    page = web.client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "Imported 2 new transactions." in page and "Staples order 1042" in page
+    assert count(db, Transaction) == 2
+
+
+def test_bad_paste_shows_the_error_next_to_the_box_and_imports_nothing(web, db):
+    resp = post(web, "/app/import", {"csv_text": "date,description,amount\n2025-01-02,Staples,twelve"})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and 'id="csv-text-error"' in html and "line 2" in html
+    assert 'aria-describedby="csv-text-error"' in html and "2025-01-02,Staples,twelve" in html
+    assert count(db, Transaction) == 0
+
+
+def test_empty_import_over_htmx_names_its_target_and_marks_the_field(web):
+    resp = post(web, "/app/import", {}, htmx=True)
+    assert resp.status_code == 400 and resp.headers["HX-Retarget"] == "#workspace"
+    html = resp.get_data(as_text=True)
+    assert html.lstrip().startswith('<div id="workspace"')
+    assert 'id="csv-text-error"' in html and "<html" not in html
+
+
+def test_htmx_propose_is_counted_by_the_gate_and_updates_the_header_meter(web, db, user):
+    txns = imported(web)
+    resp = post(web, "/app/propose", {"txn_ids": txns}, htmx=True)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "Proposed 2 entries." in html
+    assert 'id="usage-meter"' in html and 'hx-swap-oob="true"' in html and f"2 / {FREE_DAILY_ANALYZE_LIMIT}" in html
+    assert daily_analyzed(user.tenant_id, webapp.clock.now().date()) == 2
+    assert count(db, JournalEntry) == 2
+
+
+def test_propose_past_the_free_cap_is_a_429_modal_with_retry_after_and_nothing_proposed(web, db, user):
+    txns = imported(web)
+    set_usage(user.tenant_id, day_analyzed=FREE_DAILY_ANALYZE_LIMIT)
+    resp = post(web, "/app/propose", {"txn_id": txns[0]}, htmx=True)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 429 and resp.headers["HX-Retarget"] == "#modal" and int(resp.headers["Retry-After"]) > 0
+    assert 'data-code="FREE_CAP_EXCEEDED"' in html and 'aria-modal="true"' in html and "Resets in" in html
+    assert "/billing/checkout/starter" in html and count(db, JournalEntry) == 0
+
+
+def test_commit_on_free_without_javascript_is_a_402_page_offering_the_plans(web, db):
+    txns = imported(web)
+    post(web, "/app/propose", {"txn_ids": txns})
+    je = db.session.scalars(select(JournalEntry.id)).first()
+    resp = post(web, "/app/commit", {"je_id": je})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 402 and "<html" in html and 'data-code="SUBSCRIPTION_REQUIRED"' in html
+    assert "Choose Starter" in html and "Choose Pro" in html
+
+
+def test_starter_commits_one_then_the_301st_is_a_402_modal_with_the_next_plan(web, db, user):
+    set_plan(user.tenant_id, "starter")
+    txns = imported(web)
+    post(web, "/app/propose", {"txn_ids": txns})
+    first, second = db.session.scalars(select(JournalEntry.id).order_by(JournalEntry.date)).all()
+    set_usage(user.tenant_id, posted=STARTER.tx_cap - 1)
+    ok = post(web, "/app/commit", {"je_id": first}, htmx=True)
+    assert ok.status_code == 200 and "Posted 1 entry" in ok.get_data(as_text=True)
+    assert "You have posted 300 of the 300" in ok.get_data(as_text=True)  # the nudge, out of band
+    resp = post(web, "/app/commit", {"je_id": second}, htmx=True)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 402 and 'data-code="MONTHLY_CAP_EXCEEDED"' in html and "Pro" in html
+    assert db.session.get(JournalEntry, second).status == "proposed"
+
+
+def test_a_selection_on_starter_is_refused_as_bulk_approve(web, db, user):
+    set_plan(user.tenant_id, "starter")
+    post(web, "/app/propose", {"txn_ids": imported(web)})
+    ids = db.session.scalars(select(JournalEntry.id)).all()
+    resp = post(web, "/app/commit", {"je_ids": ids}, htmx=True)
+    assert resp.status_code == 402 and 'data-code="BULK_APPROVE_NOT_INCLUDED"' in resp.get_data(as_text=True)
+
+
+def test_nothing_ticked_is_a_field_error_not_a_gate_call(web):
+    imported(web)
+    resp = post(web, "/app/propose", {}, htmx=True)
+    assert resp.status_code == 400 and 'id="txn-ids-error"' in resp.get_data(as_text=True)
+
+
+def test_changing_a_proposals_account_before_commit(web, db):
+    post(web, "/app/propose", {"txn_ids": imported(web)})
+    je = db.session.scalars(select(JournalEntry).order_by(JournalEntry.date)).first()
+    resp = post(web, f"/app/entries/{je.id}/account", {f"account_{je.id}": "6900"})
+    assert resp.status_code == 303
+    db.session.expire_all()
+    entry = db.session.get(JournalEntry, je.id)
+    assert entry.account.code == "6900" and entry.confidence_pct == 100
+    bad = post(web, f"/app/entries/{je.id}/account", {f"account_{je.id}": "1000"})
+    assert bad.status_code == 400 and f'id="acct-{je.id}-error"' in bad.get_data(as_text=True)
+
+
+def test_second_company_on_free_is_the_company_limit_modal_and_a_blank_name_a_field_error(web, db):
+    resp = post(web, "/app/companies", {"name": "Second Street Bakery"}, htmx=True)
+    assert resp.status_code == 402 and 'data-code="COMPANY_LIMIT_REACHED"' in resp.get_data(as_text=True)
+    blank = post(web, "/app/companies", {"name": "  "})
+    assert blank.status_code == 400 and 'id="company-name-error"' in blank.get_data(as_text=True)
+    assert count(db, Company) == 1
+
+
+def test_another_tenants_company_is_a_404_page(web, client):
+    other = signup_api_client(client, email="other@example.com")
+    company = other.get("/api/companies").get_json()["data"][0]["id"]
+    resp = web.client.get(f"/app?company={company}")
+    assert resp.status_code == 404 and "Page not found" in resp.get_data(as_text=True)
+
+
+def test_workspace_actions_need_the_csrf_token(web, db):
+    resp = web.client.post("/app/import", data={"csv_text": CSV})
+    assert resp.status_code == 400 and count(db, Transaction) == 0
+
+
+def test_workspace_needs_a_login(client):
+    resp = client.get("/app")
+    assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+
+
+def test_status_fragment_polls_every_2s_while_activating_and_gives_up_after_60s(web, clock):
+    since = int(clock.now().timestamp())
+    polling = web.client.get(f"/billing?activating=1&since={since}", headers=HTMX).get_data(as_text=True)
+    assert "Activating your subscription…" in polling and 'hx-trigger="load delay:2s"' in polling
+    assert "<html" not in polling
+    clock.advance(seconds=61)
+    late = web.client.get(f"/billing?activating=1&since={since}", headers=HTMX).get_data(as_text=True)
+    assert "hx-trigger" not in late and "taking longer than usual" in late
+
+
+def test_status_page_shows_trial_days_left_and_usage_meter(web, user, clock):
+    ent = set_plan(user.tenant_id, "starter", status="trialing")
+    ent.trial_end = clock.now() + timedelta(days=13, hours=12)
+    webapp.extensions.db.session.commit()
+    html = web.client.get("/billing").get_data(as_text=True)
+    assert "Trial · 14 days left" in html and f'max="{STARTER.tx_cap}"' in html and "<meter" in html
+
+
+def test_plan_picker_shows_a_bad_extra_companies_value_next_to_the_field(web):
+    page = web.client.get("/billing/plans").get_data(as_text=True)
+    assert "14-day free trial" in page and "Current plan" in page
+    resp = post(web, "/billing/checkout/firm", {"addon_companies": "lots"})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and 'id="addon-firm-error"' in html and 'value="lots"' in html
+
+
+class TestRateLimitedModal:
+    @pytest.fixture
+    def app_overrides(self):
+        return {"AUTH_RATE_LIMIT": "1 per minute"}
+
+    def test_an_htmx_request_past_a_rate_limit_gets_a_modal_with_retry_after(self, client):
+        form = {"email": "x@example.com", "password": "whatever1",
+                "csrf_token": csrf_token_from(client.get("/login").get_data(as_text=True))}
+        client.post("/login", data=form)
+        resp = client.post("/login", data=form, headers=HTMX)
+        html = resp.get_data(as_text=True)
+        assert resp.status_code == 429 and resp.headers["HX-Retarget"] == "#modal"
+        assert "Too many requests" in html and "Try again in" in html and 'role="dialog"' in html
