@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import requests
 import stripe
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from stripe_emulator import EmulatorServer
-from tests.conftest import ApiClient, running_app, signup_api_client
+from tests.conftest import ApiClient, running_app
 from webapp.billing import bootstrap as bootstrap_service
 from webapp.extensions import db as _db
 from webapp.models import Entitlement
@@ -91,10 +92,59 @@ def billing(database_url: str, billing_overrides: dict[str, Any], tmp_path: Any)
         thread.join(timeout=5)
 
 
+class HttpResponse:
+    """A requests.Response with the Flask test-response methods the tests use."""
+
+    def __init__(self, resp: requests.Response) -> None:
+        self.raw, self.status_code, self.headers = resp, resp.status_code, resp.headers
+
+    def get_json(self) -> Any:
+        return self.raw.json()
+
+    def get_data(self, as_text: bool = False) -> Any:
+        return self.raw.text if as_text else self.raw.content
+
+
+@dataclass
+class HttpApiClient:
+    """A tenant talking to the live app over real HTTP with its Bearer token (no shared session state)."""
+
+    base: str
+    token: str
+    tenant_id: str
+    user_id: str
+    email: str
+
+    def _send(self, method: str, path: str, headers: dict[str, str] | None = None, **kw: Any) -> HttpResponse:
+        auth = {"Authorization": f"Bearer {self.token}", **(headers or {})}
+        return HttpResponse(requests.request(method, self.base + path, headers=auth, allow_redirects=False,
+                                             timeout=30, **kw))
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> HttpResponse:
+        return self._send("GET", path, headers)
+
+    def post(self, path: str, json: Any = None, headers: dict[str, str] | None = None) -> HttpResponse:
+        return self._send("POST", path, headers, json=json)
+
+
+_signups = {"n": 0}
+
+
+def signup_over_http(base: str, email: str | None = None) -> HttpApiClient:
+    """Sign a tenant up through POST /api/auth/signup on the live server."""
+    _signups["n"] += 1
+    email = email or f"billing{_signups['n']}@example.com"
+    resp = requests.post(f"{base}/api/auth/signup", timeout=30,
+                         json={"email": email, "password": "testpass123", "full_name": "Billing Tester"})
+    assert resp.status_code == 201, resp.text
+    body = resp.json()
+    return HttpApiClient(base, body["token"], body["tenant_id"], body["user_id"], email)
+
+
 @pytest.fixture
-def tenant(billing: BillingEnv) -> ApiClient:
-    """A signed-up tenant of the billing app."""
-    return signup_api_client(billing.app.test_client())
+def tenant(billing: BillingEnv) -> HttpApiClient:
+    """A signed-up tenant of the billing app, talking to it over real HTTP."""
+    return signup_over_http(billing.url)
 
 
 @pytest.fixture

@@ -4,28 +4,33 @@ from __future__ import annotations
 import urllib.parse
 
 import pytest
+import requests
 
 from tests.billing.helpers import http, pay_on_hosted_checkout, start_checkout, subscribe
-from tests.conftest import csrf_token_from, signup_api_client
+from tests.billing.conftest import signup_over_http
+from tests.conftest import csrf_token_from
 
 
 def test_runbook_scenario_1_signup_checkout_pay_4242_webhook_makes_status_active_on_starter(billing):
-    client = billing.app.test_client()
-    signup = client.post("/api/auth/signup", json={"email": "test@example.com", "password": "testpass123",
-                                                   "full_name": "Test User"}).get_json()
-    auth = {"Authorization": f"Bearer {signup['token']}"}
-    status = client.get("/api/billing/status", headers=auth).get_json()
+    """The runbook's curl commands, as printed (JSON bodies, no Content-Type on checkout), over real HTTP."""
+    base = billing.url
+    signup = requests.post(f"{base}/api/auth/signup", headers={"Content-Type": "application/json"}, timeout=30,
+                           data='{"email": "test@example.com", "password": "testpass123", "full_name": "Test User"}')
+    assert signup.status_code == 201
+    auth = {"Authorization": f"Bearer {signup.json()['token']}"}
+    status = requests.get(f"{base}/api/billing/status", headers=auth, timeout=30).json()
     assert (status["plan"], status["active"], status["subscription_status"]) == ("free", False, "none")
     price = billing.catalog["starter"]["price_id"]
-    checkout = client.post("/api/billing/checkout", headers=auth, json={"price_id": price})
+    checkout = requests.post(f"{base}/api/billing/checkout", headers=auth, timeout=30,
+                             data='{"price_id": "' + price + '"}')
     assert checkout.status_code == 200
-    body = checkout.get_json()
+    body = checkout.json()
     assert body["url"].startswith(billing.emulator.url) and body["session_id"].startswith("cs_")
     code, location, _ = pay_on_hosted_checkout(body["url"], "4242424242424242")
     assert code in (302, 303) and f"/billing/success?session_id={body['session_id']}" in location
     billing.wait_for_webhooks()
-    status = client.get("/api/billing/status", headers=auth).get_json()
-    assert status["plan"] == "starter" and status["active"] is True
+    status = requests.get(f"{base}/api/billing/status", headers=auth, timeout=30).json()
+    assert status["plan"] == "starter" and status["active"] is True and status["effective_plan"] == "starter"
     assert status["subscription_status"] in ("trialing", "active")
     assert status["tx_cap"] == 300 and status["bulk_approve"] is False and status["included_companies"] == 1
     assert status["usage"]["tx_remaining"] == 300
@@ -171,6 +176,66 @@ def test_billing_routes_need_a_token(billing):
 
 
 def test_one_tenants_checkout_never_touches_another_tenant(billing, tenant):
-    other = signup_api_client(billing.app.test_client(), email="other@example.com")
+    other = signup_over_http(billing.url, email="other@example.com")
     subscribe(billing, tenant)
     assert other.get("/api/billing/status").get_json()["active"] is False
+
+
+def test_a_second_checkout_expires_the_first_so_a_second_tab_cannot_make_a_second_subscription(billing, tenant):
+    first = start_checkout(tenant)
+    second = start_checkout(tenant)
+    _, _, html = http("GET", first["url"])
+    assert 'aria-label="Payment"' not in html and "expired" in html.lower()  # the first tab can no longer pay
+    code, _, _ = pay_on_hosted_checkout(second["url"], "4242424242424242")
+    assert code in (302, 303)
+    billing.wait_for_webhooks()
+    customer = billing.entitlement(tenant.tenant_id).stripe_customer_id
+    subs = billing.stripe.v1.subscriptions.list({"customer": customer, "status": "all"}).data
+    assert len(subs) == 1
+
+
+def test_no_second_trial_after_a_subscription_ended(billing, tenant):
+    subscribe(billing, tenant)
+    sub_id = billing.entitlement(tenant.tenant_id).stripe_subscription_id
+    billing.stripe.v1.subscriptions.cancel(sub_id)
+    billing.wait_for_webhooks()
+    assert tenant.get("/api/billing/status").get_json()["subscription_status"] == "canceled"
+    subscribe(billing, tenant, "pro")
+    status = tenant.get("/api/billing/status").get_json()
+    assert (status["plan"], status["subscription_status"], status["trial_end"]) == ("pro", "active", None)
+
+
+def test_an_old_subscription_ending_again_never_takes_away_the_current_one(billing, tenant, db):
+    from sqlalchemy import select
+
+    from webapp.models import BillingEvent
+
+    subscribe(billing, tenant)
+    old_sub = billing.entitlement(tenant.tenant_id).stripe_subscription_id
+    billing.stripe.v1.subscriptions.cancel(old_sub)
+    billing.wait_for_webhooks()
+    subscribe(billing, tenant, "pro")
+    db.session.expire_all()
+    deleted = db.session.scalars(select(BillingEvent.event_id).where(
+        BillingEvent.type == "customer.subscription.deleted")).one()
+    replayed = billing.app.test_cli_runner().invoke(args=["billing", "replay", deleted])
+    assert replayed.exit_code == 0, replayed.output
+    ent = billing.entitlement(tenant.tenant_id)
+    assert (ent.plan, ent.active, ent.stripe_subscription_id != old_sub) == ("pro", True, True)
+
+
+class TestReturnUrl:
+    @pytest.fixture
+    def billing_overrides(self):
+        return {"BILLING_RETURN_URL": "https://books.example.com/dashboard"}
+
+    def test_billing_return_url_sets_checkouts_origin_and_the_portals_return_link(self, billing, tenant):
+        session = start_checkout(tenant)
+        cs = billing.stripe.v1.checkout.sessions.retrieve(session["session_id"])
+        assert cs.success_url.startswith("https://books.example.com/billing/success?session_id=")
+        assert cs.cancel_url.startswith("https://books.example.com/billing/plans")
+        pay_on_hosted_checkout(session["url"], "4242424242424242")
+        billing.wait_for_webhooks()
+        url = tenant.get("/api/billing/portal", headers={"Accept": "application/json"}).get_json()["url"]
+        code, _, html = http("GET", url)  # the hosted portal shows the session's return link
+        assert code == 200 and 'href="https://books.example.com/dashboard"' in html

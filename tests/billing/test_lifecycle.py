@@ -96,3 +96,59 @@ def _labels(html: str) -> list[str]:
     import re
 
     return re.findall(r'<form\b[^>]*aria-label="([^"]+)"', html)
+
+
+def test_final_payment_failure_makes_it_unpaid_and_the_tenant_free_tier(billing, tenant, db):
+    billing.app.config["TRIAL_DAYS"] = 0
+    clock = put_on_test_clock(billing, tenant, db)
+    subscribe(billing, tenant)
+    url, html = portal_page(tenant)
+    submit_form(html, url, "Update card", card_form("4000000000000341"))
+    billing.wait_for_webhooks()
+    advance_clock(billing, clock.id, days=31)
+    for days in (3, 5, 7, 1):  # the emulator's retries: 3, 5 and 7 days after each previous attempt
+        advance_clock(billing, clock.id, days=days)
+    status = tenant.get("/api/billing/status").get_json()
+    assert (status["subscription_status"], status["active"], status["effective_plan"]) == ("unpaid", False, "free")
+    commit = tenant.post("/api/post/commit", json={"je_ids": ["je_x"]})
+    assert commit.status_code == 402 and commit.get_json()["code"] == "PAYMENT_REQUIRED"
+
+
+def test_payment_failed_notice_goes_away_once_the_card_works_again(billing, tenant, db):
+    billing.app.config["TRIAL_DAYS"] = 0
+    clock = put_on_test_clock(billing, tenant, db)
+    subscribe(billing, tenant)
+    url, html = portal_page(tenant)
+    submit_form(html, url, "Update card", card_form("4000000000000341"))
+    billing.wait_for_webhooks()
+    advance_clock(billing, clock.id, days=31)
+    assert tenant.get("/api/billing/status").get_json()["notices"]
+    url, html = portal_page(tenant)
+    submit_form(html, url, "Update card", card_form("4242424242424242"))
+    billing.wait_for_webhooks()
+    status = tenant.get("/api/billing/status").get_json()
+    assert status["active"] is True and status["notices"] == []
+
+
+def test_a_price_we_do_not_know_keeps_the_event_failed_until_it_is_mapped(billing, tenant, db):
+    from sqlalchemy import select
+
+    from webapp.models import BillingEvent
+
+    subscribe(billing, tenant, "starter")
+    sub_id = billing.entitlement(tenant.tenant_id).stripe_subscription_id
+    product = billing.catalog["pro"]["product_id"]
+    stray = billing.stripe.v1.prices.create({"product": product, "unit_amount": 15900, "currency": "usd",
+                                             "recurring": {"interval": "month"}})
+    item = billing.stripe.v1.subscriptions.retrieve(sub_id)["items"]["data"][0]["id"]
+    billing.stripe.v1.subscriptions.update(sub_id, {"items": [{"id": item, "price": stray.id}]})
+    billing.wait_for_webhooks()
+    ent = billing.entitlement(tenant.tenant_id)
+    assert (ent.plan, ent.active) == ("starter", True)  # not silently downgraded
+    db.session.expire_all()
+    failed = db.session.scalars(select(BillingEvent).where(BillingEvent.outcome == "failed")).all()
+    assert failed and all("no price of a known plan" in (row.last_error or "") for row in failed)
+    billing.stripe.v1.prices.update(stray.id, {"metadata": {"plan": "pro"}})
+    result = billing.app.test_cli_runner().invoke(args=["billing", "replay", "--failed"])
+    assert result.exit_code == 0 and "'starter' → 'pro'" in result.output
+    assert billing.entitlement(tenant.tenant_id).plan == "pro"

@@ -124,3 +124,55 @@ def test_processing_failure_keeps_the_event_unprocessed_with_the_error_and_answe
     row = db.session.scalars(select(BillingEvent)).one()
     assert not row.processed and row.outcome == "failed" and "database hiccup" in row.last_error
     assert row.attempts == 1
+
+
+def test_a_body_that_is_not_utf8_is_400_not_500(billing, db):
+    resp = post_event(billing.app.test_client(), b"\xff\xfe{", header="t=1,v1=00")
+    assert resp.status_code == 400 and count_events(db) == 0
+
+
+@pytest.mark.parametrize("patch", [{"created": 10**13}, {"created": True}, {"id": ""}, {"type": 5},
+                                   {"data": {"object": "x"}}])
+def test_a_signed_event_with_impossible_fields_is_400_and_stores_nothing(billing, db, patch):
+    resp = post_event(billing.app.test_client(), {**make_event(), **patch})
+    assert resp.status_code == 400 and resp.get_json()["code"] == "INVALID_EVENT"
+    assert count_events(db) == 0
+
+
+def test_a_worker_whose_claim_expired_cannot_mark_the_event_done_a_second_time(billing, db, tenant):
+    from datetime import timedelta
+
+    from webapp import clock
+    from webapp.billing import events
+    from webapp.errors import DomainError
+
+    event = make_event("evt_slow_worker")
+    row, first_claim = events.store(event)  # the first worker takes the claim, then stalls
+    db.session.execute(BillingEvent.__table__.update().where(BillingEvent.id == row.id)
+                       .values(processing_started_at=clock.now() - timedelta(minutes=6)))
+    db.session.commit()
+    stale_claim = clock.now() - timedelta(minutes=6)
+    assert post_event(billing.app.test_client(), event).get_json()["outcome"] == "ignored"  # a redelivery takes over
+    db.session.expire_all()
+    with pytest.raises(DomainError) as info:
+        events.process(db.session.get(BillingEvent, row.id), event, "webhook", stale_claim)
+    assert info.value.code == "EVENT_IN_PROGRESS"
+    db.session.expire_all()
+    done = db.session.get(BillingEvent, row.id)
+    assert done.processed and done.attempts == 2 and done.outcome == "ignored"
+
+
+def test_replay_picks_up_an_event_whose_worker_died_mid_way(billing, db):
+    from datetime import timedelta
+
+    from webapp import clock
+    from webapp.billing import events
+
+    row, _ = events.store(make_event("evt_orphan"))  # stored and claimed, then the process died
+    db.session.execute(BillingEvent.__table__.update().where(BillingEvent.id == row.id)
+                       .values(processing_started_at=clock.now() - timedelta(minutes=6)))
+    db.session.commit()
+    result = billing.app.test_cli_runner().invoke(args=["billing", "replay", "--failed"])
+    assert "evt_orphan" in result.output and "ignored" in result.output
+    db.session.expire_all()
+    assert db.session.get(BillingEvent, row.id).processed

@@ -8,6 +8,7 @@ from typing import Any
 
 from webapp.billing import stripe_gateway
 from webapp.billing.plans import ADDONS, PAID_PLANS
+from webapp.errors import DomainError
 
 log = logging.getLogger(__name__)
 
@@ -19,8 +20,9 @@ def _catalog() -> list[dict[str, Any]]:
          "metadata": p.stripe_metadata()} for p in PAID_PLANS]
     items += [{"key": a.key, "name": f"AI Bookkeeper {a.name}", "amount": a.unit_price_cents,
                "currency": a.currency,
-               "metadata": {"plan": a.key, "addon": "true", "addon_for": a.plan_key,
-                            "included_companies": str(a.companies_per_unit)}} for a in ADDONS.values()]
+               "metadata": {"plan": a.key, "tx_cap": "0", "bulk_approve": "false",
+                            "included_companies": str(a.companies_per_unit), "addon": "true",
+                            "addon_for": a.plan_key}} for a in ADDONS.values()]
     return items
 
 
@@ -39,10 +41,31 @@ def bootstrap() -> dict[str, dict[str, Any]]:
                 "recurring": {"interval": "month"}, "lookup_key": item["key"], "metadata": item["metadata"],
                 "nickname": item["name"]}, f"bootstrap-price-{item['key']}-v1")
             log.info("billing.bootstrap_created", extra={"plan": item["key"], "price_id": price["id"]})
+        else:
+            _check_matches(item, price)
         product_id = price["product"]["id"] if isinstance(price["product"], dict) else price["product"]
         result[item["key"]] = {"product_id": product_id, "price_id": price["id"],
-                               "amount": price["unit_amount"], "metadata": item["metadata"]}
+                               "amount": price["unit_amount"], "metadata": price.get("metadata") or item["metadata"]}
     return result
+
+
+class CatalogDrift(DomainError):
+    """A price found by lookup key that no longer matches the plan table."""
+
+    status = 409
+    code = "CATALOG_DRIFT"
+
+
+def _check_matches(item: dict[str, Any], price: dict[str, Any]) -> None:
+    """Refuse to reuse a price whose amount, currency or interval differs from plans.py."""
+    recurring = price.get("recurring") or {}
+    found = (price.get("unit_amount"), price.get("currency"), recurring.get("interval"))
+    wanted = (item["amount"], item["currency"], "month")
+    if found != wanted:
+        raise CatalogDrift(
+            f"The Stripe price with lookup_key '{item['key']}' ({price['id']}) is {found}, but plans.py says "
+            f"{wanted}. Create the new price with lookup_key '{item['key']}' and transfer_lookup_key=true in "
+            "the Stripe dashboard (or archive the old one), then run the bootstrap again.")
 
 
 def env_lines(result: dict[str, dict[str, Any]]) -> list[str]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from webapp.errors import DomainError
 
 log = logging.getLogger(__name__)
 
+# A price missing from the catalog (say, no add-on set up yet) is looked up again at most this often.
+MISSING_PRICE_RECHECK_SECONDS = 60.0
 SELLABLE_KEYS: tuple[str, ...] = tuple(p.key for p in PAID_PLANS) + tuple(ADDONS)
 
 
@@ -41,8 +44,11 @@ def _configured_ids() -> dict[str, str]:
 def price_ids() -> dict[str, str]:
     """Plan/add-on key → Stripe price id, filling gaps by lookup key (= the plan key) in Stripe."""
     cache: dict[str, str] = current_app.extensions.setdefault("stripe_price_ids", {})
-    if all(k in cache for k in SELLABLE_KEYS):
+    checked = current_app.extensions.get("stripe_price_ids_checked_at")
+    if all(k in cache for k in SELLABLE_KEYS) or (
+            checked is not None and time.monotonic() - checked < MISSING_PRICE_RECHECK_SECONDS):
         return cache
+    current_app.extensions["stripe_price_ids_checked_at"] = time.monotonic()
     ids = _configured_ids()
     missing = [k for k in SELLABLE_KEYS if k not in ids]
     if missing:

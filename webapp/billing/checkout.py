@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from flask import current_app
 
 from webapp.billing import catalog, links, stripe_gateway
 from webapp.billing.plans import ADDONS, PLANS
 from webapp.billing.services import get_entitlement
-from webapp.billing.subscriptions import apply_subscription
+from webapp.billing.subscriptions import sync_from_stripe
 from webapp.errors import Conflict, ValidationError
 from webapp.extensions import db
 from webapp.models import User
@@ -29,7 +30,17 @@ class CheckoutStart:
 
 
 def _return_base(request_base: str) -> str:
-    return (current_app.config.get("BILLING_RETURN_URL") or request_base).rstrip("/")
+    """The app's origin for Checkout's return links: BILLING_RETURN_URL's scheme and host, or the request's."""
+    configured = current_app.config.get("BILLING_RETURN_URL")
+    if configured:
+        parts = urlsplit(configured)
+        return f"{parts.scheme}://{parts.netloc}"
+    return request_base.rstrip("/")
+
+
+def _portal_return_url(request_base: str) -> str:
+    """Where the Billing Portal's return link goes: BILLING_RETURN_URL as given, else the billing page."""
+    return current_app.config.get("BILLING_RETURN_URL") or f"{request_base.rstrip('/')}/billing"
 
 
 def ensure_customer(user: User) -> str:
@@ -65,11 +76,15 @@ def start_checkout(user: User, request_base: str, *, plan: str | None = None, pr
     if addon_companies and addon is not None:
         line_items.append({"price": catalog.price_for(addon.key), "quantity": addon_companies})
     base = _return_base(request_base)
+    customer = ensure_customer(user)
+    expired = stripe_gateway.gateway().expire_open_checkout_sessions(customer)
+    if expired:
+        log.info("billing.checkout_sessions_expired", extra={"tenant_id": user.tenant_id, "sessions": expired})
     subscription_data: dict[str, object] = {"metadata": {"tenant_id": user.tenant_id, "plan": plan_key}}
     if ent.stripe_subscription_id is None and current_app.config["TRIAL_DAYS"] > 0:
         subscription_data["trial_period_days"] = current_app.config["TRIAL_DAYS"]
     session = stripe_gateway.gateway().create_checkout_session({
-        "mode": "subscription", "customer": ensure_customer(user), "client_reference_id": user.tenant_id,
+        "mode": "subscription", "customer": customer, "client_reference_id": user.tenant_id,
         "line_items": line_items, "metadata": {"tenant_id": user.tenant_id, "plan": plan_key},
         "subscription_data": subscription_data,
         "success_url": f"{base}/billing/success?session_id={{CHECKOUT_SESSION_ID}}",
@@ -86,8 +101,7 @@ def portal_url(tenant_id: str, request_base: str) -> str:
     if not ent.stripe_customer_id:
         raise Conflict("NO_BILLING_ACCOUNT", "There is no billing account yet: choose a plan first.",
                        upgrade_url=links.upgrade_url())
-    return stripe_gateway.gateway().create_portal_session(ent.stripe_customer_id,
-                                                          f"{_return_base(request_base)}/billing")
+    return stripe_gateway.gateway().create_portal_session(ent.stripe_customer_id, _portal_return_url(request_base))
 
 
 def complete_checkout(tenant_id: str, session_id: str) -> bool:
@@ -95,7 +109,9 @@ def complete_checkout(tenant_id: str, session_id: str) -> bool:
 
     Returns True when the subscription was applied; a session of another tenant changes nothing.
     """
-    session = stripe_gateway.gateway().retrieve_checkout_session(session_id) if session_id else None
+    if not session_id or len(session_id) > 255:
+        return False
+    session = stripe_gateway.gateway().retrieve_checkout_session(session_id)
     if session is None:
         return False
     if session.get("client_reference_id") != tenant_id:
@@ -103,11 +119,8 @@ def complete_checkout(tenant_id: str, session_id: str) -> bool:
         return False
     sub_id = session.get("subscription")
     sub_id = sub_id.get("id") if isinstance(sub_id, dict) else sub_id
-    if session.get("status") != "complete" or not sub_id:
+    if session.get("status") != "complete" or not isinstance(sub_id, str):
         return False
-    sub = stripe_gateway.gateway().retrieve_subscription(sub_id)
-    if sub is None:
-        return False
-    apply_subscription(sub, actor="checkout_return")
+    result = sync_from_stripe(sub_id, actor="checkout_return", hints={"tenant_id": tenant_id})
     db.session.commit()
-    return True
+    return result.tenant_id == tenant_id

@@ -155,7 +155,8 @@ class BillingStatus:
     def as_json(self) -> dict[str, Any]:
         """The GET /api/billing/status body."""
         return {
-            "tenant_id": self.tenant_id, "plan": self.plan.key, "active": self.active,
+            "tenant_id": self.tenant_id, "plan": self.plan.key,
+            "effective_plan": self.plan.key if self.paid else FREE.key, "active": self.active,
             "subscription_status": self.subscription_status, "tx_cap": self.tx_cap,
             "bulk_approve": self.bulk_approve, "included_companies": self.included_companies,
             "addon_companies": self.addon_companies, "current_period_end": isoformat(self.current_period_end),

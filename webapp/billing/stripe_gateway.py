@@ -81,6 +81,21 @@ class StripeGateway:
         return _plain(self._call(lambda: self.client.v1.checkout.sessions.create(
             params, {"idempotency_key": _new_key()})))  # type: ignore[arg-type]
 
+    def expire_open_checkout_sessions(self, customer_id: str) -> list[str]:
+        """Expire the customer's open Checkout Sessions (a second tab must not make a second subscription)."""
+        page = self._call(lambda: self.client.v1.checkout.sessions.list(
+            {"customer": customer_id, "status": "open", "limit": 100}))
+        expired = []
+        for session in page.data:
+            try:
+                self.client.v1.checkout.sessions.expire(session.id)
+                expired.append(str(session.id))
+            except stripe.InvalidRequestError:  # completed or expired meanwhile: nothing to do
+                continue
+            except stripe.StripeError as exc:
+                raise _translate(exc) from exc
+        return expired
+
     def retrieve_checkout_session(self, session_id: str) -> dict[str, Any] | None:
         """A Checkout Session by id, or None if Stripe does not know it."""
         return self._retrieve_or_none(lambda: self.client.v1.checkout.sessions.retrieve(session_id))
