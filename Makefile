@@ -6,6 +6,8 @@ REQ_HASH := $(shell sha1sum requirements.txt | cut -c1-12)
 STAMP  := $(VENV)/.installed-$(REQ_HASH)
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# Test processes (pytest-xdist); each has its own SQLite files, PostgreSQL schema and Stripe emulators.
+PYTEST_WORKERS ?= 2
 export FLASK_APP := webapp
 
 .PHONY: run test migrate venv clean
@@ -32,7 +34,7 @@ test: venv
 	else echo "make test: no PostgreSQL on 127.0.0.1:5432, database tests run on SQLite only"; fi; \
 	if [ -x /usr/bin/chromium ]; then echo "make test: Chromium found at /usr/bin/chromium, the browser tests (tests/browser) run"; \
 	else echo "make test: NO CHROMIUM at /usr/bin/chromium: the browser tests (tests/browser) are SKIPPED (apt-get install chromium)"; fi; \
-	TEST_DATABASE_URL="$$url" $(BIN)/python -m pytest $(PYTEST_ARGS)
+	TEST_DATABASE_URL="$$url" $(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
