@@ -5,59 +5,18 @@ to the app's live server, so every leg of the billing flow is real HTTP on 127.0
 """
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-import stripe
 from flask import Flask
-from werkzeug.serving import BaseWSGIServer, make_server
 
-from stripe_emulator import EmulatorServer
-from tests.conftest import ApiClient, running_app
-from webapp.billing import bootstrap as bootstrap_service
-from webapp.extensions import db as _db
-from webapp.models import Entitlement
+from tests.live_stack import API_KEY, WEBHOOK_SECRET, BillingEnv, live_billing
 
-WEBHOOK_SECRET = "whsec_test_billing_suite"
-API_KEY = "sk_test_billing_suite"
-
-
-class LazyWSGI:
-    """Lets the server start (and so know its port) before the app it serves is built."""
-
-    def __init__(self) -> None:
-        self.app: Flask | None = None
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        assert self.app is not None, "live server called before its app was set"
-        return self.app(environ, start_response)
-
-
-@dataclass
-class BillingEnv:
-    """The pieces of one billing test: app, its URL, the emulator and a Stripe client on it."""
-
-    app: Flask
-    url: str
-    emulator: Any
-    stripe: stripe.StripeClient
-    catalog: dict[str, dict[str, Any]]
-
-    def wait_for_webhooks(self, timeout: float = 10.0) -> None:
-        """Block until the emulator has delivered every queued webhook."""
-        self.emulator.wait_for_webhooks(timeout=timeout)
-
-    def entitlement(self, tenant_id: str) -> Entitlement:
-        """The tenant's entitlement as the database has it now."""
-        _db.session.expire_all()
-        ent = _db.session.get(Entitlement, tenant_id)
-        assert ent is not None
-        return ent
-
+__all__ = ["API_KEY", "WEBHOOK_SECRET", "BillingEnv"]
 
 @pytest.fixture
 def billing_overrides() -> dict[str, Any]:
@@ -66,30 +25,10 @@ def billing_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
-def billing(database_url: str, billing_overrides: dict[str, Any], tmp_path: Any) -> Iterator[BillingEnv]:
+def billing(database_url: str, billing_overrides: dict[str, Any], tmp_path: Path) -> Iterator[BillingEnv]:
     """A fresh emulator wired to a live server of the app, with the plan catalog bootstrapped."""
-    lazy = LazyWSGI()
-    server: BaseWSGIServer = make_server("127.0.0.1", 0, lazy, threaded=True)
-    url = f"http://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    emulator = EmulatorServer(port=0, webhook_url=f"{url}/api/billing/webhook", webhook_secret=WEBHOOK_SECRET,
-                              webhook_retry_schedule=(0.05, 0.1, 0.2))
-    emulator.start()
-    overrides = {"STRIPE_SECRET_KEY": API_KEY, "STRIPE_API_BASE": emulator.url,
-                 "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-                 "STRIPE_PRODUCTS_FILE": str(tmp_path / "stripe_products.json"), **billing_overrides}
-    try:
-        with running_app(database_url, overrides) as app:
-            lazy.app = app
-            catalog = bootstrap_service.bootstrap()
-            client = stripe.StripeClient(API_KEY, base_addresses={"api": emulator.url})
-            yield BillingEnv(app=app, url=url, emulator=emulator, stripe=client, catalog=catalog)
-            emulator.wait_for_webhooks(timeout=5)
-    finally:
-        emulator.stop()
-        server.shutdown()
-        thread.join(timeout=5)
+    with live_billing(database_url, tmp_path, billing_overrides) as env:
+        yield env
 
 
 class HttpResponse:
@@ -148,7 +87,7 @@ def tenant(billing: BillingEnv) -> HttpApiClient:
 
 
 @pytest.fixture
-def logged_in_billing(billing: BillingEnv, tenant: ApiClient) -> Any:
+def logged_in_billing(billing: BillingEnv, tenant: HttpApiClient) -> Any:
     """A browser session (test client with cookie) of `tenant`, logged in through the form."""
     from tests.conftest import csrf_token_from
 

@@ -6,19 +6,13 @@ pages redirect the browser to the live app, and its webhooks reach the app, as i
 from __future__ import annotations
 
 import shutil
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
-import stripe
-from werkzeug.serving import BaseWSGIServer, make_server
+from tests.live_stack import BillingEnv, live_billing
 
-from stripe_emulator import EmulatorServer
-from tests.billing.conftest import API_KEY, WEBHOOK_SECRET, BillingEnv, LazyWSGI
-from tests.conftest import running_app
-from webapp.billing import bootstrap as bootstrap_service
+__all__ = ["BillingEnv", "live_billing"]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -35,32 +29,6 @@ def browser_unavailable() -> str | None:
     except ImportError:
         return "Playwright for Python is not installed (pip install playwright); browser tests skipped"
     return None
-
-
-@contextmanager
-def live_billing(database_url: str, files: Path, overrides: dict[str, Any] | None = None) -> Iterator[BillingEnv]:
-    """Serve the app on a free port with a fresh emulator wired to it and the plan catalog bootstrapped."""
-    lazy = LazyWSGI()
-    server: BaseWSGIServer = make_server("127.0.0.1", 0, lazy, threaded=True)
-    url = f"http://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    emulator = EmulatorServer(port=0, webhook_url=f"{url}/api/billing/webhook", webhook_secret=WEBHOOK_SECRET,
-                              webhook_retry_schedule=(0.05, 0.1, 0.2))
-    emulator.start()
-    config = {"STRIPE_SECRET_KEY": API_KEY, "STRIPE_API_BASE": emulator.url, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-              "STRIPE_PRODUCTS_FILE": str(files / "stripe_products.json"), **(overrides or {})}
-    try:
-        with running_app(database_url, config) as app:
-            lazy.app = app
-            catalog = bootstrap_service.bootstrap()
-            client = stripe.StripeClient(API_KEY, base_addresses={"api": emulator.url})
-            yield BillingEnv(app=app, url=url, emulator=emulator, stripe=client, catalog=catalog)
-            emulator.wait_for_webhooks(timeout=5)
-    finally:
-        emulator.stop()
-        server.shutdown()
-        thread.join(timeout=5)
 
 
 @contextmanager
