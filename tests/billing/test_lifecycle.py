@@ -85,7 +85,6 @@ def test_plan_change_in_the_portal_applies_the_new_limits(billing, tenant):
 def test_addon_quantity_change_in_the_portal_updates_addon_companies(billing, tenant):
     subscribe(billing, tenant, "firm", addon_companies=1)
     url, html = portal_page(tenant)
-    addon_price = billing.catalog["firm_addon"]["price_id"]
     label = next(label for label in _labels(html) if label.startswith("Add-on"))
     submit_form(html, url, label, {"quantity": "4"})
     billing.wait_for_webhooks()

@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import json
-import random
 import threading
 import time
 
 import pytest
 from sqlalchemy import func, select
 
-from tests.billing.helpers import post_event, signature_header, subscribe
+from tests.billing.helpers import post_event, subscribe
 from webapp.billing import stripe_gateway
 from webapp.models import BillingAudit, BillingEvent
 
