@@ -33,6 +33,7 @@ def test_scenario_2_starter_posts_300_single_commits_and_the_301st_is_402_monthl
     assert CAP_KEYS <= set(body)
     assert body["code"] == "MONTHLY_CAP_EXCEEDED" and body["plan"] == "starter"
     assert body["limit"] == STARTER.tx_cap and body["used"] == STARTER.tx_cap
+    assert body["requested"] == 1 and body["remaining"] == 0
     assert body["resets_at"] == "2025-04-01T00:00:00Z" and body["upgrade_url"] == "/billing/plans"
     assert usage_row(api_client.tenant_id, "2025-03").tx_posted == STARTER.tx_cap
     assert posted_count(api_client) == STARTER.tx_cap
@@ -88,11 +89,22 @@ def test_free_daily_cap_used_up_at_2359_resets_at_utc_midnight(api_client, clock
     assert usage_row(api_client.tenant_id, "2025-02").tx_analyzed == 1
 
 
-def test_free_propose_of_more_than_the_daily_limit_at_once_is_429_and_counts_nothing(api_client, clock):
+def test_free_propose_of_more_than_the_daily_limit_at_once_is_429_says_split_and_counts_nothing(api_client, clock):
     txn_ids = import_txns(api_client, FREE_DAILY_ANALYZE_LIMIT + 1)
     resp = api_client.post("/api/post/propose", json={"txn_ids": txn_ids})
-    assert resp.status_code == 429 and resp.get_json()["used"] == 0
+    body = resp.get_json()
+    assert resp.status_code == 429 and body["used"] == 0
+    assert body["requested"] == FREE_DAILY_ANALYZE_LIMIT + 1 and body["remaining"] == FREE_DAILY_ANALYZE_LIMIT
+    assert f"at most {FREE_DAILY_ANALYZE_LIMIT} at a time" in body["message"]
     assert usage_row(api_client.tenant_id, "2025-01") is None
+
+
+def test_free_propose_past_the_limit_says_how_many_remain_today(api_client, clock):
+    txn_ids = import_txns(api_client, FREE_DAILY_ANALYZE_LIMIT)
+    assert api_client.post("/api/post/propose", json={"txn_ids": txn_ids[:45]}).status_code == 200
+    body = api_client.post("/api/post/propose", json={"txn_ids": txn_ids[40:]}).get_json()
+    assert body["code"] == "FREE_CAP_EXCEEDED" and body["used"] == 45
+    assert body["requested"] == 10 and body["remaining"] == 5 and "5 remain today" in body["message"]
 
 
 def test_free_tier_commit_is_402_subscription_required(api_client, clock):

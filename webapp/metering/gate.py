@@ -62,7 +62,7 @@ def admit(tenant_id: str, action: Action, n: int) -> None:
 def admit_propose(tenant_id: str, tier: Tier, n: int, now: datetime) -> None:
     """Free tier: at most the daily limit per UTC day. Paid: unlimited. Both counted in the month."""
     if not tier.paid and not usage.take_daily_analyzed(tenant_id, n, FREE_DAILY_ANALYZE_LIMIT, now):
-        raise free_cap_exceeded(tenant_id, now)
+        raise free_cap_exceeded(tenant_id, n, now)
     usage.count_analyzed(tenant_id, n, now)
 
 
@@ -78,16 +78,28 @@ def admit_commit(tenant_id: str, tier: Tier, n: int, now: datetime) -> None:
         raise monthly_cap_exceeded(tenant_id, tier, n, now)
 
 
-def free_cap_exceeded(tenant_id: str, now: datetime) -> PaywallError:
-    """429: the free tier's daily analyses are used up; Retry-After is the time to the next UTC midnight."""
+def free_cap_exceeded(tenant_id: str, n: int, now: datetime) -> PaywallError:
+    """429: the free tier's daily analyses are used up; Retry-After is the time to the next UTC midnight.
+
+    `requested` and `remaining` say whether a smaller request would pass today; a request for more than
+    the whole daily limit is told to split, since waiting alone never lets it through.
+    """
     resets = clock.next_utc_midnight(now)
     used = usage.read_counts(tenant_id, now).day_analyzed
-    log.info("gate.free_cap_exceeded", extra={"tenant_id": tenant_id, "used": used})
+    remaining = max(0, FREE_DAILY_ANALYZE_LIMIT - used)
+    log.info("gate.free_cap_exceeded", extra={"tenant_id": tenant_id, "used": used, "requested": n})
+    if n > FREE_DAILY_ANALYZE_LIMIT:
+        advice = f"Propose at most {FREE_DAILY_ANALYZE_LIMIT} at a time, or upgrade."
+    elif remaining:
+        advice = f"{remaining} remain today: propose fewer, upgrade, or try again after midnight UTC."
+    else:
+        advice = "Upgrade, or try again after midnight UTC."
     return PaywallError("FREE_CAP_EXCEEDED", 429, FREE.key,
-                        f"The free plan analyses {FREE_DAILY_ANALYZE_LIMIT} transactions per UTC day and this "
-                        "request would pass today's limit. Upgrade, or try again after midnight UTC.",
+                        f"The free plan analyses {FREE_DAILY_ANALYZE_LIMIT} transactions per UTC day; {used} are "
+                        f"used today and this request asks for {n}. {advice}",
                         retry_after=_seconds_until(resets, now), limit=FREE_DAILY_ANALYZE_LIMIT, used=used,
-                        resets_at=clock.isoformat(resets), upgrade_url=links.upgrade_url())
+                        requested=n, remaining=remaining, resets_at=clock.isoformat(resets),
+                        upgrade_url=links.upgrade_url())
 
 
 def subscription_required(tier: Tier) -> PaywallError:
@@ -119,7 +131,8 @@ def monthly_cap_exceeded(tenant_id: str, tier: Tier, n: int, now: datetime) -> P
     return PaywallError("MONTHLY_CAP_EXCEEDED", 402, tier.plan,
                         f"Your plan posts {tier.tx_cap} transactions per month; {used} are posted and this "
                         f"request would add {n}.",
-                        limit=tier.tx_cap, used=used, resets_at=clock.isoformat(clock.next_month_start(now)),
+                        limit=tier.tx_cap, used=used, requested=n, remaining=max(0, tier.tx_cap - used),
+                        resets_at=clock.isoformat(clock.next_month_start(now)),
                         upgrade_url=links.upgrade_url())
 
 
