@@ -47,3 +47,12 @@ def test_payment_required_sends_to_the_portal_to_update_the_card(app):
     v = view(app, PaywallError("PAYMENT_REQUIRED", 402, "starter", "m", subscription_status="past_due"))
     assert v.offer_via == "portal" and v.portal_label == "Update card" and v.offers == []
     assert "Starter" in v.message
+
+
+def test_paywall_links_name_the_billing_routes_that_serve_them(app):
+    from flask import url_for
+
+    from webapp.billing import links
+    with app.test_request_context():
+        assert links.upgrade_url() == url_for("billing.plans_page")
+        assert links.portal_url() == url_for("billing_api.api_portal")
