@@ -209,3 +209,33 @@ class TestRateLimitedModal:
         html = resp.get_data(as_text=True)
         assert resp.status_code == 429 and resp.headers["HX-Retarget"] == "#modal"
         assert "Too many requests" in html and "Try again in" in html and 'role="dialog"' in html
+
+
+def bulk_csv(n: int) -> str:
+    rows = [f"2025-01-{1 + i % 28:02d},Office supplies {i:03d},-{i + 1}.00,Staples,p{i:03d}" for i in range(n)]
+    return "date,description,amount,counterparty,id\n" + "\n".join(rows) + "\n"
+
+
+def test_workspace_pages_through_long_tables_and_clamps_bad_page_numbers(web):
+    assert post(web, "/app/import", {"csv_text": bulk_csv(230)}).status_code == 303
+
+    first = web.client.get("/app").get_data(as_text=True)
+    assert first.count('name="txn_ids"') == 100
+    assert "Transactions 1–100 of 230 (page 1 of 3)" in first and 'rel="next"' in first
+    last = web.client.get("/app?tx_page=3").get_data(as_text=True)
+    assert last.count('name="txn_ids"') == 30 and "Transactions 201–230 of 230 (page 3 of 3)" in last
+    assert web.client.get("/app?tx_page=999").get_data(as_text=True).count('name="txn_ids"') == 30
+    assert "(page 1 of 3)" in web.client.get("/app?tx_page=-2").get_data(as_text=True)
+    assert "(page 1 of 3)" in web.client.get("/app?tx_page=abc").get_data(as_text=True)
+
+
+def test_an_action_taken_on_a_later_page_comes_back_to_that_page(web, db):
+    assert post(web, "/app/import", {"csv_text": bulk_csv(150)}).status_code == 303
+    page2 = web.client.get("/app?tx_page=2").get_data(as_text=True)
+    assert '<input type="hidden" name="tx_page" value="2">' in page2
+    txn = db.session.scalars(select(Transaction).order_by(Transaction.date, Transaction.id)).first()
+
+    resp = post(web, "/app/propose", {"txn_id": txn.id, "tx_page": "2"})
+    assert resp.status_code == 303 and "tx_page=2" in resp.headers["Location"]
+    fragment = post(web, "/app/propose", {"txn_id": txn.id, "tx_page": "2"}, htmx=True).get_data(as_text=True)
+    assert "(page 2 of 2)" in fragment

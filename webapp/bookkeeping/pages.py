@@ -13,7 +13,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from webapp.bookkeeping import bp, csv_import, posting, proposals, services
-from webapp.bookkeeping.workspace import workspace_view
+from webapp.bookkeeping.workspace import page_numbers, workspace_view
 from webapp.error_handlers import is_htmx
 from webapp.errors import Conflict, ValidationError
 from webapp.extensions import db
@@ -32,7 +32,8 @@ def answer(company_id: str | None, notice: str | None = None, errors: dict[str, 
     """The workspace after an action: the fragment for htmx, a redirect (or the page with errors) otherwise."""
     if errors:
         db.session.rollback()  # nothing of a rejected form is kept
-    view = workspace_view(current_user.tenant_id, company_id, notice, errors, dict(request.form))
+    view = workspace_view(current_user.tenant_id, company_id, notice, errors, dict(request.form),
+                          page_numbers(request.values))
     if is_htmx():
         resp = make_response(render_template("bookkeeping/_workspace.html", ws=view, oob=True), status)
         if status >= 400:
@@ -42,14 +43,14 @@ def answer(company_id: str | None, notice: str | None = None, errors: dict[str, 
         return make_response(render_template("bookkeeping/workspace.html", ws=view), status)
     if notice:
         flash(notice, "success")
-    return redirect(url_for("bookkeeping.workspace", company=view.company.id), code=303)
+    return redirect(url_for("bookkeeping.workspace", company=view.company.id, **view.page_numbers), code=303)
 
 
 @bp.get("/app")
 @login_required
 def workspace() -> str:
     """The workspace: companies, import, transactions, proposals, ledger and trial balance."""
-    view = workspace_view(current_user.tenant_id, _company_arg())
+    view = workspace_view(current_user.tenant_id, _company_arg(), pages=page_numbers(request.args))
     return render_template("bookkeeping/workspace.html", ws=view)
 
 

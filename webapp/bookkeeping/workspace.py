@@ -1,10 +1,12 @@
 """The workspace page's view model: one company's transactions, proposals, ledger and trial balance."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from webapp.billing.status import HeaderMeter, header_meter
@@ -14,7 +16,50 @@ from webapp.bookkeeping.services import get_company, list_companies
 from webapp.extensions import db
 from webapp.models import Account, Company, JournalEntry, JournalLine, Transaction
 
-SHOWN_ROWS = 200  # rows per table; the API pages through everything
+PAGE_SIZE = 100  # rows per table page; the API pages through everything too
+PAGE_ARGS = ("tx_page", "prop_page", "ledger_page")  # one page number per table, in the query string
+
+
+@dataclass(frozen=True)
+class Pager:
+    """Where one table is: page `number` (from 1) of `total` rows, PAGE_SIZE to a page."""
+
+    arg: str
+    number: int
+    total: int
+    size: int = PAGE_SIZE
+
+    @property
+    def pages(self) -> int:
+        """How many pages there are (at least one, even when empty)."""
+        return max(1, -(-self.total // self.size))
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * self.size
+
+    @property
+    def first_row(self) -> int:
+        return min(self.total, self.offset + 1)
+
+    @property
+    def last_row(self) -> int:
+        return min(self.total, self.offset + self.size)
+
+
+def pager(arg: str, requested: int, total: int) -> Pager:
+    """A page number clamped into 1..last page, so a stale or edited link still shows rows."""
+    last = max(1, -(-total // PAGE_SIZE))
+    return Pager(arg, min(max(1, requested), last), total)
+
+
+def page_numbers(values: Mapping[str, str]) -> dict[str, int]:
+    """The page of each table a request asks for; anything but a positive integer means page 1."""
+    numbers = {}
+    for arg in PAGE_ARGS:
+        raw = values.get(arg, "")
+        numbers[arg] = int(raw) if raw.isdigit() and 0 < len(raw) < 7 else 1
+    return numbers
 
 
 @dataclass(frozen=True)
@@ -67,9 +112,11 @@ class Workspace:
     companies: list[Company]
     company: Company
     transactions: list[TxnRow]
-    transactions_total: int
+    transactions_page: Pager
     proposals: list[ProposalRow]
+    proposals_page: Pager
     ledger: list[LedgerRow]
+    ledger_page: Pager
     trial_balance: TrialBalance
     accounts: list[Account]
     meter: HeaderMeter
@@ -77,46 +124,74 @@ class Workspace:
     errors: dict[str, str] = field(default_factory=dict)
     form: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def page_numbers(self) -> dict[str, int]:
+        """The tables not on their first page, and their page: what links and forms carry to come back here."""
+        return {p.arg: p.number for p in (self.transactions_page, self.proposals_page, self.ledger_page)
+                if p.number > 1}
 
-def _transactions(company_id: str) -> tuple[list[TxnRow], int]:
+    def page_link_args(self, pager: Pager, number: int) -> dict[str, object]:
+        """url_for arguments for `pager` turned to page `number`, the other tables staying where they are."""
+        args: dict[str, object] = {"company": self.company.id, **self.page_numbers, pager.arg: number}
+        if number == 1:
+            del args[pager.arg]
+        return args
+
+
+def _count(stmt: Select[Any]) -> int:
+    return db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+
+
+def _transactions(company_id: str, page: int) -> tuple[list[TxnRow], Pager]:
     unposted = (select(Transaction, JournalEntry.status).outerjoin(JournalEntry, JournalEntry.txn_id == Transaction.id)
                 .where(Transaction.company_id == company_id,
                        (JournalEntry.status.is_(None)) | (JournalEntry.status == "proposed")))
-    total = db.session.scalar(select(func.count()).select_from(unposted.subquery())) or 0
-    rows = db.session.execute(unposted.order_by(Transaction.date.desc(), Transaction.id).limit(SHOWN_ROWS))
+    at = pager("tx_page", page, _count(unposted))
+    rows = db.session.execute(unposted.order_by(Transaction.date.desc(), Transaction.id)
+                              .offset(at.offset).limit(at.size))
     return [TxnRow(t.id, t.date, t.description, t.counterparty, t.amount_cents, status == "proposed")
-            for t, status in rows], total
+            for t, status in rows], at
 
 
-def _proposals(company_id: str) -> list[ProposalRow]:
-    stmt = (select(JournalEntry).where(JournalEntry.company_id == company_id, JournalEntry.status == "proposed")
-            .options(joinedload(JournalEntry.account), joinedload(JournalEntry.transaction))
-            .order_by(JournalEntry.date.desc(), JournalEntry.id).limit(SHOWN_ROWS))
+def _proposals(company_id: str, page: int) -> tuple[list[ProposalRow], Pager]:
+    proposed = select(JournalEntry).where(JournalEntry.company_id == company_id, JournalEntry.status == "proposed")
+    at = pager("prop_page", page, _count(proposed))
+    stmt = (proposed.options(joinedload(JournalEntry.account), joinedload(JournalEntry.transaction))
+            .order_by(JournalEntry.date.desc(), JournalEntry.id).offset(at.offset).limit(at.size))
     return [ProposalRow(e.id, e.date, e.memo, e.transaction.amount_cents, e.account.code, e.account.name,
-                        e.confidence_pct, e.reason) for e in db.session.scalars(stmt)]
+                        e.confidence_pct, e.reason) for e in db.session.scalars(stmt)], at
 
 
-def _ledger(company_id: str) -> list[LedgerRow]:
-    stmt = (select(JournalEntry).where(JournalEntry.company_id == company_id, JournalEntry.status == "posted")
-            .options(selectinload(JournalEntry.lines).joinedload(JournalLine.account))
-            .order_by(JournalEntry.date.desc(), JournalEntry.posted_at.desc(), JournalEntry.id).limit(SHOWN_ROWS))
+def _ledger(company_id: str, page: int) -> tuple[list[LedgerRow], Pager]:
+    posted = select(JournalEntry).where(JournalEntry.company_id == company_id, JournalEntry.status == "posted")
+    at = pager("ledger_page", page, _count(posted))
+    stmt = (posted.options(selectinload(JournalEntry.lines).joinedload(JournalLine.account))
+            .order_by(JournalEntry.date.desc(), JournalEntry.posted_at.desc(), JournalEntry.id)
+            .offset(at.offset).limit(at.size))
     rows = []
     for entry in db.session.scalars(stmt):
         debit = next(line for line in entry.lines if line.amount_cents > 0)
         credit = next(line for line in entry.lines if line.amount_cents < 0)
         rows.append(LedgerRow(entry.id, entry.date, entry.memo, f"{debit.account.code} {debit.account.name}",
                               f"{credit.account.code} {credit.account.name}", debit.amount_cents))
-    return rows
+    return rows, at
 
 
 def workspace_view(tenant_id: str, company_id: str | None, notice: str | None = None,
-                   errors: dict[str, str] | None = None, form: dict[str, str] | None = None) -> Workspace:
-    """Read the workspace of one company (the tenant's first when none is named); 404 for another tenant's."""
+                   errors: dict[str, str] | None = None, form: dict[str, str] | None = None,
+                   pages: Mapping[str, int] | None = None) -> Workspace:
+    """Read the workspace of one company (the tenant's first when none is named); 404 for another tenant's.
+
+    `pages` holds each table's page number (PAGE_ARGS); a number past the end shows the last page.
+    """
     company = get_company(tenant_id, company_id or None)
-    txns, total = _transactions(company.id)
+    pages = pages or {}
+    txns, txns_at = _transactions(company.id, pages.get("tx_page", 1))
+    proposed, proposed_at = _proposals(company.id, pages.get("prop_page", 1))
+    ledger, ledger_at = _ledger(company.id, pages.get("ledger_page", 1))
     return Workspace(
-        companies=list_companies(tenant_id), company=company, transactions=txns, transactions_total=total,
-        proposals=_proposals(company.id), ledger=_ledger(company.id),
+        companies=list_companies(tenant_id), company=company, transactions=txns, transactions_page=txns_at,
+        proposals=proposed, proposals_page=proposed_at, ledger=ledger, ledger_page=ledger_at,
         trial_balance=trial_balance(tenant_id, company.id),
         accounts=[a for a in list_accounts(company.id) if a.code != BANK], meter=header_meter(tenant_id),
         notice=notice, errors=errors or {}, form=form or {})
