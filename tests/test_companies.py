@@ -10,6 +10,7 @@ def test_free_tenant_adding_a_second_company_gets_402_company_limit_reached(api_
     assert resp.status_code == 402
     body = resp.get_json()
     assert body["code"] == "COMPANY_LIMIT_REACHED" and body["limit"] == 1 and body["used"] == 1
+    assert body["plan"] == "free" and body["upgrade_url"] == "/billing/plans" and "portal_url" not in body
     assert len(api_client.get("/api/companies").get_json()["data"]) == 1
 
 
@@ -19,7 +20,20 @@ def test_pro_tenant_may_add_up_to_three_companies(api_client, db):
     db.session.commit()
     assert api_client.post("/api/companies", json={"name": "B"}).status_code == 201
     assert api_client.post("/api/companies", json={"name": "C"}).status_code == 201
-    assert api_client.post("/api/companies", json={"name": "D"}).get_json()["code"] == "COMPANY_LIMIT_REACHED"
+    body = api_client.post("/api/companies", json={"name": "D"}).get_json()
+    assert body["code"] == "COMPANY_LIMIT_REACHED" and body["plan"] == "pro" and body["plans_with_more"] == ["firm"]
+    assert body["portal_url"] == "/api/billing/portal"  # a subscriber changes plan in the Portal
+
+
+def test_past_due_tenant_over_the_free_allowance_is_told_to_update_the_card(api_client, db):
+    ent = db.session.get(Entitlement, api_client.tenant_id)
+    ent.plan, ent.active, ent.subscription_status, ent.included_companies = "pro", False, "past_due", 3
+    db.session.commit()
+    resp = api_client.post("/api/companies", json={"name": "B"})
+    body = resp.get_json()
+    assert resp.status_code == 402 and body["code"] == "PAYMENT_REQUIRED"
+    assert body["subscription_status"] == "past_due" and body["portal_url"] == "/api/billing/portal"
+    assert len(api_client.get("/api/companies").get_json()["data"]) == 1
 
 
 def test_duplicate_company_name_is_409(api_client, db):

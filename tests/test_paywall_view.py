@@ -56,3 +56,19 @@ def test_paywall_links_name_the_billing_routes_that_serve_them(app):
     with app.test_request_context():
         assert links.upgrade_url() == url_for("billing.plans_page")
         assert links.portal_url() == url_for("billing_api.api_portal")
+
+
+@pytest.mark.parametrize(("err", "title"), [
+    (PaywallError("FREE_CAP_EXCEEDED", 429, "free", "m", limit=50, used=50, requested=1, remaining=0),
+     "Today's free analyses are used up"),
+    (PaywallError("FREE_CAP_EXCEEDED", 429, "free", "m", limit=50, used=45, requested=10, remaining=5),
+     "Only 5 free analyses left today"),
+    (PaywallError("FREE_CAP_EXCEEDED", 429, "free", "m", limit=50, used=0, requested=60, remaining=50),
+     "The free plan analyses at most 50 a day"),
+    (PaywallError("MONTHLY_CAP_EXCEEDED", 402, "pro", "m", limit=2000, used=1997, requested=5, remaining=3),
+     "Only 3 postings left this month"),
+    (PaywallError("MONTHLY_CAP_EXCEEDED", 402, "pro", "m", limit=2000, used=2000, requested=1, remaining=0),
+     "This month's postings are used up"),
+])
+def test_cap_modal_says_used_up_only_when_nothing_is_left(app, err, title):
+    assert view(app, err).title == title

@@ -115,8 +115,20 @@ def test_starter_commits_one_then_the_301st_is_a_402_modal_with_the_next_plan(we
     assert "You have posted 300 of the 300" in ok.get_data(as_text=True)  # the nudge, out of band
     resp = post(web, "/app/commit", {"je_id": second}, htmx=True)
     html = resp.get_data(as_text=True)
-    assert resp.status_code == 402 and 'data-code="MONTHLY_CAP_EXCEEDED"' in html and "Pro" in html
+    assert resp.status_code == 402 and 'data-code="MONTHLY_CAP_EXCEEDED"' in html
+    assert '<p class="offer-name"><strong>Pro</strong>' in html and "<strong>Firm</strong>" not in html
+    assert "Change plan in the billing portal" in html  # a subscriber changes plan in the Portal
     assert db.session.get(JournalEntry, second).status == "proposed"
+
+
+@pytest.mark.parametrize(("posted", "nudged"), [(239, False), (240, True)])
+def test_header_nudges_towards_the_next_plan_from_80_percent_of_the_cap(web, user, posted, nudged):
+    set_plan(user.tenant_id, "starter")  # cap 300: 80 % is 240
+    set_usage(user.tenant_id, posted=posted)
+    html = web.client.get("/app").get_data(as_text=True)
+    assert ('class="nudge"' in html) is nudged
+    if nudged:
+        assert "You have posted 240 of the 300 transactions your plan allows this month (80 %)" in html
 
 
 def test_a_selection_on_starter_is_refused_as_bulk_approve(web, db, user):
@@ -239,3 +251,36 @@ def test_an_action_taken_on_a_later_page_comes_back_to_that_page(web, db):
     assert resp.status_code == 303 and "tx_page=2" in resp.headers["Location"]
     fragment = post(web, "/app/propose", {"txn_id": txn.id, "tx_page": "2"}, htmx=True).get_data(as_text=True)
     assert "(page 2 of 2)" in fragment
+
+
+@pytest.mark.parametrize("since", ["", "99999999999999999999", "abc", "1"])
+def test_activating_page_without_a_usable_start_time_restarts_the_wait_from_now(web, clock, since):
+    resp = web.client.get(f"/billing?activating=1&since={since}")
+    assert resp.status_code == 303
+    assert resp.headers["Location"].endswith(f"since={int(clock.now().timestamp())}")
+    page = web.client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "Activating your subscription…" in page
+
+
+def test_htmx_poll_after_the_session_ended_redirects_the_whole_page_to_log_in(client):
+    resp = client.get("/billing?activating=1&since=1", headers={**HTMX, "HX-Current-URL": "http://localhost/billing"})
+    assert resp.status_code == 401 and resp.get_data() == b""
+    assert resp.headers["HX-Redirect"] == "/login?next=%2Fbilling"
+
+
+def test_page_needing_a_login_redirects_there_and_comes_back(client):
+    resp = client.get("/billing/plans")
+    assert resp.status_code == 302 and resp.headers["Location"] == "/login?next=%2Fbilling%2Fplans"
+
+
+def test_past_due_tenant_at_the_daily_cap_is_offered_a_card_update_not_another_plan(web, user):
+    set_plan(user.tenant_id, "pro", status="past_due", active=False)
+    set_usage(user.tenant_id, day_analyzed=FREE_DAILY_ANALYZE_LIMIT)
+    txns = imported(web)
+    resp = post(web, "/app/propose", {"txn_id": txns[0]}, htmx=True)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 429 and 'data-code="FREE_CAP_EXCEEDED"' in html
+    assert "Update card" in html and "Your Pro plan is paused" in html
+    assert "Choose Starter" not in html and "Change plan" not in html
+    page = web.client.get("/app").get_data(as_text=True)
+    assert "Your Pro plan is paused until your card is updated." in page and "Update your card" in page

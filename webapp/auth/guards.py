@@ -5,7 +5,9 @@ from collections.abc import Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
-from flask import g, request
+from flask import flash, g, make_response, redirect, request
+from flask_login import login_url
+from werkzeug.wrappers import Response
 
 from webapp.auth import services
 from webapp.errors import Unauthorized
@@ -34,3 +36,23 @@ def api_user() -> User:
     """The user authenticated by `bearer_required` for this request."""
     user: User = g.api_user
     return user
+
+
+LOGIN_MESSAGE = "Please log in to see this page."
+
+
+def login_page_answer() -> Response:
+    """Flask-Login's unauthorized handler: send the browser to the log-in page, then back where it was.
+
+    An htmx request (a poll, a form swap) gets 401 with HX-Redirect, so htmx loads the log-in page as a
+    whole page instead of swapping it into a fragment; `next` is then the page the user was on.
+    """
+    from webapp.error_handlers import is_htmx
+
+    flash(LOGIN_MESSAGE, "info")
+    if is_htmx():
+        target = login_url("auth.login", next_url=request.headers.get("HX-Current-URL") or request.url)
+        resp = make_response("", 401)
+        resp.headers["HX-Redirect"] = target
+        return resp
+    return redirect(login_url("auth.login", next_url=request.url))

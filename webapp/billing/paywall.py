@@ -29,6 +29,10 @@ TITLES = {
     "SUBSCRIPTION_REQUIRED": "Posting to the ledger needs a paid plan",
     "PAYMENT_REQUIRED": "Your last payment did not go through",
 }
+LEFT_TITLES = {
+    "FREE_CAP_EXCEEDED": "Only {n} free analyses left today",
+    "MONTHLY_CAP_EXCEEDED": "Only {n} postings left this month",
+}
 
 
 @dataclass(frozen=True)
@@ -124,15 +128,31 @@ def _meter(err: PaywallError) -> UsageMeter | None:
     return UsageMeter(label, _int(details["used"]), _int(details["limit"]), _time(details.get("resets_at")))
 
 
+def _title(err: PaywallError) -> str:
+    """The modal's heading: 'used up' only when nothing is left; otherwise how much is left."""
+    remaining, requested = err.details.get("remaining"), _int(err.details.get("requested"))
+    limit = _int(err.details.get("limit"))
+    if err.code == "FREE_CAP_EXCEEDED" and requested > limit:
+        return f"The free plan analyses at most {limit} a day"
+    if err.code in LEFT_TITLES and isinstance(remaining, int) and remaining > 0:
+        return LEFT_TITLES[err.code].format(n=remaining)
+    return TITLES.get(err.code, "Upgrade needed")
+
+
 def paywall_view(err: PaywallError) -> PaywallView:
-    """Turn the gate's error into the modal: title, meter, reset time, and the way to a plan that allows it."""
-    subscribed, trial_days = False, 0
+    """Turn the gate's error into the modal: title, meter, reset time, and the way to a plan that allows it.
+
+    A tenant whose payment failed (past_due, unpaid) is on the free tier only until the card works, so
+    every paywall it meets points to updating the card rather than to buying another plan.
+    """
+    subscribed, trial_days, payment_problem, subscribed_plan = False, 0, False, None
     if current_user.is_authenticated:
         picker = plan_picker(current_user.tenant_id)
         subscribed, trial_days = picker.subscribed, picker.trial_days
+        payment_problem, subscribed_plan = picker.payment_problem, picker.subscribed_plan
     meter = _meter(err)
     portal_label = None
-    if err.code == "PAYMENT_REQUIRED":
+    if err.code == "PAYMENT_REQUIRED" or payment_problem:
         portal_label = "Update card"
     elif subscribed:
         portal_label = "Change plan in the billing portal"
@@ -155,10 +175,16 @@ def paywall_view(err: PaywallError) -> PaywallView:
         message = (f"Your plan includes {meter.limit} compan{'y' if meter.limit == 1 else 'ies'} and "
                    f"{'it is' if meter.used == 1 else 'all are'} in use. To add another, move to a plan with more"
                    + (" or add extra companies to your plan." if addon else "."))
+    offers = [offer(p) for p in suggested_plans(err)]
+    if payment_problem and err.code != "PAYMENT_REQUIRED":
+        name = subscribed_plan.name if subscribed_plan else "paid"
+        message = (f"{message} Your {name} plan is paused because the last payment did not go through: "
+                   "update your card and its limits come back at once.")
+        offers, addon = [], None
     return PaywallView(
-        code=err.code, status=err.status, title=TITLES.get(err.code, "Upgrade needed"), message=message,
+        code=err.code, status=err.status, title=_title(err), message=message,
         meter=meter, resets_at=meter.resets_at if meter else None, resets_in=describe_wait(err.retry_after),
-        offers=[offer(p) for p in suggested_plans(err)],
+        offers=offers,
         offer_via="portal" if subscribed or err.code == "PAYMENT_REQUIRED" else "checkout",
         portal_label=portal_label, trial_days=trial_days, addon=addon,
         offers_title=OFFER_TITLES.get(err.code, "Plans that include it"))

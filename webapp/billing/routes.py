@@ -45,16 +45,29 @@ def api_status() -> dict[str, object]:
 
 
 def _since_arg() -> datetime | None:
+    """When the activation wait began (a Unix time in the URL); None when absent, malformed or not recent.
+
+    Only the last day counts: an older or future value (a stale bookmark, an edited URL) starts the wait afresh.
+    """
     raw = request.args.get("since", "")
-    return datetime.fromtimestamp(int(raw), UTC) if raw.isdigit() else None
+    if not raw.isdigit() or len(raw) > 12:
+        return None
+    since = datetime.fromtimestamp(int(raw), UTC)
+    age = (clock.now() - since).total_seconds()
+    return since if 0 <= age <= 86400 else None
 
 
 @bp.get("/billing")
 @login_required
-def status_page() -> str:
+def status_page() -> str | Response:
     """The billing status page (the fragment alone for htmx polling while the subscription activates)."""
-    view = status.billing_status(current_user.tenant_id, activating=request.args.get("activating") == "1",
-                                 activating_since=_since_arg())
+    activating = request.args.get("activating") == "1"
+    since = _since_arg()
+    if activating and since is None and not is_htmx():  # every wait has a start, so it can time out
+        return redirect(url_for("billing.status_page", activating="1", since=int(clock.now().timestamp())),
+                        code=303)
+    view = status.billing_status(current_user.tenant_id, activating=activating,
+                                 activating_since=since or clock.now())
     return render_template("billing/_status.html" if is_htmx() else "billing/status.html", status=view)
 
 

@@ -53,6 +53,7 @@ class HeaderMeter:
     plan_name: str
     meter: UsageMeter
     nudge_text: str | None
+    payment_problem: bool = False
 
 
 def _parse_time(text: str | None) -> datetime | None:
@@ -73,13 +74,20 @@ def header_meter(tenant_id: str) -> HeaderMeter:
     ent = get_entitlement(tenant_id)
     paid = has_paid_plan(ent)
     meter = _meters(metering.usage_snapshot(tenant_id), paid)[0]
-    return HeaderMeter(PLANS.get(ent.plan, FREE).name if paid else FREE.name, meter,
-                       nudge_text(meter, ent.plan if paid else FREE.key) if meter.nudge else None)
+    problem = ent.subscription_status in PAYMENT_PROBLEMS
+    text = None
+    if meter.nudge:
+        text = nudge_text(meter, ent.plan if paid else FREE.key, PLANS.get(ent.plan) if problem else None)
+    return HeaderMeter(PLANS.get(ent.plan, FREE).name if paid else FREE.name, meter, text, problem)
 
 
-def nudge_text(meter: UsageMeter, plan_key: str) -> str:
-    """What the 80 % nudge says: how much is used and what the next plan up gives."""
+def nudge_text(meter: UsageMeter, plan_key: str, paused: Plan | None = None) -> str:
+    """What the 80 % nudge says: how much is used and what the next plan up gives (or, when a failed
+    payment has paused the `paused` plan, that updating the card brings it back)."""
     bigger = next_plan_up(plan_key)
+    if paused is not None:
+        return (f"You have used {meter.used} of today's {meter.limit} free analyses ({meter.percent} %). "
+                f"Your {paused.name} plan is paused until your card is updated.")
     if plan_key == FREE.key:
         return (f"You have used {meter.used} of today's {meter.limit} free analyses ({meter.percent} %). "
                 "Paid plans analyse without a daily limit.")
@@ -201,6 +209,8 @@ class PlanPicker:
     subscribed: bool
     trial_days: int
     free: Plan = field(default=FREE)
+    payment_problem: bool = False
+    subscribed_plan: Plan | None = None
 
 
 def plan_picker(tenant_id: str) -> PlanPicker:
@@ -209,7 +219,9 @@ def plan_picker(tenant_id: str) -> PlanPicker:
     subscribed = ent.active or ent.subscription_status in ("past_due", "unpaid")
     trial = current_app.config["TRIAL_DAYS"] if ent.stripe_subscription_id is None else 0
     return PlanPicker(plans=list(PAID_PLANS), addon=next(iter(ADDONS.values()), None),
-                      current=ent.plan if ent.active else FREE.key, subscribed=subscribed, trial_days=trial)
+                      current=ent.plan if ent.active else FREE.key, subscribed=subscribed, trial_days=trial,
+                      payment_problem=ent.subscription_status in PAYMENT_PROBLEMS,
+                      subscribed_plan=PLANS.get(ent.plan) if subscribed else None)
 
 
 def parse_quantity(raw: str) -> int:

@@ -8,10 +8,10 @@ from sqlalchemy.exc import IntegrityError
 
 from webapp.billing import services as billing_services
 from webapp.bookkeeping.accounts import add_default_chart
-from webapp.billing.plans import PLANS, PAID_PLANS
-from webapp.errors import Conflict, NotFound, PaywallError, ValidationError
+from webapp.errors import Conflict, NotFound, ValidationError
 from webapp.extensions import db
 from webapp.ids import new_id
+from webapp.metering import gate
 from webapp.models import Company
 
 log = logging.getLogger(__name__)
@@ -60,13 +60,7 @@ def add_company(tenant_id: str, name: str) -> Company:
     count = db.session.scalar(select(func.count()).select_from(Company).where(Company.tenant_id == tenant_id))
     if (count or 0) >= allowance:
         db.session.rollback()
-        ent = billing_services.get_entitlement(tenant_id)
-        plan = ent.plan if billing_services.has_paid_plan(ent) else "free"
-        bigger = [p.key for p in PAID_PLANS if p.included_companies > allowance]
-        raise PaywallError("COMPANY_LIMIT_REACHED", 402, plan,
-                           f"Your plan includes {allowance} compan{'y' if allowance == 1 else 'ies'}.",
-                           limit=allowance, used=count, plans_with_more=bigger,
-                           addon_available=PLANS[plan].key == "firm")
+        raise gate.company_limit_reached(billing_services.get_entitlement(tenant_id), allowance, count or 0)
     company = Company(id=new_id("co"), tenant_id=tenant_id, name=name)
     db.session.add(company)
     add_default_chart(company)

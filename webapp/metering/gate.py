@@ -115,6 +115,20 @@ def payment_required(tier: Tier) -> PaywallError:
                         subscription_status=tier.subscription_status, portal_url=links.portal_url())
 
 
+def company_limit_reached(ent: Entitlement, allowance: int, count: int) -> PaywallError:
+    """402 for one company too many: update the card if a failed payment is the cause, else a bigger plan."""
+    tier = tier_of(ent)
+    if not tier.paid and tier.subscription_status in PAYMENT_PROBLEM_STATUSES:
+        return payment_required(tier)
+    bigger = [p.key for p in PAID_PLANS if p.included_companies > allowance]
+    return PaywallError("COMPANY_LIMIT_REACHED", 402, tier.plan,
+                        f"Your plan includes {allowance} compan{'y' if allowance == 1 else 'ies'} and "
+                        f"{count} {'is' if count == 1 else 'are'} in use.",
+                        limit=allowance, used=count, plans_with_more=bigger, addon_available=tier.plan == "firm",
+                        upgrade_url=links.upgrade_url(),
+                        **({"portal_url": links.portal_url()} if tier.paid else {}))
+
+
 def bulk_not_included(tier: Tier, n: int) -> PaywallError:
     """402: this plan commits one entry per request."""
     with_bulk = [p.key for p in PAID_PLANS if p.bulk_approve]
@@ -130,7 +144,8 @@ def monthly_cap_exceeded(tenant_id: str, tier: Tier, n: int, now: datetime) -> P
     log.info("gate.monthly_cap_exceeded", extra={"tenant_id": tenant_id, "used": used, "requested": n})
     return PaywallError("MONTHLY_CAP_EXCEEDED", 402, tier.plan,
                         f"Your plan posts {tier.tx_cap} transactions per month; {used} are posted and this "
-                        f"request would add {n}.",
+                        f"request would add {n}." + (f" {tier.tx_cap - used} remain: commit at most that many, or "
+                                                     "move to a bigger plan." if used < tier.tx_cap else ""),
                         limit=tier.tx_cap, used=used, requested=n, remaining=max(0, tier.tx_cap - used),
                         resets_at=clock.isoformat(clock.next_month_start(now)),
                         upgrade_url=links.upgrade_url())
