@@ -210,3 +210,16 @@ def test_usage_endpoint_on_a_paid_plan_shows_what_is_left(api_client, clock):
 
 def test_usage_needs_a_bearer_token(client):
     assert client.get("/api/usage").status_code == 401
+
+
+def test_runbook_curl_bodies_without_a_json_content_type_propose_and_commit(api_client, clock):
+    """The runbook's `curl -d '{…}'` sends application/x-www-form-urlencoded: the JSON body still counts."""
+    set_plan(api_client.tenant_id, "starter")
+    txn = import_txns(api_client, 1)[0]
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    proposed = api_client.post("/api/post/propose", data=f'{{"txn_ids":["{txn}"]}}', headers=form)
+    assert proposed.status_code == 200, proposed.get_json()
+    je = proposed.get_json()["data"][0]["je_id"]
+    committed = api_client.post("/api/post/commit", data=f'{{"je_ids":["{je}"]}}', headers=form)
+    assert committed.status_code == 200, committed.get_json()
+    assert usage_row(api_client.tenant_id, "2025-01").tx_posted == 1
