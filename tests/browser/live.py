@@ -93,6 +93,7 @@ def use_free_analyses(tenant_id: str, n: int) -> None:
     from webapp.metering import usage
 
     assert usage.take_daily_analyzed(tenant_id, n, FREE_DAILY_ANALYZE_LIMIT, clock.now())
+    usage.count_analyzed(tenant_id, n, clock.now())  # the month counts them too, as the gate does
     db.session.commit()
 
 
