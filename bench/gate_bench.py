@@ -16,6 +16,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,6 +70,9 @@ class BackendResult:
     gated_statements: list[str] = field(default_factory=list)
     ungated_statements: list[str] = field(default_factory=list)
     first_of_month_statements: list[str] = field(default_factory=list)
+    # POST /api/post/propose of one transaction: (gated, ungated) statements, paid tenant and free tenant.
+    propose_paid: tuple[list[str], list[str]] = ([], [])
+    propose_free: tuple[list[str], list[str]] = ([], [])
 
     @property
     def gated_rps(self) -> float:
@@ -130,6 +134,21 @@ def commit(t: Tenant, je_id: str) -> None:
     assert resp.status_code == 200, resp.get_json()
 
 
+def recorded(action: Callable[[], None]) -> list[str]:
+    """The SQL statements `action` sends, in order (verb and table)."""
+    seen: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        seen.append(label(statement))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        action()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    return seen
+
+
 def statements_of_one_commit(t: Tenant, first_of_month: bool = False) -> list[str]:
     """The SQL statements one commit request sends, in order (verb and table).
 
@@ -141,17 +160,34 @@ def statements_of_one_commit(t: Tenant, first_of_month: bool = False) -> list[st
     if first_of_month:
         db.session.execute(delete(UsageMonthly).where(UsageMonthly.tenant_id == t.tenant_id))
         db.session.commit()
-    seen: list[str] = []
+    return recorded(lambda: commit(t, measured))
 
-    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
-        seen.append(label(statement))
 
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        commit(t, measured)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
-    return seen
+def statements_of_one_propose(app: Flask, email: str, paid: bool) -> list[str]:
+    """The SQL statements a warm propose of one transaction sends, for a new paid (firm) or free tenant."""
+    with app.app_context():
+        t = make_tenant(app, 1, email) if paid else make_free_tenant(app, email)
+        txn = "b0"
+
+        def propose() -> None:
+            resp = t.client.post("/api/post/propose", json={"txn_ids": [txn]}, headers=t.headers)
+            assert resp.status_code == 200, resp.get_json()
+
+        propose()  # warm: the day's and month's usage rows exist, the token's last_used_at is fresh
+        seen = recorded(propose)
+        db.session.remove()
+        return seen
+
+
+def make_free_tenant(app: Flask, email: str) -> Tenant:
+    """Sign up (free tier) and import one transaction."""
+    client = app.test_client()
+    body = client.post("/api/auth/signup", json={"email": email, "password": "benchpass123",
+                                                 "full_name": "Bench"}).get_json()
+    headers = {"Authorization": f"Bearer {body['token']}"}
+    row = {"id": "b0", "date": "2025-01-15", "description": "Office supplies", "amount_cents": -100}
+    assert client.post("/api/transactions", json={"transactions": [row]}, headers=headers).status_code == 201
+    return Tenant(app, client, headers, body["tenant_id"], [])
 
 
 def label(statement: str) -> str:
@@ -199,7 +235,13 @@ def measure(name: str, url: str, requests: int, block: int) -> BackendResult:
     with ungated_app.app_context():
         result.ungated_statements = statements_of_one_commit(ungated)
         db.session.remove()
-        db.engine.dispose()
+    result.propose_paid = (statements_of_one_propose(gated_app, f"pp-{name}@example.com", paid=True),
+                           statements_of_one_propose(ungated_app, f"pu-{name}@example.com", paid=True))
+    result.propose_free = (statements_of_one_propose(gated_app, f"fp-{name}@example.com", paid=False),
+                           statements_of_one_propose(ungated_app, f"fu-{name}@example.com", paid=False))
+    for app in (gated_app, ungated_app):
+        with app.app_context():
+            db.engine.dispose()
     return result
 
 
@@ -245,7 +287,20 @@ def report(results: list[BackendResult], requests: int, block: int) -> str:
         "", "Target: the gate adds at most 2 statements per request. In the steady state it adds the "
         "entitlement read and the one conditional `UPDATE usage_monthly SET tx_posted = tx_posted + n WHERE "
         "... AND tx_posted + n <= cap`, whose row count decides; only the first commit of a month, when the UPDATE "
-        "finds no row, adds `INSERT ... ON CONFLICT DO NOTHING` and the UPDATE once more.", END]
+        "finds no row, adds `INSERT ... ON CONFLICT DO NOTHING` and the UPDATE once more.", "",
+        "Proposals are gated too (counted, and capped per UTC day on the free tier); statements a warm "
+        "`POST /api/post/propose` of one transaction adds:", "",
+        "| backend | paid tenant: added by the gate | free tenant: added by the gate |", "|---|---|---|"]
+    for r in results:
+        cells = []
+        for gated, ungated in (r.propose_paid, r.propose_free):
+            extra = added_by_gate(gated, ungated)
+            cells.append(f"**{len(extra)}**: {', '.join(f'`{s}`' for s in extra)}")
+        lines.append(f"| {r.name} | {cells[0]} | {cells[1]} |")
+    lines += [
+        "", "A free-tier proposal adds 3: the entitlement read, the day's conditional `UPDATE usage_daily ... "
+        "WHERE tx_analyzed + n <= 50` that decides, and the month's `tx_analyzed` count (a second table, so a "
+        "second statement). The 2-statement target is for commits, the metered path that is capped monthly.", END]
     return "\n".join(lines) + "\n"
 
 
