@@ -14,7 +14,7 @@ class StripeError(Exception):
 
     def __init__(self, message: str, *, code: str | None = None, param: str | None = None,
                  status: int | None = None, type: str | None = None,  # noqa: A002 - Stripe's name
-                 replayable: bool = True, **extra: Any) -> None:
+                 replayable: bool = True, keep_changes: bool = False, **extra: Any) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
@@ -24,6 +24,9 @@ class StripeError(Exception):
         if type is not None:
             self.type = type
         self.replayable = replayable  # False: failed validation, so idempotency keeps nothing
+        # True: the request did real work before failing (a declined charge), which Stripe keeps;
+        # otherwise the request's transaction is rolled back (Store.transaction)
+        self.keep_changes = keep_changes
         self.extra = extra
 
     def body(self) -> dict[str, Any]:
@@ -58,12 +61,13 @@ def resource_missing(label: str, obj_id: str, param: str = "id") -> StripeError:
 
 
 def card_error(code: str, message: str, decline_code: str | None = None,
-               param: str | None = None) -> StripeError:
+               param: str | None = None, keep_changes: bool = False) -> StripeError:
     """402 card_error, with decline_code when the issuer declined."""
     extra: dict[str, Any] = {}
     if decline_code:
         extra["decline_code"] = decline_code
-    return StripeError(message, code=code, param=param, status=402, type="card_error", **extra)
+    return StripeError(message, code=code, param=param, status=402, type="card_error",
+                       keep_changes=keep_changes, **extra)
 
 
 def auth_error(message: str) -> StripeError:

@@ -31,7 +31,7 @@ def emit(emu: "Emulator", event_type: str, obj: dict[str, Any],
         data["previous_attributes"] = previous
     event = {"id": new_id("evt"), "object": "event", "api_version": version or default_api_version(),
              "created": created if created is not None else real_now(), "data": data,
-             "livemode": False, "pending_webhooks": 0,
+             "livemode": False,  # pending_webhooks is computed from the deliveries when rendered
              "request": {"id": request_id, "idempotency_key": idem_key}, "type": event_type}
     with emu.lock:
         emu.store.put(event)

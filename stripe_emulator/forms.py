@@ -51,8 +51,13 @@ def decode_pairs(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
     return root
 
 
+def is_index(key: str) -> bool:
+    """A list index: ASCII digits only (str.isdigit also takes "²", which int() refuses)."""
+    return key.isascii() and key.isdigit()
+
+
 def _next_index(node: dict[str, Any]) -> int:
-    indexes = [int(k) for k in node if k.isdigit()]
+    indexes = [int(k) for k in node if is_index(k)]
     return max(indexes) + 1 if indexes else 0
 
 

@@ -29,9 +29,7 @@ def list_object(emu: "Emulator", objs: list[dict[str, Any]], params: dict[str, A
                 url: str) -> dict[str, Any]:
     """One page of `objs` (already newest first) as a Stripe list object."""
     limit = params.get("limit")
-    limit = 10 if limit is None else limit
-    if not 1 <= limit <= 100:
-        raise invalid("Invalid limit: must be between 1 and 100", "limit")
+    limit = 10 if limit is None else limit  # 1..100, checked with the parameters (schema.py)
     after, before = params.get("starting_after"), params.get("ending_before")
     if after and before:
         raise invalid("You may only specify one of these parameters: ending_before, "

@@ -17,13 +17,26 @@ from functools import lru_cache
 from typing import Any
 
 from .errors import invalid, missing_param, unknown_param
-from .forms import display
+from .forms import display, is_index
+from .timeutil import MAX_TIMESTAMP
 
 REQUEST_OPTION_KEYS = frozenset({"api_key", "stripe_version", "stripe_account", "stripe_context",
                                  "max_network_retries", "idempotency_key", "content_type",
                                  "headers"})
-_INT = re.compile(r"-?\d+\Z")
+_INT = re.compile(r"-?[0-9]{1,20}\Z")  # ASCII digits only; more than 20 is never an integer here
 UNSET = None  # what an empty string ("unset this") becomes after coercion
+# Numbers Stripe range-checks, by parameter name (the last bracket segment). Every other
+# integer and decimal must be non-negative (SIGNED ones excepted) and at most MAX_TIMESTAMP,
+# which is beyond any amount or count Stripe takes and is the last second of the year 9999.
+NUMBER_RANGES: dict[str, tuple[int, int]] = {
+    "limit": (1, 100),                 # list pages
+    "exp_month": (1, 12),
+    "interval_count": (1, 365),        # at most a year of intervals; objects/catalog.py checks
+    "trial_period_days": (0, 730),
+    "unit_amount": (0, 99_999_999),    # 999,999.99 in a two-decimal currency
+    "unit_amount_decimal": (0, 99_999_999),
+}
+SIGNED = frozenset({"balance", "amount"})  # a customer's credit balance, invoice item amounts
 
 
 @dataclass
@@ -133,7 +146,7 @@ def _coerce(node: Node, value: Any, path: list[str]) -> Any:
     if isinstance(value, dict):
         raise invalid(f"Invalid {_kind_word(node)}: {where} must be a {_kind_word(node)}, "
                       "not a hash", where, _invalid_code(node))
-    return _coerce_scalar(node, value, where)
+    return _coerce_scalar(node, value, path)
 
 
 def _coerce_object(node: Node, value: Any, path: list[str]) -> dict[str, Any]:
@@ -154,7 +167,7 @@ def _coerce_object(node: Node, value: Any, path: list[str]) -> dict[str, Any]:
 
 def _coerce_list(node: Node, value: Any, path: list[str]) -> list[Any]:
     where = display(path)
-    if not isinstance(value, dict) or not all(k.isdigit() for k in value):
+    if not isinstance(value, dict) or not all(is_index(k) for k in value):
         raise invalid(f"Invalid array: {where} must be an array", where)
     item = node.item or Node("any")
     return [_coerce(item, value[k], [*path, k]) for k in sorted(value, key=int)]
@@ -175,20 +188,24 @@ def _coerce_union(node: Node, value: Any, path: list[str]) -> Any:
     raise errors[0]
 
 
-def _coerce_scalar(node: Node, value: str, where: str) -> Any:
+def _coerce_scalar(node: Node, value: str, path: list[str]) -> Any:
+    where = display(path)
     if node.kind == "int":
         if not _INT.match(value):
-            raise invalid(f"Invalid integer: {value}", where, "parameter_invalid_integer")
-        return int(value)
+            raise invalid(f"Invalid integer: {_shown(value)}", where, "parameter_invalid_integer")
+        return _in_range(int(value), path, "parameter_invalid_integer")
     if node.kind == "bool":
         if value not in ("true", "false"):
-            raise invalid(f"Invalid boolean: {value}", where, "parameter_invalid_boolean")
+            raise invalid(f"Invalid boolean: {_shown(value)}", where, "parameter_invalid_boolean")
         return value == "true"
     if node.kind in ("float", "decimal"):
         try:
-            number = Decimal(value)
+            number = Decimal(value) if len(value) <= 40 else Decimal("NaN")
         except InvalidOperation:
-            raise invalid(f"Invalid decimal: {value}", where, "parameter_invalid_decimal") from None
+            number = Decimal("NaN")
+        if not number.is_finite():
+            raise invalid(f"Invalid decimal: {_shown(value)}", where, "parameter_invalid_decimal")
+        number = _in_range(number, path, "parameter_invalid_decimal")
         return float(number) if node.kind == "float" else number
     if node.enum and value not in node.enum:
         choices = _choices(node.enum)
@@ -196,6 +213,21 @@ def _coerce_scalar(node: Node, value: str, where: str) -> Any:
     if value == "" and node.allow_empty:
         return UNSET
     return value
+
+
+def _in_range(number: Any, path: list[str], code: str) -> Any:
+    """`number` if it is within the parameter's range, else Stripe's 400 for it."""
+    name = path[-1] if path else ""
+    low, high = NUMBER_RANGES.get(name, (-MAX_TIMESTAMP if name in SIGNED else 0, MAX_TIMESTAMP))
+    if number < low:
+        raise invalid(f"This value must be greater than or equal to {low}.", display(path), code)
+    if number > high:
+        raise invalid(f"This value must be less than or equal to {high}.", display(path), code)
+    return number
+
+
+def _shown(value: str) -> str:
+    return value if len(value) <= 40 else value[:40] + "..."
 
 
 def _choices(enum: tuple[str, ...]) -> str:
@@ -217,7 +249,7 @@ def _invalid_code(node: Node) -> str | None:
 
 def _plain(value: Any) -> Any:
     if isinstance(value, dict):
-        if value and all(k.isdigit() for k in value):
+        if value and all(is_index(k) for k in value):
             return [_plain(value[k]) for k in sorted(value, key=int)]
         return {k: _plain(v) for k, v in value.items()}
     return value

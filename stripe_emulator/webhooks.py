@@ -1,7 +1,14 @@
-"""Deliver events to webhook endpoints in a background thread, signed as Stripe signs them.
+"""Deliver events to webhook endpoints in background threads, signed as Stripe signs them.
 
 Each (event, target) pair is a delivery record kept in the store (kind "emu.delivery") with its
-attempts, so the events page can show them and a restart with --db resumes pending retries.
+attempts, so the events page can show them and a restart with --db resumes pending retries. The
+records are the only truth about delivery: an event's `pending_webhooks` and whether it was
+delivered are computed from them when asked.
+
+Every target (webhook endpoint, or --webhook-url) has its own queue and worker thread, so a slow
+or dead receiver only delays itself. A target's queue runs in order of due time, so new events go
+out in the order they were created, and a failed delivery waits for its retry without holding
+up the events behind it (Stripe does not guarantee order either).
 """
 from __future__ import annotations
 
@@ -17,7 +24,7 @@ import urllib.request
 from typing import TYPE_CHECKING, Any
 
 from .ids import new_id
-from .render import public
+from .render import render, renderer
 
 if TYPE_CHECKING:
     from .core import Emulator
@@ -25,6 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 CLI_TARGET = "cli"  # endpoint id used for the --webhook-url target
 MAX_BODY = 2000
+STOP_TIMEOUT = 5.0  # seconds stop() waits, in all, for the workers
 
 
 def sign(payload: str, secret: str, timestamp: int | None = None) -> str:
@@ -32,6 +40,43 @@ def sign(payload: str, secret: str, timestamp: int | None = None) -> str:
     t = int(time.time()) if timestamp is None else timestamp
     mac = hmac.new(secret.encode("utf-8"), f"{t}.{payload}".encode("utf-8"), hashlib.sha256)
     return f"t={t},v1={mac.hexdigest()}"
+
+
+def deliveries_of(emu: "Emulator", event: dict[str, Any]) -> list[dict[str, Any]]:
+    """An event's delivery records, oldest first."""
+    ids = event.get("_deliveries")
+    if ids is None:  # an event stored before events listed their deliveries
+        return emu.store.all("emu.delivery", lambda d: d["event"] == event["id"],
+                             oldest_first=True)
+    found = (emu.store.get(i, "emu.delivery") for i in ids)
+    return [d for d in found if d is not None]
+
+
+def delivery_state(emu: "Emulator", event: dict[str, Any]) -> tuple[int, str]:
+    """(pending_webhooks, state) of an event, from its delivery records, per target.
+
+    A target counts as delivered once any delivery of the event to it got a 2xx; else as
+    pending while one is still being tried; else as failed. The state is "delivered" when every
+    target is delivered (or there is none), "pending" while any is pending, else "failed".
+    """
+    by_target: dict[str, set[str]] = {}
+    for delivery in deliveries_of(emu, event):
+        by_target.setdefault(delivery["endpoint"], set()).add(delivery["status"])
+    pending = failed = 0
+    for statuses in by_target.values():
+        if "succeeded" in statuses:
+            continue
+        if "pending" in statuses:
+            pending += 1
+        else:
+            failed += 1
+    return pending, "pending" if pending else "failed" if failed else "delivered"
+
+
+@renderer("event")
+def _render_event(emu: "Emulator", stored: dict[str, Any], out: dict[str, Any]) -> dict[str, Any]:
+    out["pending_webhooks"] = delivery_state(emu, stored)[0]
+    return out
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -44,15 +89,16 @@ def _opener() -> urllib.request.OpenerDirector:
 
 
 class WebhookDispatcher:
-    """Queue of due deliveries plus the worker thread that posts them."""
+    """One queue of due deliveries per target, each with a worker thread that posts them."""
 
     def __init__(self, emu: "Emulator") -> None:
         self.emu = emu
         self._cond = threading.Condition()
-        self._heap: list[tuple[float, int, str]] = []
+        self._queues: dict[str, list[tuple[float, int, str]]] = {}  # target -> heap
+        self._threads: dict[str, threading.Thread] = {}
         self._seq = 0
         self._inflight = 0
-        self._thread: threading.Thread | None = None
+        self._running = False
         self._stopping = False
 
     def targets(self, event_type: str) -> list[tuple[str, str]]:
@@ -65,60 +111,74 @@ class WebhookDispatcher:
         return found
 
     def enqueue(self, event: dict[str, Any], only_endpoint: str | None = None) -> int:
-        """Create deliveries for `event` (caller holds the store lock); return how many."""
+        """Record deliveries for `event`; they are queued once the transaction commits."""
         targets = self.targets(event["type"])
         if only_endpoint:
             targets = [t for t in targets if t[0] == only_endpoint]
-        for endpoint_id, url in targets:
-            delivery = {"id": new_id("whdel"), "object": "emu.delivery", "event": event["id"],
-                        "endpoint": endpoint_id, "url": url, "status": "pending",
-                        "attempts": [], "next_attempt_at": time.time(), "created": int(time.time())}
-            self.emu.store.put(delivery)
-            self._push(0.0, delivery["id"])
-        event["pending_webhooks"] = self.pending_count(event["id"])
-        self.emu.store.put(event)
+        with self.emu.lock:
+            event.setdefault("_deliveries", [])
+            for endpoint_id, url in targets:
+                delivery = {"id": new_id("whdel"), "object": "emu.delivery", "event": event["id"],
+                            "endpoint": endpoint_id, "url": url, "status": "pending",
+                            "attempts": [], "next_attempt_at": time.time(),
+                            "created": int(time.time())}
+                self.emu.store.put(delivery)
+                event["_deliveries"].append(delivery["id"])
+                self.emu.store.after_commit(
+                    lambda d=delivery["id"], t=endpoint_id: self._push(0.0, d, t))
+            self.emu.store.put(event)
         return len(targets)
 
-    def pending_count(self, event_id: str) -> int:
-        """Deliveries of an event still waiting for a 2xx or a retry."""
-        return len(self.emu.store.all("emu.delivery", lambda d: d["event"] == event_id
-                                      and d["status"] == "pending"))
-
-    def _push(self, delay: float, delivery_id: str) -> None:
+    def _push(self, delay: float, delivery_id: str, target: str) -> None:
         with self._cond:
             self._seq += 1
-            heapq.heappush(self._heap, (time.monotonic() + delay, self._seq, delivery_id))
+            heapq.heappush(self._queues.setdefault(target, []),
+                           (time.monotonic() + delay, self._seq, delivery_id))
+            if self._running and target not in self._threads:
+                self._start_worker(target)
             self._cond.notify_all()
+
+    def _start_worker(self, target: str) -> None:
+        thread = threading.Thread(target=self._run, args=(target,), daemon=True,
+                                  name=f"stripe-emulator-webhooks-{target}")
+        self._threads[target] = thread
+        thread.start()
 
     def start(self) -> None:
-        """Start the worker and requeue deliveries left pending by a previous run."""
-        if self._thread is not None:
-            return
-        self._stopping = False
+        """Start the workers and requeue deliveries left pending by a previous run."""
+        with self._cond:
+            if self._running:
+                return
+            self._running, self._stopping = True, False
         with self.emu.lock:
-            for delivery in self.emu.store.all("emu.delivery", lambda d: d["status"] == "pending"):
-                delay = max(0.0, delivery["next_attempt_at"] - time.time())
-                if not any(item[2] == delivery["id"] for item in self._heap):
-                    self._push(delay, delivery["id"])
-        self._thread = threading.Thread(target=self._run, name="stripe-emulator-webhooks",
-                                        daemon=True)
-        self._thread.start()
+            queued = {item[2] for queue in self._queues.values() for item in queue}
+            for delivery in self.emu.store.all("emu.delivery", lambda d: d["status"] == "pending",
+                                               oldest_first=True):
+                if delivery["id"] not in queued:
+                    delay = max(0.0, delivery["next_attempt_at"] - time.time())
+                    self._push(delay, delivery["id"], delivery["endpoint"])
+        with self._cond:
+            for target in self._queues:
+                if target not in self._threads:
+                    self._start_worker(target)
 
     def stop(self) -> None:
-        """Stop the worker (pending deliveries stay recorded)."""
+        """Stop the workers (pending deliveries stay recorded)."""
         with self._cond:
             self._stopping = True
+            self._running = False
             self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+            threads, self._threads = list(self._threads.values()), {}
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for thread in threads:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def wait_idle(self, timeout: float = 5.0) -> bool:
         """Block until nothing is in flight and no delivery is due within `timeout`; True if so."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
-                due_soon = self._heap and self._heap[0][0] <= deadline
+                due_soon = any(queue and queue[0][0] <= deadline for queue in self._queues.values())
                 if self._inflight == 0 and not due_soon:
                     return True
                 remaining = deadline - time.monotonic()
@@ -126,16 +186,15 @@ class WebhookDispatcher:
                     return False
                 self._cond.wait(min(remaining, 0.05))
 
-    def _run(self) -> None:
+    def _run(self, target: str) -> None:
         while True:
             with self._cond:
-                while not self._stopping and (not self._heap
-                                              or self._heap[0][0] > time.monotonic()):
-                    wait = self._heap[0][0] - time.monotonic() if self._heap else None
-                    self._cond.wait(wait)
+                queue = self._queues[target]
+                while not self._stopping and (not queue or queue[0][0] > time.monotonic()):
+                    self._cond.wait(queue[0][0] - time.monotonic() if queue else None)
                 if self._stopping:
                     return
-                _, _, delivery_id = heapq.heappop(self._heap)
+                _, _, delivery_id = heapq.heappop(queue)
                 self._inflight += 1
             try:
                 self._attempt(delivery_id)
@@ -156,7 +215,7 @@ class WebhookDispatcher:
             if event is None or secret is None:
                 self._finish(delivery, "failed")
                 return None
-            payload = json.dumps(public(event), indent=2)
+            payload = json.dumps(render(self.emu, event), indent=2)
             return delivery["url"], payload, secret
 
     def _secret(self, endpoint_id: str) -> str | None:
@@ -194,16 +253,12 @@ class WebhookDispatcher:
             delay = float(schedule[tried - 1])
             delivery["next_attempt_at"] = time.time() + delay
             self.emu.store.put(delivery)
-        self._push(delay, delivery_id)
+        self._push(delay, delivery_id, delivery["endpoint"])
 
     def _finish(self, delivery: dict[str, Any], status: str) -> None:
         delivery["status"] = status
         delivery["next_attempt_at"] = None
         self.emu.store.put(delivery)
-        event = self.emu.store.get(delivery["event"], "event")
-        if event is not None:
-            event["pending_webhooks"] = self.pending_count(event["id"])
-            self.emu.store.put(event)
 
     def _post(self, url: str, payload: str, secret: str) -> tuple[int | None, str, str | None]:
         request = urllib.request.Request(url, data=payload.encode("utf-8"), method="POST", headers={

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import hashlib
 import json
@@ -90,7 +91,11 @@ def _version() -> str:
 
 
 def endpoint(fn: Callable[..., Any]) -> Callable[..., Response]:
-    """Wrap a view: authenticate, serialise under the store lock, honour Idempotency-Key."""
+    """Wrap a view: authenticate, serialise under the store lock, honour Idempotency-Key.
+
+    A POST or DELETE runs as one transaction, as on Stripe: when it fails with an error, every
+    change it made (objects, the --db file, events and their deliveries) is undone.
+    """
     @functools.wraps(fn)
     def wrapper(**kwargs: Any) -> Response:
         emu = emulator()
@@ -109,7 +114,8 @@ def endpoint(fn: Callable[..., Any]) -> Callable[..., Response]:
             token = REQUEST_CONTEXT.set((g.request_id, key, request.headers.get("Stripe-Version")))
             replayable = True
             try:
-                body, status = fn(**kwargs), 200
+                with _atomic(emu):
+                    body, status = fn(**kwargs), 200
             except StripeError as err:
                 body, status, replayable = err.body(), err.status, err.replayable
             finally:
@@ -122,6 +128,13 @@ def endpoint(fn: Callable[..., Any]) -> Callable[..., Response]:
             headers = {"Idempotency-Key": key} if key else {}
             return json_response(body, status, headers)
     return wrapper
+
+
+def _atomic(emu: Emulator) -> contextlib.AbstractContextManager[None]:
+    """The request's transaction; a GET only reads, so it needs none."""
+    if request.method == "GET":
+        return contextlib.nullcontext()
+    return emu.store.transaction()
 
 
 def _fingerprint() -> str:

@@ -6,7 +6,7 @@ from typing import Any
 from flask import Blueprint
 
 from ..billing.changes import check_price
-from ..billing.invoicing import attempt_payment, mark_paid, subscription_of
+from ..billing.invoicing import attempt_payment, finalize, mark_paid, subscription_of
 from ..billing.lifecycle import next_period_end
 from ..errors import card_error, invalid
 from ..ids import new_id
@@ -74,9 +74,25 @@ def pay_invoice(invoice_id: str) -> dict[str, Any]:
     if p.get("paid_out_of_band"):
         mark_paid(emu, invoice, subscription_of(emu, invoice), now)
     elif not attempt_payment(emu, invoice, now, pm, automatic=False):
-        error = invoice["_last_payment_error"]
+        error = invoice["_last_payment_error"]  # the failed attempt stays on record, as on Stripe
         raise card_error(error.get("code") or "card_declined", error["message"],
-                         error.get("decline_code"))
+                         error.get("decline_code"), keep_changes=True)
+    return render(emu, invoice, p.get("expand") or [])
+
+
+@bp.post("/v1/invoices/<invoice_id>/finalize")
+@endpoint
+def finalize_invoice(invoice_id: str) -> dict[str, Any]:
+    """Draft -> open (invoice.finalized), e.g. the drafts an unpaid subscription runs up."""
+    p = params("InvoiceFinalizeInvoiceParams")
+    emu = emulator()
+    invoice = emu.fetch("invoice", invoice_id)
+    if invoice["status"] != "draft":
+        raise invalid("This invoice is already finalized, you can't re-finalize a non-draft "
+                      "invoice.", "invoice", "invoice_not_editable")
+    if "auto_advance" in p:
+        invoice["auto_advance"] = bool(p["auto_advance"])
+    finalize(emu, invoice, emu.customer_now(invoice["customer"]))
     return render(emu, invoice, p.get("expand") or [])
 
 

@@ -6,7 +6,7 @@ from typing import Any
 from flask import Blueprint, jsonify
 
 from ..billing.triggers import run_trigger
-from ..errors import invalid
+from ..errors import invalid, missing_param, unknown_param
 from ..render import render
 from .base import base_url, emulator, endpoint, raw_params
 
@@ -23,13 +23,9 @@ def health() -> Any:
 @endpoint
 def trigger() -> dict[str, Any]:
     """Run a trigger scenario: form fields event, subscription, customer."""
-    p = raw_params()
-    unknown = set(p) - {"event", "subscription", "customer"}
-    if unknown:
-        raise invalid(f"Received unknown parameter: {sorted(unknown)[0]}", sorted(unknown)[0],
-                      "parameter_unknown")
+    p = _fields("event", "subscription", "customer")
     if not p.get("event"):
-        raise invalid("Missing required param: event.", "event", "parameter_missing")
+        raise missing_param("event")
     emu = emulator()
     events = run_trigger(emu, p["event"], p, base_url())
     return {"object": "list", "url": "/_emulator/trigger", "has_more": False,
@@ -40,7 +36,7 @@ def trigger() -> dict[str, Any]:
 @endpoint
 def resend(event_id: str) -> dict[str, Any]:
     """Deliver an event again to every enabled endpoint (or just webhook_endpoint=we_...)."""
-    p = raw_params()
+    p = _fields("webhook_endpoint")
     emu = emulator()
     event = emu.fetch("event", event_id)
     only = p.get("webhook_endpoint")
@@ -50,3 +46,14 @@ def resend(event_id: str) -> dict[str, Any]:
     if not queued:
         raise invalid("No enabled webhook endpoint listens for this event.", "webhook_endpoint")
     return render(emu, event)
+
+
+def _fields(*allowed: str) -> dict[str, str]:
+    """The posted form fields: only `allowed` ones, each a plain string (never a hash or list)."""
+    p = raw_params()
+    for key, value in p.items():
+        if key not in allowed:
+            raise unknown_param(key)
+        if not isinstance(value, str):
+            raise invalid(f"Invalid string: {key} must be a string, not a hash or an array.", key)
+    return p

@@ -12,6 +12,7 @@ from ..listing import filter_range, list_object
 from ..objects.common import merge_metadata, set_fields
 from ..render import render
 from ..timeutil import real_now
+from ..webhooks import delivery_state
 from .base import emulator, endpoint, params
 
 bp = Blueprint("events", __name__)
@@ -36,8 +37,9 @@ def list_events() -> dict[str, Any]:
     wanted = list(p.get("types") or []) + ([p["type"]] if p.get("type") else [])
     if wanted:
         objs = [o for o in objs if any(_matches(o["type"], w) for w in wanted)]
-    if "delivery_success" in p:
-        objs = [o for o in objs if (o["pending_webhooks"] == 0) == bool(p["delivery_success"])]
+    if p.get("delivery_success") is not None:
+        wanted_state = p["delivery_success"]
+        objs = [o for o in objs if (delivery_state(emu, o)[1] == "delivered") == wanted_state]
     objs = filter_range(objs, "created", p.get("created"))
     return list_object(emu, objs, p, "/v1/events")
 

@@ -5,7 +5,7 @@ from typing import Any
 
 from flask import Blueprint
 
-from ..billing.changes import apply_update, check_price
+from ..billing.changes import apply_update, check_price, refuse_duplicate_prices
 from ..billing.invoicing import bill, create_invoice, finalize
 from ..billing.lifecycle import next_period_end
 from ..billing.status import cancel_now, set_status, tracking
@@ -14,7 +14,7 @@ from ..events import emit
 from ..listing import filter_range, list_object
 from ..objects.subscriptions import add_item, items_of, new_subscription, period_of, set_period
 from ..render import render
-from ..timeutil import DAY
+from ..timeutil import add_interval
 from .base import emulator, endpoint, params
 
 bp = Blueprint("subscriptions", __name__)
@@ -36,7 +36,7 @@ def create_subscription() -> dict[str, Any]:
     first = emu.fetch("price", p["items"][0].get("price"), "items[0][price]")
     trial_end = p.get("trial_end") if isinstance(p.get("trial_end"), int) else None
     if p.get("trial_period_days"):
-        trial_end = now + p["trial_period_days"] * DAY
+        trial_end = add_interval(now, "day", p["trial_period_days"])
     pm_id = p.get("default_payment_method")
     if pm_id and emu.fetch("payment_method", pm_id, "default_payment_method")["customer"] != \
             customer["id"]:
@@ -48,6 +48,7 @@ def create_subscription() -> dict[str, Any]:
             raise missing_param(f"items[{index}][price]")
         price = check_price(emu, sub, item["price"], f"items[{index}][price]")
         add_item(emu, sub, price, item.get("quantity") or 1, now, now, item.get("metadata"))
+    refuse_duplicate_prices(emu, sub)
     set_period(emu, sub, now, trial_end or next_period_end(emu, sub, now))
     sub["status"] = "trialing" if trial_end else "incomplete"
     emu.store.put(sub)
@@ -62,10 +63,8 @@ def create_subscription() -> dict[str, Any]:
         invoice, paid = bill(emu, sub, "subscription_create", period_of(emu, sub), (now, now), now)
         if paid:
             set_status(emu, sub, "active", now)
-        elif behaviour == "error_if_incomplete":
-            error = invoice["_last_payment_error"]
-            cancel_now(emu, sub, now, "payment_failed")
-            raise _card_failure(error)
+        elif behaviour == "error_if_incomplete":  # a 402 and no subscription: all rolled back
+            raise _card_failure(invoice["_last_payment_error"])
     return render(emu, sub, p.get("expand") or [])
 
 

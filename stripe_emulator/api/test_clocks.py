@@ -5,7 +5,7 @@ from typing import Any
 
 from flask import Blueprint
 
-from ..billing.clock_runner import advance_clock
+from ..billing.clock_runner import advance_clock, advance_limit
 from ..errors import invalid, missing_param
 from ..events import emit
 from ..ids import new_id
@@ -65,6 +65,11 @@ def advance(clock_id: str) -> dict[str, Any]:
     if p["frozen_time"] <= clock["frozen_time"]:
         raise invalid("The frozen_time must be after the test clock's current frozen_time "
                       f"({clock['frozen_time']}).", "frozen_time")
+    limit = advance_limit(emu, clock)
+    if p["frozen_time"] > limit:
+        raise invalid("Cannot advance the test clock more than two intervals of its shortest "
+                      "subscription (two years when it has none) in one step: frozen_time can be "
+                      f"at most {limit}.", "frozen_time")
     advance_clock(emu, clock, p["frozen_time"])
     return render(emu, clock, p.get("expand") or [])
 

@@ -41,9 +41,14 @@ def brand(number: str) -> str:
     return "unknown"
 
 
+def is_digits(text: str) -> bool:
+    """Only ASCII digits (str.isdigit alone also takes "²", which int() refuses)."""
+    return text.isascii() and text.isdigit()
+
+
 def luhn_valid(number: str) -> bool:
     """The Luhn checksum every real card number passes."""
-    if not number.isdigit() or not 12 <= len(number) <= 19:
+    if not is_digits(number) or not 12 <= len(number) <= 19:
         return False
     total = 0
     for i, ch in enumerate(reversed(number)):
@@ -56,9 +61,9 @@ def luhn_valid(number: str) -> bool:
 
 def parse_expiry(text: str) -> tuple[int, int] | None:
     """"12/34", "12 / 2034", "1234" -> (12, 2034); None when unreadable."""
-    digits = "".join(c for c in text if c.isdigit() or c == "/")
+    digits = "".join(c for c in text if is_digits(c) or c == "/")
     month, _, year = digits.partition("/") if "/" in digits else (digits[:2], "", digits[2:])
-    if not (month.isdigit() and year.isdigit()):
+    if not (is_digits(month) and is_digits(year)) or len(year) > 4:
         return None
     m, y = int(month), int(year)
     y = y + 2000 if y < 100 else y
@@ -75,7 +80,7 @@ def check_card(number: str, exp_month: int, exp_year: int, cvc: str | None,
                          param="exp_month")
     if (exp_year, exp_month) < (now_year, now_month):
         raise card_error("expired_card", "Your card has expired.", param="exp_year")
-    if cvc is not None and not (cvc.isdigit() and len(cvc) in (3, 4)):
+    if cvc is not None and not (is_digits(cvc) and len(cvc) in (3, 4)):
         raise card_error("invalid_cvc", "Your card's security code is invalid.", param="cvc")
 
 

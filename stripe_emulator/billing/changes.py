@@ -68,6 +68,17 @@ def apply_items(emu: "Emulator", sub: dict[str, Any], changes: list[dict[str, An
                      change.get("metadata"))
     if not items_of(emu, sub):
         raise invalid("A subscription must have at least one active plan.", "items")
+    refuse_duplicate_prices(emu, sub)
+
+
+def refuse_duplicate_prices(emu: "Emulator", sub: dict[str, Any]) -> None:
+    """Stripe's rule: a price appears on at most one item of a subscription."""
+    seen: set[str] = set()
+    for item in items_of(emu, sub):
+        if item["price"] in seen:
+            raise invalid("Cannot add multiple subscription items with the same plan: "
+                          f"{item['price']}", "items")
+        seen.add(item["price"])
 
 
 def apply_update(emu: "Emulator", sub: dict[str, Any], p: dict[str, Any], now: int) -> None:

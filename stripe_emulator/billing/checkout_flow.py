@@ -8,7 +8,7 @@ from ..events import emit
 from ..objects.customers import new_customer
 from ..objects.subscriptions import add_item, new_subscription, period_of, set_period
 from ..render import render
-from ..timeutil import DAY
+from ..timeutil import add_interval
 from . import cards
 from .invoicing import bill
 from .lifecycle import next_period_end
@@ -66,7 +66,7 @@ def _customer_for(emu: "Emulator", session: dict[str, Any], email: str | None,
 def _start_subscription(emu: "Emulator", session: dict[str, Any], customer: dict[str, Any],
                         pm: dict[str, Any], now: int) -> dict[str, Any]:
     trial_days = session["_trial_days"]
-    trial_end = now + trial_days * DAY if trial_days else None
+    trial_end = add_interval(now, "day", trial_days) if trial_days else None
     sub = new_subscription(customer, session["currency"], now, session["_subscription_metadata"],
                            pm["id"], trial_end)
     for line in session["_line_items"]:

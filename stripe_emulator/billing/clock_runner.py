@@ -5,21 +5,49 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
+from ..errors import StripeError
 from ..events import emit
+from ..objects.subscriptions import items_of
 from ..render import render
-from ..timeutil import real_now
+from ..timeutil import add_interval, real_now
+from . import lifecycle
 from .lifecycle import run_due
 
 if TYPE_CHECKING:
     from ..core import Emulator
 
 log = logging.getLogger(__name__)
+ENDED = ("canceled", "incomplete_expired")
+
+
+def advance_limit(emu: "Emulator", clock: dict[str, Any]) -> int:
+    """The furthest the clock may move in one advance, as Stripe allows: two intervals of its
+    shortest live subscription, or two years when it has none."""
+    now = int(clock["frozen_time"])
+    limits = [add_interval(now, interval, 2 * count)
+              for interval, count in _intervals(emu, clock["id"])]
+    return min(limits, default=add_interval(now, "year", 2))
+
+
+def _intervals(emu: "Emulator", clock_id: str) -> list[tuple[str, int]]:
+    found = []
+    for sub in emu.store.all("subscription", lambda s: s.get("test_clock") == clock_id
+                             and not s.get("deleted") and s["status"] not in ENDED):
+        for item in items_of(emu, sub):
+            recurring = (emu.store.get(item["price"], "price") or {}).get("recurring") or {}
+            if recurring:
+                found.append((recurring["interval"], recurring["interval_count"]))
+    return found
 
 
 def advance_clock(emu: "Emulator", clock: dict[str, Any], target: int) -> dict[str, Any]:
-    """Run everything due on the clock up to `target`, in order; the clock ends `ready` at target."""
+    """Run everything due on the clock up to `target`, in order; the clock ends `ready` at target.
+
+    More than MAX_STEPS actions in one advance raises a 400 (the caller's transaction undoes the
+    advance), so an advance always ends.
+    """
     def step(when: int) -> None:
-        clock["frozen_time"] = when
+        clock["frozen_time"] = max(clock["frozen_time"], when)
         emu.store.put(clock)
 
     with emu.lock:
@@ -28,6 +56,11 @@ def advance_clock(emu: "Emulator", clock: dict[str, Any], target: int) -> dict[s
         emit(emu, "test_helpers.test_clock.advancing", render(emu, clock),
              created=clock["frozen_time"])
         steps = run_due(emu, clock["id"], target, step)
+        if steps >= lifecycle.MAX_STEPS and any(
+                action[0] <= target for action in lifecycle.due_actions(emu, clock["id"])):
+            raise StripeError(f"This advance would run more than {lifecycle.MAX_STEPS} billing "
+                              "actions; advance the test clock in smaller steps.",
+                              param="frozen_time", replayable=False)
         clock["frozen_time"] = target
         clock["status"] = "ready"
         emu.store.put(clock)

@@ -89,7 +89,8 @@ def attempt_payment(emu: "Emulator", invoice: dict[str, Any], now: int,
 
 def mark_paid(emu: "Emulator", invoice: dict[str, Any], sub: dict[str, Any] | None,
               now: int) -> None:
-    """Open -> paid; a past_due/unpaid/incomplete subscription becomes active again."""
+    """Open -> paid; a past_due/unpaid/incomplete subscription becomes active again once none
+    of its invoices is left open (or, for an unpaid one, still a draft)."""
     invoice.update(status="paid", amount_paid=invoice["amount_due"], amount_remaining=0,
                    next_payment_attempt=None, attempted=True)
     invoice["status_transitions"]["paid_at"] = now
@@ -98,7 +99,7 @@ def mark_paid(emu: "Emulator", invoice: dict[str, Any], sub: dict[str, Any] | No
     emit(emu, "invoice.paid", snapshot, created=now)
     emit(emu, "invoice.payment_succeeded", snapshot, created=now)
     if sub is not None and sub["status"] in ("past_due", "unpaid", "incomplete"):
-        if not _other_open_invoices(emu, sub, invoice["id"]):
+        if not _other_unpaid_invoices(emu, sub, invoice["id"]):
             set_status(emu, sub, "active", now)
 
 
@@ -141,16 +142,17 @@ def retry_due_invoice(emu: "Emulator", invoice: dict[str, Any], now: int) -> Non
     attempt_payment(emu, invoice, now)
 
 
-def open_invoices(emu: "Emulator", customer_id: str) -> list[dict[str, Any]]:
-    """A customer's open invoices, oldest first."""
+def open_invoices(emu: "Emulator", customer_id: str, status: str = "open"
+                  ) -> list[dict[str, Any]]:
+    """A customer's open (or, with status="draft", draft) invoices, oldest first."""
     return emu.store.all("invoice", lambda i: i["customer"] == customer_id
-                         and i["status"] == "open", oldest_first=True)
+                         and i["status"] == status, oldest_first=True)
 
 
-def _other_open_invoices(emu: "Emulator", sub: dict[str, Any], invoice_id: str) -> bool:
+def _other_unpaid_invoices(emu: "Emulator", sub: dict[str, Any], invoice_id: str) -> bool:
+    unpaid = open_invoices(emu, sub["customer"]) + open_invoices(emu, sub["customer"], "draft")
     return any(i["id"] != invoice_id and (i.get("parent") or {}).get(
-        "subscription_details", {}).get("subscription") == sub["id"]
-        for i in open_invoices(emu, sub["customer"]))
+        "subscription_details", {}).get("subscription") == sub["id"] for i in unpaid)
 
 
 def subscription_of(emu: "Emulator", invoice: dict[str, Any]) -> dict[str, Any] | None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from ..events import emit
 from ..render import render
 from ..timeutil import DAY, add_interval
-from .invoicing import bill, open_invoices, retry_due_invoice
+from .invoicing import bill, create_invoice, open_invoices, retry_due_invoice
 from .status import cancel_now, tracking
 from ..objects.subscriptions import items_of, period_of, set_period
 
@@ -45,13 +45,23 @@ def end_trial(emu: "Emulator", sub: dict[str, Any], now: int) -> None:
 
 
 def renew(emu: "Emulator", sub: dict[str, Any], now: int) -> None:
-    """Period end: cancel if asked to, else start the next period and charge its invoice."""
+    """Period end: cancel if asked to, else start the next period and charge its invoice.
+
+    An unpaid subscription keeps renewing, as on Stripe, but its new invoice stays a draft
+    (auto_advance false) and nothing is charged until the customer pays (see save_card).
+    """
     old_start, old_end = period_of(emu, sub)
     if sub["cancel_at_period_end"] or (sub["cancel_at"] and sub["cancel_at"] <= old_end):
         cancel_now(emu, sub, now, "cancellation_requested")
         return
     with tracking(emu, sub, now):
         set_period(emu, sub, old_end, next_period_end(emu, sub, old_end))
+        if sub["status"] == "unpaid":
+            draft = create_invoice(emu, sub, "subscription_cycle", period_of(emu, sub),
+                                   (old_start, old_end), now)
+            draft["auto_advance"] = False
+            emu.store.put(draft)
+            return
         _, paid = bill(emu, sub, "subscription_cycle", period_of(emu, sub), (old_start, old_end),
                        now)
         if not paid and sub["status"] == "active":
@@ -105,7 +115,7 @@ def _sub_actions(emu: "Emulator", sub: dict[str, Any]) -> list[Action]:
         else:
             found.append((sub["trial_end"], 2, f"trial_end {sub['id']}",
                           lambda now, s=sub: end_trial(emu, s, now)))
-    elif status in ("active", "past_due"):
+    elif status in ("active", "past_due", "unpaid"):
         end = period_of(emu, sub)[1]
         if sub["cancel_at"] and sub["cancel_at"] < end:
             found.append((sub["cancel_at"], 2, f"cancel_at {sub['id']}",
@@ -120,7 +130,11 @@ def _sub_actions(emu: "Emulator", sub: dict[str, Any]) -> list[Action]:
 
 def run_due(emu: "Emulator", clock_id: str | None, until: int,
             on_step: Callable[[int], None] | None = None) -> int:
-    """Run every action due at or before `until`, earliest first; returns how many ran."""
+    """Run every action due at or before `until`, earliest first; returns how many ran.
+
+    Stops after MAX_STEPS actions, so no state can make it loop forever: the wall-clock sweep
+    carries on at its next tick, a test clock advance refuses (clock_runner.advance_clock).
+    """
     steps = 0
     with emu.lock:
         while steps < MAX_STEPS:
@@ -128,9 +142,10 @@ def run_due(emu: "Emulator", clock_id: str | None, until: int,
             if not due:
                 break
             when, _, label, run = min(due, key=lambda a: (a[0], a[1]))
-            if on_step is not None:
-                on_step(when)
             log.debug("clock.step", extra={"clock": clock_id, "at": when, "action": label})
-            run(when)
+            with emu.store.transaction():  # an action that fails leaves nothing half done
+                if on_step is not None:
+                    on_step(when)
+                run(when)
             steps += 1
     return steps

@@ -166,6 +166,6 @@ def run_trigger(emu: "Emulator", event_type: str, args: dict[str, Any], base_url
         raise invalid(f"Unsupported trigger: {event_type}. Supported: "
                       f"{', '.join(sorted(SCENARIOS))}", "event")
     with emu.lock:
-        before = {e["id"] for e in emu.store.all("event")}
+        before = set(emu.store.ids("event"))
         scenario(emu, args, base_url)
-        return [e for e in emu.store.all("event", oldest_first=True) if e["id"] not in before]
+        return emu.store.all("event", lambda e: e["id"] not in before, oldest_first=True)

@@ -1,7 +1,7 @@
 """The hosted Checkout page: {base}/checkout/{cs_id} (card form, 3-D Secure step, cancel)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from flask import Blueprint, Response, redirect, request, url_for
 
@@ -63,23 +63,17 @@ def show(session_id: str) -> Response:
 @bp.post("/checkout/<session_id>")
 def pay(session_id: str) -> Response:
     """Pay (or start the trial) with the posted card; declines re-show the form with the error."""
-    emu = emulator()
-    with emu.lock:
-        session = _session(session_id)
-        if session is None:
-            return _missing()
+    def act(session: dict[str, Any]) -> Response:
+        emu = emulator()
         if session["status"] != "open":
             return _show(session, 409, "This checkout session is no longer open.")
         email = session["customer_email"] or request.form.get("email", "").strip() or None
         if not session["customer"] and not email:
             return _show(session, 400, "Please enter your email address.", request.form)
-        try:
-            pm = card_from_form(request.form, real_now())
-            failure = card_problem(session, pm)
-            if failure is not None:
-                raise failure
-        except StripeError as err:
-            return _show(session, err.status, err.message, request.form)
+        pm = card_from_form(request.form, real_now())
+        failure = card_problem(session, pm)
+        if failure is not None:
+            raise failure
         emu.store.put(pm)
         if cards.needs_authentication(pm):
             session["_pending"] = {"pm": pm["id"], "email": email,
@@ -87,6 +81,22 @@ def pay(session_id: str) -> Response:
             emu.store.put(session)
             return redirect(absolute("checkout_page.three_d_secure", session_id=session_id), 303)
         return _finish(session, pm, email, request.form.get("name") or None)
+    return _run_atomically(session_id, act)
+
+
+def _run_atomically(session_id: str, action: Callable[[dict[str, Any]], Response]) -> Response:
+    """Run a form post as one transaction; an error undoes it all and re-shows the page."""
+    emu = emulator()
+    try:
+        with emu.store.transaction():
+            session = _session(session_id)
+            return _missing() if session is None else action(session)
+    except StripeError as err:
+        with emu.lock:
+            session = _session(session_id)
+            if session is None:
+                return _missing()
+            return _show(session, err.status, err.message, request.form)
 
 
 def _finish(session: dict[str, Any], pm: dict[str, Any], email: str | None,
@@ -116,10 +126,9 @@ def three_d_secure(session_id: str) -> Response:
 @bp.post("/checkout/<session_id>/3ds")
 def authenticate(session_id: str) -> Response:
     """Finish the checkout (Complete) or show the authentication failure (Fail)."""
-    emu = emulator()
-    with emu.lock:
-        session = _session(session_id)
-        if session is None or not session.get("_pending") or session["status"] != "open":
+    def act(session: dict[str, Any]) -> Response:
+        emu = emulator()
+        if not session.get("_pending") or session["status"] != "open":
             return _missing()
         pending = session["_pending"]
         session["_pending"] = None
@@ -130,6 +139,7 @@ def authenticate(session_id: str) -> Response:
         pm["_authenticated"] = True
         emu.store.put(pm)
         return _finish(session, pm, pending["email"], pending["name"])
+    return _run_atomically(session_id, act)
 
 
 @bp.post("/checkout/<session_id>/cancel")

@@ -35,7 +35,7 @@ def page(template: str, status: int = 200, **context: Any) -> Response:
 
 def card_from_form(form: MultiDict[str, str], now: int) -> dict[str, Any]:
     """A (not yet stored) payment method from fields card_number, exp, cvc, name."""
-    number = "".join(ch for ch in form.get("card_number", "") if ch.isdigit())
+    number = "".join(ch for ch in form.get("card_number", "") if cards.is_digits(ch))
     expiry = cards.parse_expiry(form.get("exp", ""))
     if expiry is None:
         raise card_error("invalid_expiry_month", "Your card's expiration date is incomplete.",

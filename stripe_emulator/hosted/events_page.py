@@ -7,18 +7,24 @@ from typing import Any
 from flask import Blueprint, Response, redirect, request
 
 from ..api.base import emulator
-from ..render import public
+from ..render import render
 from ..timeutil import iso
+from ..webhooks import deliveries_of, delivery_state
 from .common import TEMPLATES, absolute, page
 
 bp = Blueprint("events_page", __name__, template_folder=TEMPLATES)
 PAGE_SIZE = 300
 
 
-def _deliveries(event_id: str) -> list[dict[str, Any]]:
-    found = emulator().store.all("emu.delivery", lambda d: d["event"] == event_id,
-                                 oldest_first=True)
-    return [dict(d, attempts=[dict(a, at=iso(a["at"])) for a in d["attempts"]]) for d in found]
+def _deliveries(event: dict[str, Any]) -> list[dict[str, Any]]:
+    return [dict(d, attempts=[dict(a, at=iso(a["at"])) for a in d["attempts"]])
+            for d in deliveries_of(emulator(), event)]
+
+
+def _row(event: dict[str, Any]) -> dict[str, Any]:
+    pending, state = delivery_state(emulator(), event)
+    return {"id": event["id"], "type": event["type"], "created": iso(event["created"]),
+            "pending_webhooks": pending, "delivery": state, "deliveries": _deliveries(event)}
 
 
 @bp.get("/")
@@ -37,9 +43,7 @@ def index() -> Response:
         if wanted:
             events = [e for e in events if e["type"] == wanted or (
                 wanted.endswith("*") and e["type"].startswith(wanted[:-1]))]
-        rows = [{"id": e["id"], "type": e["type"], "created": iso(e["created"]),
-                 "pending_webhooks": e["pending_webhooks"], "deliveries": _deliveries(e["id"])}
-                for e in events[:PAGE_SIZE]]
+        rows = [_row(e) for e in events[:PAGE_SIZE]]
         endpoints = len(emu.store.all("webhook_endpoint", lambda w: not w.get("deleted")))
     return page("events.html", events=rows, type_filter=wanted,
                 endpoints=endpoints + (1 if emu.config.webhook_url else 0))
@@ -53,16 +57,15 @@ def detail(event_id: str) -> Response:
         event = emu.store.get(event_id, "event")
         if event is None:
             return page("message.html", 404, heading="No such event.")
-        return page("event_detail.html", event=event, created=iso(event["created"]),
-                    deliveries=_deliveries(event_id),
-                    payload=json.dumps(public(event), indent=2))
+        return page("event_detail.html", event=_row(event),
+                    payload=json.dumps(render(emu, event), indent=2))
 
 
 @bp.post("/events/<event_id>/resend")
 def resend(event_id: str) -> Response:
     """Queue the event again for every endpoint that takes it."""
     emu = emulator()
-    with emu.lock:
+    with emu.store.transaction():
         event = emu.store.get(event_id, "event")
         if event is None:
             return page("message.html", 404, heading="No such event.")

@@ -16,9 +16,10 @@ from ..objects.catalog import is_addon, product_name
 from ..objects.subscriptions import items_of, items_amount, period_of
 from ..timeutil import iso, real_now
 from .common import TEMPLATES, absolute, card_from_form, money, page
-from .portal_actions import save_card
+from .portal_actions import offered_prices, plan_items, portal_price, save_card
 
 bp = Blueprint("portal_page", __name__, template_folder=TEMPLATES)
+MAX_ADDON_QUANTITY = 1000
 NOTICES = {"plan": "Your plan has been changed.", "addon": "Quantity updated.",
            "card": "Your card has been updated.", "paid": "Your card has been updated and the "
            "unpaid invoice was paid.", "cancel": "Your plan will be canceled at the end of the "
@@ -54,11 +55,8 @@ def _view(session: dict[str, Any], status: int = 200, error: str | None = None) 
 def _plan_context(sub: dict[str, Any]) -> dict[str, Any]:
     emu = emulator()
     items = items_of(emu, sub)
-    prices = {i["price"]: emu.store.get(i["price"], "price") for i in items}
-    plan_items = [i for i in items if not is_addon(emu, prices[i["price"]])] or items
-    plan_price = prices[plan_items[0]["price"]]
-    candidates = emu.store.all("price", lambda p: p["active"] and p["type"] == "recurring"
-                               and p["currency"] == sub["currency"], oldest_first=True)
+    plan_price = emu.fetch("price", plan_items(emu, sub)[0]["price"])
+    plans, addons = offered_prices(emu, sub)
 
     def label(price: dict[str, Any]) -> str:
         return (f"{product_name(emu, price)} – {money(price['unit_amount'], price['currency'])}"
@@ -68,25 +66,26 @@ def _plan_context(sub: dict[str, Any]) -> dict[str, Any]:
     _, end = period_of(emu, sub)
     return {"plan_name": product_name(emu, plan_price), "plan_price": label(plan_price)
             .split(" – ", 1)[1], "plan_price_id": plan_price["id"],
-            "plans": [{"id": p["id"], "label": label(p)} for p in candidates
-                      if not is_addon(emu, p)],
+            "plans": [{"id": p["id"], "label": label(p)} for p in plans],
             "addons": [{"id": p["id"], "label": product_name(emu, p), "quantity":
-                        quantities.get(p["id"], 0)} for p in candidates if is_addon(emu, p)],
+                        quantities.get(p["id"], 0)} for p in addons],
             "period_end": iso(end), "trial_end": iso(sub["trial_end"]),
             "next_invoice": None if sub["cancel_at_period_end"] else
             money(items_amount(emu, sub), sub["currency"])}
 
 
 def _with_session(session_id: str, action: Callable[[dict[str, Any]], Response]) -> Response:
+    """Run `action` as one transaction; an error undoes all of it and re-shows the portal."""
     emu = emulator()
-    with emu.lock:
-        session = emu.store.get(session_id, "billing_portal.session")
-        if session is None:
-            return page("message.html", 404, heading="No such billing portal session.")
-        try:
+    try:
+        with emu.store.transaction():
+            session = emu.store.get(session_id, "billing_portal.session")
+            if session is None:
+                return page("message.html", 404, heading="No such billing portal session.")
             return action(session)
-        except StripeError as err:
-            return _view(session, err.status, err.message)
+    except StripeError as err:
+        with emu.lock:
+            return _view(emu.fetch("billing_portal.session", session_id), err.status, err.message)
 
 
 def _back(session: dict[str, Any], notice: str) -> Response:
@@ -97,6 +96,8 @@ def _form_sub(session: dict[str, Any]) -> dict[str, Any]:
     sub = emulator().fetch("subscription", request.form.get("subscription"), "subscription")
     if sub["customer"] != session["customer"]:
         raise StripeError("That subscription belongs to another customer.", status=403)
+    if sub["status"] in ("canceled", "incomplete_expired"):
+        raise StripeError("This subscription has ended.", param="subscription")
     return sub
 
 
@@ -108,15 +109,12 @@ def show(session_id: str) -> Response:
 
 @bp.post("/billing_portal/<session_id>/plan")
 def change_plan(session_id: str) -> Response:
-    """Switch the plan item to another active recurring price (fields subscription, price)."""
+    """Switch the plan item to another offered plan price (fields subscription, price)."""
     def act(session: dict[str, Any]) -> Response:
         emu, sub = emulator(), _form_sub(session)
-        plan_items = [i for i in items_of(emu, sub)
-                      if not is_addon(emu, emu.fetch("price", i["price"]))] or items_of(emu, sub)
-        now = emu.customer_now(sub["customer"])
-        with tracking(emu, sub, now):
-            apply_items(emu, sub, [{"id": plan_items[0]["id"],
-                                    "price": request.form.get("price", "")}])
+        price = portal_price(emu, sub, request.form.get("price", ""), addon=False)
+        with tracking(emu, sub, emu.customer_now(sub["customer"])):
+            apply_items(emu, sub, [{"id": plan_items(emu, sub)[0]["id"], "price": price["id"]}])
         return _back(session, "plan")
     return _with_session(session_id, act)
 
@@ -127,15 +125,18 @@ def change_addon(session_id: str) -> Response:
     def act(session: dict[str, Any]) -> Response:
         emu, sub = emulator(), _form_sub(session)
         raw = request.form.get("quantity", "").strip()
-        if not raw.isdigit() or int(raw) > 1000:
-            raise StripeError("Please enter a quantity between 0 and 1000.", param="quantity")
+        if not (cards.is_digits(raw) and int(raw) <= MAX_ADDON_QUANTITY):
+            raise StripeError(f"Please enter a whole number of at least 0 (to remove it) and at "
+                              f"most {MAX_ADDON_QUANTITY}.", param="quantity")
         quantity, price_id = int(raw), request.form.get("price", "")
-        current = [i for i in items_of(emu, sub) if i["price"] == price_id]
+        current = [i for i in items_of(emu, sub) if i["price"] == price_id
+                   and is_addon(emu, emu.fetch("price", price_id))]
         if current:
             change = {"id": current[0]["id"], **({"deleted": True} if quantity == 0
                                                  else {"quantity": quantity})}
         else:
-            change = {"price": price_id, "quantity": quantity}
+            change = {"price": portal_price(emu, sub, price_id, addon=True)["id"],
+                      "quantity": quantity}
         if current or quantity:
             with tracking(emu, sub, emu.customer_now(sub["customer"])):
                 apply_items(emu, sub, [change])

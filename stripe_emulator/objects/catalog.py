@@ -11,6 +11,8 @@ from .common import merge_metadata
 if TYPE_CHECKING:
     from ..core import Emulator
 
+MAX_INTERVALS = {"day": 365, "week": 52, "month": 12, "year": 1}  # Stripe bills at least yearly
+
 
 def new_product(params: dict[str, Any]) -> dict[str, Any]:
     """A product from ProductCreateParams."""
@@ -54,8 +56,12 @@ def _recurring(recurring: dict[str, Any]) -> dict[str, Any]:
     if "interval" not in recurring:
         raise invalid("Missing required param: recurring[interval].", "recurring[interval]",
                       "parameter_missing")
-    return {"interval": recurring["interval"],
-            "interval_count": recurring.get("interval_count") or 1, "meter": None,
+    count = recurring.get("interval_count") or 1
+    if count > MAX_INTERVALS[recurring["interval"]]:
+        raise invalid("Invalid recurring[interval_count]: the maximum billing interval is one "
+                      f"year ({MAX_INTERVALS[recurring['interval']]} {recurring['interval']}s).",
+                      "recurring[interval_count]")
+    return {"interval": recurring["interval"], "interval_count": count, "meter": None,
             "usage_type": recurring.get("usage_type") or "licensed",
             "trial_period_days": recurring.get("trial_period_days")}
 

@@ -96,6 +96,7 @@ class Receiver:
     deliveries: list[Delivery] = field(default_factory=list)
     secret: str = SECRET
     delay: float = 0.0  # seconds to wait before answering
+    gate: threading.Event | None = None  # when set up, every request hangs until it is set
 
     def __enter__(self) -> "Receiver":
         outer = self
@@ -104,6 +105,8 @@ class Receiver:
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
                 time.sleep(outer.delay)
+                if outer.gate is not None:
+                    outer.gate.wait(10)
                 outer.deliveries.append(Delivery(body, self.headers.get("Stripe-Signature", "")))
                 status = outer.statuses.pop(0) if outer.statuses else 200
                 self.send_response(status)

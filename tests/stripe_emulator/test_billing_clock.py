@@ -68,6 +68,7 @@ def test_trial_sends_trial_will_end_three_days_before_then_charges_first_invoice
 
 def test_monthly_renewals_each_charge_an_invoice(client):
     clock, customer, sub = subscribe_on_clock(client, make_price(client))
+    advance(client, clock, T0 + 31 * DAY)  # one advance may cover two periods at most, as on Stripe
     advance(client, clock, T0 + 62 * DAY)
     invoices = client.v1.invoices.list(params={"subscription": sub.id}).data
     assert [i.billing_reason for i in invoices] == ["subscription_cycle", "subscription_cycle",
@@ -114,6 +115,59 @@ def test_after_the_last_retry_fails_the_subscription_becomes_unpaid(client):
     assert sub.status == "unpaid"
     assert (sub.latest_invoice.attempt_count, sub.latest_invoice.next_payment_attempt,
             sub.latest_invoice.status) == (4, None, "open")
+
+
+def unpaid_subscription(client):
+    """A monthly subscription from T0 whose renewal failed every retry: unpaid on Feb 16."""
+    clock, customer, sub = subscribe_on_clock(client, make_price(client))
+    session = portal(client, customer)
+    assert post_form(session.url + "/card", card("4000000000000341")).status == 303
+    advance(client, clock, T0 + 31 * DAY + HOUR)
+    advance(client, clock, T0 + (31 + 3 + 5 + 7) * DAY + HOUR)
+    assert client.v1.subscriptions.retrieve(sub.id).status == "unpaid"
+    return clock, customer, sub, session
+
+
+def test_unpaid_subscription_keeps_renewing_with_draft_invoices_it_does_not_charge(client):
+    clock, customer, sub, session = unpaid_subscription(client)
+    advance(client, clock, T0 + 62 * DAY)  # Mar 1 and ...
+    advance(client, clock, T0 + 93 * DAY)  # ... Apr 1 renewals
+    sub = client.v1.subscriptions.retrieve(sub.id)
+    assert sub.status == "unpaid"
+    assert sub["items"].data[0].current_period_start == 1775001600  # Apr 1
+    invoices = client.v1.invoices.list(params={"subscription": sub.id}).data
+    assert [(i.billing_reason, i.status) for i in invoices] == [
+        ("subscription_cycle", "draft"), ("subscription_cycle", "draft"),
+        ("subscription_cycle", "open"), ("subscription_create", "paid")]
+    assert all(i.attempt_count == 0 and i.auto_advance is False for i in invoices[:2])
+    assert sub.latest_invoice == invoices[0].id
+    assert invoices[2].attempt_count == 4 and invoices[2].next_payment_attempt is None
+
+
+def test_a_new_card_in_the_portal_pays_what_an_unpaid_subscription_owes_and_reactivates_it(client):
+    clock, customer, sub, session = unpaid_subscription(client)
+    advance(client, clock, T0 + 62 * DAY)
+    answer = post_form(session.url + "/card", card("4242424242424242"))
+    assert answer.status == 303 and "notice=paid" in answer.location
+    invoices = client.v1.invoices.list(params={"subscription": sub.id}).data
+    assert [i.status for i in invoices] == ["paid", "paid", "paid"]
+    assert invoices[0].amount_paid == 2900
+    assert client.v1.subscriptions.retrieve(sub.id).status == "active"
+    advance(client, clock, T0 + 91 * DAY)
+    renewed = client.v1.invoices.list(params={"subscription": sub.id}).data[0]
+    assert (renewed.status, renewed.period_start) == ("paid", 1772323200)  # charged again
+
+
+def test_an_unpaid_subscription_paid_through_the_api_is_active_once_nothing_is_owed(client):
+    clock, customer, sub, session = unpaid_subscription(client)
+    advance(client, clock, T0 + 62 * DAY)
+    good = client.v1.payment_methods.attach("pm_card_visa", params={"customer": customer.id})
+    draft, old = client.v1.invoices.list(params={"subscription": sub.id}).data[:2]
+    client.v1.invoices.pay(old.id, params={"payment_method": good.id})
+    assert client.v1.subscriptions.retrieve(sub.id).status == "unpaid"  # the draft is still owed
+    assert client.v1.invoices.finalize_invoice(draft.id).status == "open"
+    assert client.v1.invoices.pay(draft.id, params={"payment_method": good.id}).status == "paid"
+    assert client.v1.subscriptions.retrieve(sub.id).status == "active"
 
 
 def test_on_final_failure_canceled_cancels_the_subscription(receiver):
@@ -171,6 +225,20 @@ def test_subscription_update_changes_item_price_and_quantity(client):
     assert "items" in event.data.previous_attributes
     advance(client, clock, T0 + 32 * DAY)
     assert client.v1.invoices.list(params={"subscription": sub.id}).data[0].amount_paid == 5800
+
+
+def test_a_price_can_be_on_only_one_item_of_a_subscription(client):
+    basic, seats = make_price(client, "Basic", 900), make_price(client, "Seats", 500, addon=True)
+    clock, customer, sub = subscribe_on_clock(client, basic)
+    with pytest.raises(stripe.InvalidRequestError) as err:
+        client.v1.subscriptions.update(sub.id, params={"items": [
+            {"price": seats.id}, {"price": seats.id, "quantity": 2}]})
+    assert err.value.param == "items" and seats.id in err.value.user_message
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.subscriptions.create(params={"customer": customer.id, "items": [
+            {"price": basic.id}, {"price": basic.id}]})
+    assert [i.price.id for i in client.v1.subscriptions.retrieve(sub.id)["items"].data] == \
+        [basic.id]
 
 
 def test_portal_changes_plan_and_add_on_quantity(client):
@@ -232,6 +300,49 @@ def test_test_clock_crud_and_advancing_backwards_is_refused(client):
     with pytest.raises(stripe.InvalidRequestError):
         client.v1.test_helpers.test_clocks.advance(clock.id, params={"frozen_time": T0 - 1})
     assert client.v1.test_helpers.test_clocks.delete(clock.id).deleted is True
+
+
+def test_advance_is_refused_to_the_same_time_and_beyond_two_intervals(client):
+    clock, customer, sub = subscribe_on_clock(client, make_price(client))
+    for target, words in ((T0, "must be after"), (T0 - DAY, "must be after"),
+                          (1772323200 + 1, "two intervals")):  # Mar 1 is two months on
+        with pytest.raises(stripe.InvalidRequestError) as err:
+            client.v1.test_helpers.test_clocks.advance(clock.id, params={"frozen_time": target})
+        assert (err.value.http_status, err.value.param) == (400, "frozen_time")
+        assert words in err.value.user_message
+    assert client.v1.test_helpers.test_clocks.retrieve(clock.id).frozen_time == T0
+    assert client.v1.events.list(params={"type": "test_helpers.test_clock.advancing"}).data == []
+    advance(client, clock, 1772323200)
+    assert len(client.v1.invoices.list(params={"subscription": sub.id}).data) == 3
+
+
+def test_a_clock_without_subscriptions_advances_at_most_two_years(client):
+    clock = client.v1.test_helpers.test_clocks.create(params={"frozen_time": T0})
+    two_years = 1830297600  # 2028-01-01
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.test_helpers.test_clocks.advance(clock.id, params={"frozen_time": two_years + 1})
+    advance(client, clock, two_years)
+
+
+def test_an_advance_that_would_run_too_many_actions_is_refused_and_undone(client, monkeypatch):
+    from stripe_emulator.billing import lifecycle
+    clock = client.v1.test_helpers.test_clocks.create(params={"frozen_time": T0})
+    customer = client.v1.customers.create(params={
+        "test_clock": clock.id, "payment_method": "pm_card_visa",
+        "invoice_settings": {"default_payment_method": "pm_card_visa"}})
+    product = client.v1.products.create(params={"name": "Daily"})
+    daily = client.v1.prices.create(params={"product": product.id, "currency": "usd",
+                                            "unit_amount": 100, "recurring": {"interval": "day"}})
+    sub = client.v1.subscriptions.create(params={"customer": customer.id,
+                                                 "items": [{"price": daily.id}]})
+    monkeypatch.setattr(lifecycle, "MAX_STEPS", 1)  # two renewals are due in the next 2 days
+    with pytest.raises(stripe.InvalidRequestError) as err:
+        client.v1.test_helpers.test_clocks.advance(clock.id, params={"frozen_time": T0 + 2 * DAY})
+    assert "smaller steps" in err.value.user_message
+    assert client.v1.test_helpers.test_clocks.retrieve(clock.id).frozen_time == T0
+    assert len(client.v1.invoices.list(params={"subscription": sub.id}).data) == 1
+    advance(client, clock, T0 + DAY)
+    assert len(client.v1.invoices.list(params={"subscription": sub.id}).data) == 2
 
 
 def test_customers_on_a_clock_are_created_at_its_time(client):

@@ -179,3 +179,31 @@ def test_a_pending_webhook_retry_survives_a_restart_with_db(tmp_path, receiver):
         event = stripe_client(second.url).v1.events.list().data[0]
         assert event.pending_webhooks == 0
     assert [d.event(receiver.secret)["id"] for d in receiver.deliveries] == [event.id, event.id]
+
+
+@pytest.mark.parametrize("path,fields,param", [
+    ("/_emulator/trigger", "event=customer.created&subscription[x]=1", "subscription"),
+    ("/_emulator/trigger", "event[]=customer.created", "event"),
+    ("/_emulator/trigger", "event[a]=customer.created", "event"),
+    ("/_emulator/trigger", "event=invoice.paid&customer[0]=cus_x", "customer"),
+    ("/_emulator/trigger", "event=customer.created&colour=red", "colour"),
+    ("/_emulator/trigger", "subscription=sub_x", "event"),
+    ("/_emulator/events/{event}/resend", "webhook_endpoint[x]=1", "webhook_endpoint"),
+    ("/_emulator/events/{event}/resend", "webhook_endpoint[]=we_1&webhook_endpoint[]=we_2",
+     "webhook_endpoint"),
+    ("/_emulator/events/{event}/resend", "event=evt_x", "event"),
+])
+def test_control_api_refuses_malformed_fields_with_a_400_in_stripe_shape(client, server, path,
+                                                                          fields, param):
+    import json
+
+    from emulator_testkit import http
+    client.v1.customers.create()
+    event = client.v1.events.list().data[0]
+    answer = http("POST", server.url + path.format(event=event.id), body=fields.encode(),
+                  headers={"Authorization": "Bearer sk_test_x",
+                           "Content-Type": "application/x-www-form-urlencoded"})
+    assert answer.status == 400, answer.body
+    error = json.loads(answer.body)["error"]
+    assert error["type"] == "invalid_request_error" and error["param"] == param
+    assert [e.id for e in client.v1.events.list().data] == [event.id]  # nothing was triggered

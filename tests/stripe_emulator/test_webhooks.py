@@ -1,12 +1,13 @@
 """Webhook delivery: signatures, retries, pending_webhooks, endpoints, event listing."""
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
 import stripe
 
-from emulator_testkit import Receiver, get
+from emulator_testkit import Receiver, get, http
 
 
 def test_every_delivery_is_signed_so_construct_event_accepts_it(client, server, receiver):
@@ -115,3 +116,65 @@ def test_events_page_lists_events_with_attempts(client, server, receiver):
     server.wait_for_webhooks(5)
     page = get(server.url + "/events")
     assert page.status == 200 and "customer.created" in page.body and receiver.url in page.body
+
+
+def wait_until(check, timeout: float = 3.0) -> bool:
+    """Poll `check` every 10 ms until it is true or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_delivery_state_comes_from_the_delivery_records(client, server, receiver):
+    receiver.statuses = [500, 500, 500]  # the first attempt and both retries fail: given up
+    client.v1.customers.create()
+    assert server.wait_for_webhooks(5)
+    event = client.v1.events.list().data[0]
+    assert event.pending_webhooks == 0
+    failed = client.v1.events.list(params={"delivery_success": False}).data
+    assert [e.id for e in failed] == [event.id]
+    assert client.v1.events.list(params={"delivery_success": True}).data == []
+    assert "<td class=\"delivery-state\">failed</td>" in get(server.url + "/events").body
+    resent = http("POST", server.url + f"/_emulator/events/{event.id}/resend",
+                  headers={"Authorization": "Bearer sk_test_x"}, body=b"")
+    assert resent.status == 200 and server.wait_for_webhooks(5)
+    assert [e.id for e in client.v1.events.list(params={"delivery_success": True}).data] == \
+        [event.id]
+    assert 'id="delivery-state">delivered' in get(server.url + f"/events/{event.id}").body
+
+
+def test_a_hanging_receiver_delays_only_its_own_endpoint(client, server, receiver):
+    gate = threading.Event()
+    with Receiver(gate=gate) as stuck, Receiver() as fine:
+        for rec in (stuck, fine):
+            rec.secret = client.v1.webhook_endpoints.create(params={
+                "url": rec.url, "enabled_events": ["customer.created"]}).secret
+        try:
+            made = [client.v1.customers.create(params={"name": f"c{i}"}).id for i in range(3)]
+            assert wait_until(lambda: len(fine.deliveries) == 3 and len(receiver.deliveries) == 3)
+            assert [e["data"]["object"]["id"] for e in fine.events()] == made  # in creation order
+            assert stuck.deliveries == []
+            event = client.v1.events.list(params={"type": "customer.created"}).data[0]
+            assert event.pending_webhooks == 1  # per endpoint: only the stuck one is pending
+        finally:
+            gate.set()
+        assert server.wait_for_webhooks(5)
+        assert [e["data"]["object"]["id"] for e in stuck.events()] == made
+        assert client.v1.events.retrieve(event.id).pending_webhooks == 0
+
+
+def test_a_failing_endpoint_retries_on_schedule_without_holding_up_the_next_events(client, server,
+                                                                                   receiver):
+    with Receiver(statuses=[500, 500]) as flaky:
+        flaky.secret = client.v1.webhook_endpoints.create(params={
+            "url": flaky.url, "enabled_events": ["customer.created"]}).secret
+        first, second = (client.v1.customers.create().id for _ in range(2))
+        assert server.wait_for_webhooks(5)
+        order = [e["data"]["object"]["id"] for e in flaky.events()]
+        assert sorted(order) == sorted([first, first, second, second])  # one retry each
+        assert order.index(first) < order.index(second)  # first attempts in creation order
+        assert [e["data"]["object"]["id"] for e in receiver.events()] == [first, second]
+        assert client.v1.events.list(params={"delivery_success": False}).data == []

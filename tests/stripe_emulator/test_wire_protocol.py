@@ -78,6 +78,70 @@ def test_wrong_types_are_parameter_invalid_integer_and_boolean(server):
     assert (status, body["error"]["code"]) == (400, "parameter_invalid_boolean")
 
 
+@pytest.mark.parametrize("method,path,body,param,code", [
+    ("GET", "/v1/customers?limit=0", None, "limit", "parameter_invalid_integer"),
+    ("GET", "/v1/customers?limit=101", None, "limit", "parameter_invalid_integer"),
+    ("GET", "/v1/customers?limit=-1", None, "limit", "parameter_invalid_integer"),
+    ("GET", "/v1/customers?limit=2.5", None, "limit", "parameter_invalid_integer"),
+    ("GET", "/v1/customers?limit=%C2%B2", None, "limit", "parameter_invalid_integer"),
+    ("POST", "/v1/prices", "currency=usd&unit_amount=-5&product_data[name]=x", "unit_amount",
+     "parameter_invalid_integer"),
+    ("POST", "/v1/prices", "currency=usd&unit_amount=1e3&product_data[name]=x", "unit_amount",
+     "parameter_invalid_integer"),
+    ("POST", "/v1/prices", "currency=usd&unit_amount=" + "9" * 5000 + "&product_data[name]=x",
+     "unit_amount", "parameter_invalid_integer"),
+    ("POST", "/v1/prices", "currency=usd&unit_amount=100000000&product_data[name]=x",
+     "unit_amount", "parameter_invalid_integer"),
+    ("POST", "/v1/prices", "currency=usd&unit_amount_decimal=NaN&product_data[name]=x",
+     "unit_amount_decimal", "parameter_invalid_decimal"),
+    ("POST", "/v1/prices", "currency=usd&unit_amount_decimal=Infinity&product_data[name]=x",
+     "unit_amount_decimal", "parameter_invalid_decimal"),
+    ("POST", "/v1/prices", "currency=usd&unit_amount=5&product_data[name]=x&recurring[interval]="
+     "month&recurring[interval_count]=-1", "recurring[interval_count]",
+     "parameter_invalid_integer"),
+    ("POST", "/v1/test_helpers/test_clocks", "frozen_time=99999999999999999", "frozen_time",
+     "parameter_invalid_integer"),
+    ("POST", "/v1/test_helpers/test_clocks", "frozen_time=-1", "frozen_time",
+     "parameter_invalid_integer"),
+    ("POST", "/v1/test_helpers/test_clocks", "frozen_time=1.5", "frozen_time",
+     "parameter_invalid_integer"),
+    ("POST", "/v1/checkout/sessions", "mode=subscription&line_items[0][price]=p&"
+     "line_items[0][quantity]=-2", "line_items[0][quantity]", "parameter_invalid_integer"),
+    ("POST", "/v1/customers", "balance=12.5", "balance", "parameter_invalid_integer"),
+    ("POST", "/v1/products", "name=x&active=TRUE", "active", "parameter_invalid_boolean"),
+    ("POST", "/v1/products", "name=x&active=1", "active", "parameter_invalid_boolean"),
+    ("POST", "/v1/products", "name=x&active[]=true", "active", "parameter_invalid_boolean"),
+])
+def test_numbers_and_booleans_are_checked_as_stripe_checks_them(server, method, path, body,
+                                                               param, code):
+    status, answer, _ = api(server, method, path, body)
+    assert status == 400, answer
+    assert (answer["error"]["code"], answer["error"]["param"]) == (code, param)
+
+
+def test_integer_limits_from_stripe_apply_to_subscriptions(client):
+    customer = client.v1.customers.create(params={"payment_method": "pm_card_visa"})
+    price = make_price(client)
+    for params, param in (({"trial_period_days": 731}, "trial_period_days"),
+                          ({"trial_period_days": 10 ** 12}, "trial_period_days"),
+                          ({"cancel_at": 10 ** 15}, "cancel_at")):
+        with pytest.raises(stripe.InvalidRequestError) as err:
+            client.v1.subscriptions.create(params={"customer": customer.id,
+                                                   "items": [{"price": price.id}], **params})
+        assert (err.value.code, err.value.param) == ("parameter_invalid_integer", param)
+    assert client.v1.customers.update(customer.id, params={"balance": -500}).balance == -500
+
+
+def test_billing_past_the_year_9999_is_refused_not_a_crash(client):
+    clock = client.v1.test_helpers.test_clocks.create(params={"frozen_time": 253402000000})
+    customer = client.v1.customers.create(params={"test_clock": clock.id,
+                                                  "payment_method": "pm_card_visa"})
+    with pytest.raises(stripe.InvalidRequestError) as err:
+        client.v1.subscriptions.create(params={"customer": customer.id,
+                                               "items": [{"price": make_price(client).id}]})
+    assert err.value.http_status == 400 and "9999" in err.value.user_message
+
+
 def test_invalid_enum_value_is_a_400_naming_the_parameter(server):
     status, body, _ = api(server, "POST", "/v1/prices",
                           "currency=usd&unit_amount=5&recurring[interval]=fortnight&product_data[name]=x")
@@ -118,6 +182,12 @@ def test_unknown_url_is_404_in_stripe_error_shape(server):
     ("POST", "/v1/invoices/in_nope/pay", ""),
     ("POST", "/v1/payment_methods", "type=card&card[number]=1234&card[exp_month]=1&card[exp_year]=30"),
     ("PUT", "/v1/customers", ""),
+    ("GET", "/v1/customers?expand[%C2%B2]=x&expand[]=y", None),
+    ("POST", "/v1/payment_methods", "type=card&card[number]=%C2%B2%C2%B2%C2%B2%C2%B2%C2%B2%C2%B2"
+     "%C2%B2%C2%B2%C2%B2%C2%B2%C2%B2%C2%B2&card[exp_month]=1&card[exp_year]=30"),
+    ("POST", "/v1/products", "name=x&package_dimensions[height]=1e999999&"
+     "package_dimensions[length]=1&package_dimensions[weight]=1&package_dimensions[width]=1"),
+    ("POST", "/v1/webhook_endpoints", "url[x]=1&enabled_events[]=*"),
 ])
 def test_bad_input_gets_stripe_error_shape_never_500(server, method, path, body):
     status, answer, _ = api(server, method, path, body)
