@@ -9,7 +9,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from tests.conftest import drop_pg_schema, postgres_base_url, reset_pg_schema, with_search_path
 from webapp import create_app
@@ -63,3 +63,34 @@ def test_migrated_check_constraints_have_the_models_names_and_allow_manual_propo
                 if c.__class__.__name__ == "CheckConstraint" and c.name}
     assert set(migrated) == modelled
     assert "'manual'" in migrated[("journal_entries", "ck_journal_entries_source_known")]
+
+
+def ledger_triggers(conn) -> dict[str, str]:
+    """The database's triggers (and PostgreSQL's trigger functions), by name, without the test's schema name."""
+    if conn.dialect.name == "sqlite":
+        rows = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"))
+    else:
+        rows = conn.execute(text(
+            "SELECT tgname, replace(pg_get_triggerdef(oid), current_schema() || '.', '') FROM pg_trigger "
+            "WHERE NOT tgisinternal "
+            "AND tgrelid::regclass::text IN ('journal_entries', 'journal_lines') "
+            "UNION ALL SELECT proname, prosrc FROM pg_proc WHERE pronamespace = current_schema()::regnamespace"))
+    return dict(rows.all())
+
+
+def test_migrations_and_create_all_leave_the_same_ledger_triggers(app, empty_database_url):
+    """Migration 0006 keeps a frozen copy of webapp/models/ledger_guards.py; the two must not drift apart."""
+    with db.engine.connect() as conn:
+        modelled = ledger_triggers(conn)
+    migrated_app = create_app(TestConfig(database_url=empty_database_url))
+    with migrated_app.app_context():
+        upgrade()
+        with db.engine.connect() as conn:
+            migrated = ledger_triggers(conn)
+        downgrade(revision="0005")
+        with db.engine.connect() as conn:
+            downgraded = ledger_triggers(conn)
+        db.engine.dispose()
+    assert len(modelled) == (5 if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite") else 4)
+    assert migrated == modelled
+    assert downgraded == {}

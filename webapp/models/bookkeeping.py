@@ -7,6 +7,7 @@ from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Str
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.db_types import Base, UTCDateTime, utc_now
+from webapp.models.ledger_guards import attach_ledger_guards
 from webapp.models.tenancy import Company
 
 ACCOUNT_TYPES = ("asset", "liability", "equity", "income", "expense")
@@ -66,7 +67,8 @@ class Transaction(Base):
 
 
 class JournalEntry(Base):
-    """The entry for one transaction: proposed (rewritable) or posted (immutable, in the ledger)."""
+    """The entry for one transaction: proposed (rewritable) or posted (immutable, in the ledger: triggers refuse
+    any change to a posted entry or its lines, see ledger_guards.py)."""
 
     __tablename__ = "journal_entries"
     __table_args__ = (
@@ -115,3 +117,6 @@ class JournalLine(Base):
 
     entry: Mapped[JournalEntry] = relationship(back_populates="lines")
     account: Mapped[Account] = relationship()
+
+
+attach_ledger_guards(JournalEntry.__table__, JournalLine.__table__)
