@@ -94,3 +94,33 @@ def test_migrations_and_create_all_leave_the_same_ledger_triggers(app, empty_dat
     assert len(modelled) == (5 if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite") else 4)
     assert migrated == modelled
     assert downgraded == {}
+
+
+def test_downgrading_and_upgrading_again_keeps_every_journal_line(empty_database_url):
+    """0004 rebuilds journal_entries on SQLite; with foreign keys on, that DROP would cascade into the lines."""
+    app = create_app(TestConfig(database_url=empty_database_url))
+    with app.app_context():
+        upgrade()
+        client = app.test_client()
+        token = client.post("/api/auth/signup", json={"email": "m@example.com", "password": "migrate-me-1",
+                                                       "full_name": "M"}).get_json()["token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        rows = [{"id": f"t{i}", "date": "2025-01-02", "description": f"Staples {i}", "amount_cents": -100 - i}
+                for i in range(3)]
+        assert client.post("/api/transactions", json={"transactions": rows}, headers=auth).status_code == 201
+        assert client.post("/api/post/propose", json={"txn_ids": ["t0", "t1", "t2"]}, headers=auth).status_code == 200
+        db.session.remove()
+
+        def lines() -> int:
+            with db.engine.connect() as conn:
+                return conn.execute(text("SELECT count(*) FROM journal_lines")).scalar_one()
+
+        before = lines()
+        downgrade(revision="0003")
+        assert lines() == before == 6
+        upgrade()
+        assert lines() == before
+        with db.engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1  # switched back on
+        db.engine.dispose()
