@@ -89,9 +89,11 @@ def test_two_different_events_for_one_tenant_at_once_end_in_stripes_current_stat
     billing.stripe.v1.subscriptions.update(sub_id, {"items": [{"id": item, "price": billing.catalog["firm"]["price_id"]}]})
     new = json.loads(str(billing.stripe.v1.subscriptions.retrieve(sub_id)))  # firm: Stripe's current state
     real = stripe_gateway.StripeGateway.retrieve_subscription
+    reading = threading.Event()
 
     def retrieve(self, sid):
         if threading.current_thread().name == "slow":  # a read that happened before the plan change
+            reading.set()  # the slow delivery now holds the tenant's lock (taken before reading Stripe)
             time.sleep(0.4)
             return old
         return real(self, sid)
@@ -108,7 +110,7 @@ def test_two_different_events_for_one_tenant_at_once_end_in_stripes_current_stat
 
     slow = threading.Thread(target=deliver, args=(invoice_paid,), name="slow")
     slow.start()
-    time.sleep(0.1)
+    assert reading.wait(10)  # not a fixed sleep: on a busy machine the slow thread may start late
     deliver(updated)
     slow.join()
     ent = billing.entitlement(tenant.tenant_id)
