@@ -1,10 +1,12 @@
 """Propose and commit: balanced entries, learning from the tenant's own history, isolation, all or nothing."""
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select, update
 
 from tests.conftest import signup_api_client
-from tests.factories import import_txns, propose_all, set_plan, usage_row
+from tests.factories import daily_analyzed, import_txns, propose_all, set_plan, set_usage, txn_rows, usage_row
+from webapp.billing.plans import FREE_DAILY_ANALYZE_LIMIT
 from webapp.bookkeeping import proposals
 from webapp.models import JournalEntry, JournalLine
 
@@ -194,10 +196,144 @@ def test_ledger_and_trial_balance_show_posted_entries_in_integer_cents(api_clien
     ledger = api_client.get("/api/ledger").get_json()["data"]
     assert {e["je_id"] for e in ledger} == set(je_ids[:2]) and all(e["status"] == "posted" for e in ledger)
     tb = api_client.get("/api/trial-balance").get_json()
-    assert tb["balanced"] and tb["total_debit_cents"] == tb["total_credit_cents"] == 370000
+    assert tb["balanced"] and tb["total_debit_cents"] == tb["total_credit_cents"] == 250000
     by_code = {a["code"]: a for a in tb["accounts"]}
     assert by_code["1000"]["balance_cents"] == 130000 and by_code["6400"]["debit_cents"] == 120000
-    assert all(isinstance(a["balance_cents"], int) for a in tb["accounts"])
+    assert all(isinstance(a[k], int) for a in tb["accounts"] for k in a if k.endswith("_cents"))
+
+
+def test_trial_balance_puts_each_accounts_net_balance_in_the_debit_or_the_credit_column(api_client, clock):
+    set_plan(api_client.tenant_id, "pro")
+    import_one(api_client, "in", "Stripe payout", 250000)
+    import_one(api_client, "rent", "Monthly rent", -120000)
+    import_one(api_client, "fee", "Bank fee", -500)
+    api_client.post("/api/post/commit", json={"je_ids": propose_all(api_client, ["in", "rent", "fee"])})
+
+    tb = api_client.get("/api/trial-balance").get_json()
+    rows = {a["code"]: (a["debit_cents"], a["credit_cents"]) for a in tb["accounts"]}
+    # The bank took 250,000 in and paid 120,500 out: one debit balance of 129,500, not both turnovers.
+    assert rows == {"1000": (129500, 0), "4000": (0, 250000), "6100": (500, 0), "6400": (120000, 0)}
+    bank = next(a for a in tb["accounts"] if a["code"] == "1000")
+    assert (bank["gross_debit_cents"], bank["gross_credit_cents"], bank["balance_cents"]) == (250000, 120500, 129500)
+    assert tb["total_debit_cents"] == tb["total_credit_cents"] == 250000 and tb["balanced"]
+
+
+def post_entries(api, n: int) -> list[str]:
+    """n posted entries on a pro plan (bulk commit); their je ids in ledger order."""
+    set_plan(api.tenant_id, "pro")
+    je_ids = propose_all(api, import_txns(api, n))
+    assert api.post("/api/post/commit", json={"je_ids": je_ids}).status_code == 200
+    return [e["je_id"] for e in api.get("/api/ledger?limit=500").get_json()["data"]]
+
+
+def test_ledger_pages_carry_the_limit_applied_the_total_and_the_next_offset(api_client, clock):
+    everything = post_entries(api_client, 3)
+    first = api_client.get("/api/ledger?limit=2").get_json()
+    assert {k: first[k] for k in ("limit", "offset", "total", "next_offset")} == {
+        "limit": 2, "offset": 0, "total": 3, "next_offset": 2}
+    last = api_client.get(f"/api/ledger?limit=2&offset={first['next_offset']}").get_json()
+    assert (last["offset"], last["total"], last["next_offset"]) == (2, 3, None)
+    assert [e["je_id"] for e in first["data"] + last["data"]] == everything
+    default = api_client.get("/api/ledger").get_json()
+    assert (default["limit"], default["offset"], default["next_offset"]) == (100, 0, None)
+    beyond = api_client.get("/api/ledger?offset=10").get_json()
+    assert (beyond["data"], beyond["total"], beyond["next_offset"]) == ([], 3, None)
+
+
+@pytest.mark.parametrize("query, field", [
+    ("limit=0", "limit"), ("limit=501", "limit"), ("limit=1000", "limit"), ("limit=-5", "limit"),
+    ("limit=ten", "limit"), ("limit=2.5", "limit"), ("limit=%C2%B2", "limit"), ("limit=", "limit"),
+    ("limit=" + "9" * 30, "limit"), ("offset=-1", "offset"), ("offset=x", "offset"),
+    ("offset=" + "9" * 5000, "offset"),
+])
+def test_a_ledger_limit_outside_1_to_500_or_a_bad_offset_is_400_naming_it(api_client, clock, query, field):
+    resp = api_client.get(f"/api/ledger?{query}")
+    assert resp.status_code == 400
+    body = resp.get_json()
+    assert body["code"] == "INVALID_REQUEST" and list(body["fields"]) == [field]
+
+
+def test_a_bad_limit_and_a_bad_offset_are_reported_together(api_client, clock):
+    body = api_client.get("/api/ledger?limit=900&offset=-3").get_json()
+    assert body["fields"] == {"limit": "must be between 1 and 500", "offset": "must be between 0 and 2147483647"}
+
+
+def test_a_transaction_named_by_both_its_ids_is_proposed_once_and_counted_once(api_client, clock):
+    ours = api_client.post("/api/transactions", json={"transactions": txn_rows(2)}).get_json()["data"][1]["id"]
+    resp = api_client.post("/api/post/propose", json={"txn_ids": ["txn_2", ours]})
+    assert resp.status_code == 200, resp.get_json()
+    data = resp.get_json()["data"]
+    assert [(e["txn_id"], e["requested_id"]) for e in data] == [(ours, "txn_2")]
+    assert daily_analyzed(api_client.tenant_id, clock.now().date()) == 1
+    assert usage_row(api_client.tenant_id, "2025-01").tx_analyzed == 1
+
+
+def test_a_free_tenant_with_one_analysis_left_may_name_it_by_both_its_ids(api_client, clock):
+    ours = api_client.post("/api/transactions", json={"transactions": txn_rows(1)}).get_json()["data"][0]["id"]
+    set_usage(api_client.tenant_id, day_analyzed=FREE_DAILY_ANALYZE_LIMIT - 1)
+    resp = api_client.post("/api/post/propose", json={"txn_ids": [ours, "txn_1", ours]})
+    assert resp.status_code == 200 and len(resp.get_json()["data"]) == 1
+    assert daily_analyzed(api_client.tenant_id, clock.now().date()) == FREE_DAILY_ANALYZE_LIMIT
+
+
+def test_the_same_transaction_id_twice_is_proposed_once_and_counted_once(api_client, clock):
+    import_txns(api_client, 1)
+    resp = api_client.post("/api/post/propose", json={"txn_ids": ["txn_1", "txn_1"]})
+    assert resp.status_code == 200 and len(resp.get_json()["data"]) == 1
+    assert daily_analyzed(api_client.tenant_id, clock.now().date()) == 1
+
+
+def test_the_same_entry_id_twice_commits_once_counts_once_and_is_not_bulk(api_client, clock):
+    set_plan(api_client.tenant_id, "starter")  # no bulk approve: one entry named twice is still one
+    je = propose_all(api_client, import_txns(api_client, 1))[0]
+    resp = api_client.post("/api/post/commit", json={"je_ids": [je, je]})
+    assert resp.status_code == 200 and [e["je_id"] for e in resp.get_json()["data"]] == [je]
+    assert usage_row(api_client.tenant_id, "2025-01").tx_posted == 1
+
+
+def test_an_unknown_id_beside_a_known_one_counts_nothing_on_the_free_tier(api_client, clock):
+    import_txns(api_client, 1)
+    resp = api_client.post("/api/post/propose", json={"txn_ids": ["txn_1", "nope", "nope"]})
+    assert resp.status_code == 404 and resp.get_json()["ids"] == ["nope"]
+    assert daily_analyzed(api_client.tenant_id, clock.now().date()) == 0
+
+
+def test_reassigning_a_proposed_entry_through_the_api_answers_the_entry_on_that_account(api_client, clock, db):
+    je = propose_all(api_client, import_txns(api_client, 1))[0]
+    resp = api_client.post(f"/api/post/entries/{je}/account", json={"account_code": "6300"})
+    assert resp.status_code == 200, resp.get_json()
+    entry = resp.get_json()
+    assert entry["je_id"] == je and entry["status"] == "proposed" and entry["account"]["code"] == "6300"
+    assert (entry["source"], entry["confidence"]) == ("manual", 1.0)
+    assert [line["account_code"] for line in entry["lines"]] == ["1000", "6300"]
+    assert sum(line["amount_cents"] for line in entry["lines"]) == 0
+    assert usage_row(api_client.tenant_id, "2025-01").tx_analyzed == 1  # the proposal's count only
+
+
+def test_reassigning_an_unknown_or_another_tenants_entry_is_404(client, clock):
+    a, b = signup_api_client(client), signup_api_client(client)
+    a_je = propose_all(a, import_txns(a, 1))[0]
+    for je in (a_je, "je_nope"):
+        resp = b.post(f"/api/post/entries/{je}/account", json={"account_code": "6300"})
+        assert resp.status_code == 404 and resp.get_json()["code"] == "NOT_FOUND" and resp.get_json()["ids"] == [je]
+
+
+def test_reassigning_a_posted_entry_through_the_api_is_409_already_posted(api_client, clock):
+    set_plan(api_client.tenant_id, "starter")
+    je = propose_all(api_client, import_txns(api_client, 1))[0]
+    api_client.post("/api/post/commit", json={"je_ids": [je]})
+    resp = api_client.post(f"/api/post/entries/{je}/account", json={"account_code": "6900"})
+    assert resp.status_code == 409 and resp.get_json()["code"] == "ALREADY_POSTED" and resp.get_json()["ids"] == [je]
+    assert api_client.get("/api/ledger").get_json()["data"][0]["account"]["code"] == "6300"  # as proposed
+
+
+@pytest.mark.parametrize("body", [{"account_code": "9999"}, {"account_code": "1000"}, {"account_code": ""},
+                                  {"account_code": 6300}, {}, {"account_code": "6300", "x": 1}])
+def test_reassigning_to_an_account_not_in_the_chart_is_400_with_fields_and_changes_nothing(api_client, clock, body):
+    entry = propose_all(api_client, import_txns(api_client, 1))[0]
+    resp = api_client.post(f"/api/post/entries/{entry}/account", json=body)
+    assert resp.status_code == 400 and resp.get_json()["code"] == "INVALID_REQUEST" and resp.get_json()["fields"]
+    assert proposals.load_entries(api_client.tenant_id, [entry])[0].source == "keyword"
 
 
 def test_trial_balance_as_of_a_date_and_bad_query_parameters(api_client, clock):

@@ -118,8 +118,127 @@ def test_csv_with_a_bad_amount_imports_nothing_and_names_the_line(api_client, db
     text = "date,description,amount\n2025-01-02,Ok,-1.00\n2025-01-03,Bad,12.345\n"
     with pytest.raises(ValidationError) as err:
         csv_import.import_csv(api_client.tenant_id, None, text)
-    assert "line 3" in err.value.fields
+    assert list(err.value.fields) == ["line 3 amount"] and "like -12.34" in err.value.fields["line 3 amount"]
     assert count_txns(db, api_client.tenant_id) == 0
+
+
+def csv_problems(text: str) -> dict[str, str]:
+    with pytest.raises(ValidationError) as err:
+        csv_import.read_csv(text)
+    return err.value.fields
+
+
+def test_csv_reports_every_problem_of_every_line_in_one_pass():
+    text = ("date,description,amount\n"
+            "2025-01-02,Bad amount,twelve\n"
+            "01/15/2025,Bad date,-1.00\n"
+            "2025-01-04,,-1.00\n"
+            "2025-02-30,,abc\n")
+    assert csv_problems(text) == {
+        "line 2 amount": csv_import.AMOUNT_HELP,
+        "line 3 date": "must be an ISO date, YYYY-MM-DD (no other date format is accepted)",
+        "line 4 description": "is required",
+        "line 5 description": "is required",
+        "line 5 date": "must be an ISO date, YYYY-MM-DD (no other date format is accepted)",
+        "line 5 amount": csv_import.AMOUNT_HELP,
+    }
+
+
+def test_csv_line_numbers_count_blank_lines_and_quoted_multi_line_fields():
+    text = ("\n"
+            "date,description,amount\n"                 # line 2
+            '2025-01-02,"Wire from\nAcme, Inc.",10.00\n'  # lines 3-4
+            "\n"                                         # line 5
+            ",,\n"                                       # line 6: an empty row, skipped like a blank line
+            "2025-01-03,Bad,1.2.3\n")                    # line 7
+    assert list(csv_problems(text)) == ["line 7 amount"]
+
+
+def test_a_repeated_csv_id_names_the_line_it_repeats_not_an_internal_field():
+    text = "id,date,description,amount\nb1,2025-01-02,A,1\nb2,2025-01-02,B,1\nb1,2025-01-03,C,2\n"
+    assert csv_problems(text) == {"line 4 id": "repeats line 2"}
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("when,what\n2025-01-01,x\n", "must name the columns date, description and amount"),
+    ("date,description,amount\n", "has a header row but no transactions"),
+    ("date,description,amount\n2025-01-02,\"" + "x" * 200_000 + "\",1\n", "line 2 cannot be read as CSV"),
+])
+def test_an_unreadable_csv_is_a_400_on_the_file_not_a_500(text, problem):
+    fields = csv_problems(text)
+    assert list(fields) == ["file"] and problem in fields["file"]
+
+
+def test_too_many_csv_rows_is_one_400():
+    rows = "".join(f"2025-01-02,Row {i},1.00\n" for i in range(csv_import.MAX_IMPORT + 1))
+    assert csv_problems("date,description,amount\n" + rows) == {"file": "at most 1000 rows per upload"}
+
+
+NO_IDS = ("date,description,amount,counterparty\n"
+          "2025-01-02,Coffee beans,-12.50,Blue Bottle\n"
+          "2025-01-03,Client payment,\"1,234.56\",Acme\n"
+          "2025-01-04,Bank fee,-3.00,\n")
+
+
+def test_reimporting_a_csv_without_ids_changes_nothing(api_client, db):
+    first = csv_import.import_csv(api_client.tenant_id, None, NO_IDS)
+    again = csv_import.import_csv(api_client.tenant_id, None, NO_IDS)
+    assert (first.created, again.created) == (3, 0)
+    assert [t.id for t, _ in again.rows] == [t.id for t, _ in first.rows]
+    assert all(t.client_id.startswith("csv_") for t, _ in first.rows)
+    assert count_txns(db, api_client.tenant_id) == 3
+
+
+def test_an_overlapping_csv_without_ids_adds_only_the_new_rows(api_client, db):
+    csv_import.import_csv(api_client.tenant_id, None, NO_IDS)
+    overlap = ("Date,Description,Amount,Counterparty,Balance\n"   # another export: other case, extra column
+               "2025-01-03,client   PAYMENT,1234.56,ACME,9000\n"    # the same row, spelt differently
+               "2025-01-04,Bank fee,(3.00),,8997\n"
+               "2025-01-05,Printer paper,-20.00,Staples,8977\n")
+    result = csv_import.import_csv(api_client.tenant_id, None, overlap)
+    assert result.created == 1 and [new for _, new in result.rows] == [False, False, True]
+    assert count_txns(db, api_client.tenant_id) == 4
+
+
+def test_identical_rows_in_one_csv_stay_two_transactions_and_are_not_added_again(api_client, db):
+    text = "date,description,amount\n2025-01-02,ATM withdrawal,-40.00\n2025-01-02,ATM withdrawal,-40.00\n"
+    assert csv_import.import_csv(api_client.tenant_id, None, text).created == 2
+    assert csv_import.import_csv(api_client.tenant_id, None, text).created == 0
+    third = text + "2025-01-02,ATM withdrawal,-40.00\n"  # a later export with a third such withdrawal
+    assert csv_import.import_csv(api_client.tenant_id, None, third).created == 1
+    assert count_txns(db, api_client.tenant_id) == 3
+
+
+def test_the_json_import_without_ids_still_creates_every_time(api_client, db):
+    row = {"date": "2025-01-02", "description": "No id", "amount_cents": -100}
+    for _ in range(2):
+        assert api_client.post("/api/transactions", json={"transactions": [row]}).status_code == 201
+    assert count_txns(db, api_client.tenant_id) == 2
+
+
+def test_derived_ids_ignore_case_and_spacing_but_not_the_amount_date_or_counterparty():
+    base = "date,description,amount,counterparty\n"
+    ids = [csv_import.read_csv(base + row)[0]["id"] for row in (
+        "2025-01-02,Coffee  Beans,-12.50,Blue Bottle\n", "2025-01-02,coffee beans,(12.50),BLUE BOTTLE\n",
+        "2025-01-02,Coffee beans,-12.51,Blue Bottle\n", "2025-01-03,Coffee beans,-12.50,Blue Bottle\n",
+        "2025-01-02,Coffee beans,-12.50,\n")]
+    assert ids[0] == ids[1] and len(set(ids)) == 4 and all(len(i) <= 64 for i in ids)
+
+
+@pytest.mark.parametrize("raw, text", [
+    ("Caf\u00e9 Mocha \u2013 \u20ac5".encode("cp1252"), "Caf\u00e9 Mocha \u2013 \u20ac5"),
+    ("\ufeffCaf\u00e9".encode("utf-8"), "Caf\u00e9"),
+    ("Caf\u00e9".encode("utf-8"), "Caf\u00e9"),
+])
+def test_an_upload_is_read_as_utf8_and_else_as_windows_1252(raw, text):
+    assert csv_import.decode_csv(raw) == text
+
+
+@pytest.mark.parametrize("raw", ["date,description\n".encode("utf-16"), b"\x81\x8d\x8f\x90\x9d", b"PK\x03\x04\x00"])
+def test_an_upload_that_is_not_text_is_a_400_on_the_file(raw):
+    with pytest.raises(ValidationError) as err:
+        csv_import.decode_csv(raw)
+    assert "UTF-8 or Windows-1252" in err.value.fields["file"]
 
 
 def test_csv_without_the_needed_columns_is_rejected(api_client):
@@ -128,6 +247,16 @@ def test_csv_without_the_needed_columns_is_rejected(api_client):
 
 
 @pytest.mark.parametrize("text, cents", [("12.34", 1234), ("-0.5", -50), ("(1,000)", -100000), ("$7", 700),
-                                         ("1,234,567.89", 123456789)])
+                                         ("1,234,567.89", 123456789), ("1,234.50", 123450), ("(12.50)", -1250),
+                                         ("12.50-", -1250), ("\u221212.50", -1250), ("$1,234.50", 123450),
+                                         ("-$3.05", -305), ("$-3.05", -305), ("($12.50)", -1250), ("+4", 400),
+                                         (" .05 ", 5)])
 def test_amounts_become_exact_integer_cents(text, cents):
     assert csv_import.amount_to_cents(text) == cents
+
+
+@pytest.mark.parametrize("text", ["", "-", "$", "twelve", "12.345", "1,23", "1.2.3", "--1", "-(1)", "1-2",
+                                  "-1-", "(1", "1)", "\u0661\u0662", "12 34", "\u20ac12"])
+def test_text_that_is_not_a_money_amount_is_refused(text):
+    with pytest.raises(ValueError):
+        csv_import.amount_to_cents(text)

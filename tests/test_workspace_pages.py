@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -9,7 +10,7 @@ from sqlalchemy import func, select
 
 import webapp.clock
 from tests.conftest import csrf_token_from, signup_api_client
-from tests.factories import daily_analyzed, set_plan, set_usage
+from tests.factories import daily_analyzed, set_plan, set_usage, usage_row
 from webapp.billing.plans import FREE_DAILY_ANALYZE_LIMIT, STARTER
 from webapp.models import Company, JournalEntry, Transaction
 
@@ -239,6 +240,7 @@ def test_workspace_pages_through_long_tables_and_clamps_bad_page_numbers(web):
     assert web.client.get("/app?tx_page=999").get_data(as_text=True).count('name="txn_ids"') == 30
     assert "(page 1 of 3)" in web.client.get("/app?tx_page=-2").get_data(as_text=True)
     assert "(page 1 of 3)" in web.client.get("/app?tx_page=abc").get_data(as_text=True)
+    assert "(page 1 of 3)" in web.client.get("/app?tx_page=²").get_data(as_text=True)
 
 
 def test_an_action_taken_on_a_later_page_comes_back_to_that_page(web, db):
@@ -253,7 +255,7 @@ def test_an_action_taken_on_a_later_page_comes_back_to_that_page(web, db):
     assert "(page 2 of 2)" in fragment
 
 
-@pytest.mark.parametrize("since", ["", "99999999999999999999", "abc", "1"])
+@pytest.mark.parametrize("since", ["", "99999999999999999999", "abc", "1", "²"])
 def test_activating_page_without_a_usable_start_time_restarts_the_wait_from_now(web, clock, since):
     resp = web.client.get(f"/billing?activating=1&since={since}")
     assert resp.status_code == 303
@@ -284,3 +286,151 @@ def test_past_due_tenant_at_the_daily_cap_is_offered_a_card_update_not_another_p
     assert "Choose Starter" not in html and "Change plan" not in html
     page = web.client.get("/app").get_data(as_text=True)
     assert "Your Pro plan is paused until your card is updated." in page and "Update your card" in page
+
+
+def proposals_on_starter(web, db, user) -> list[JournalEntry]:
+    """Both sample rows proposed, the tenant on starter; the entries, oldest first."""
+    set_plan(user.tenant_id, "starter")
+    post(web, "/app/propose", {"txn_ids": imported(web)})
+    return db.session.scalars(select(JournalEntry).order_by(JournalEntry.date)).all()
+
+
+def form_of(web, je_id: str, **fields) -> dict:
+    """What the Commit form sends for one row's button: every row's account select, as the browser does."""
+    html = web.client.get("/app").get_data(as_text=True)
+    selects = dict(re.findall(r'<select id="acct-[^"]+" name="(account_[^"]+)".*?<option value="([^"]+)"[^>]* selected',
+                              html, re.S))
+    return {**selects, "je_id": je_id, **fields}
+
+
+def test_commit_posts_the_account_picked_in_the_row_without_pressing_set(web, db, user, clock):
+    staples, adobe = proposals_on_starter(web, db, user)
+    assert staples.account.code == "6300"
+    resp = post(web, "/app/commit", form_of(web, staples.id, **{f"account_{staples.id}": "6900"}), htmx=True)
+    assert resp.status_code == 200 and "Posted 1 entry" in resp.get_data(as_text=True)
+    db.session.expire_all()
+    posted = db.session.get(JournalEntry, staples.id)
+    assert posted.status == "posted" and posted.account.code == "6900" and posted.source == "manual"
+    assert [line.account.code for line in posted.lines] == ["1000", "6900"]
+    assert db.session.get(JournalEntry, adobe.id).status == "proposed"
+    assert usage_row(user.tenant_id, "2025-01").tx_posted == 1
+
+
+def test_commit_with_the_proposed_account_unchanged_keeps_the_proposers_reason(web, db, user):
+    staples, _ = proposals_on_starter(web, db, user)
+    assert post(web, "/app/commit", form_of(web, staples.id)).status_code == 303
+    db.session.expire_all()
+    posted = db.session.get(JournalEntry, staples.id)
+    assert posted.status == "posted" and posted.account.code == "6300" and posted.source != "manual"
+
+
+@pytest.mark.parametrize("code", ["1000", "9999"])
+def test_commit_with_an_account_not_in_the_chart_is_a_field_error_and_posts_and_counts_nothing(web, db, user, clock,
+                                                                                               code):
+    staples, _ = proposals_on_starter(web, db, user)
+    resp = post(web, "/app/commit", form_of(web, staples.id, **{f"account_{staples.id}": code}), htmx=True)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and resp.headers["HX-Retarget"] == "#workspace"
+    assert f'id="acct-{staples.id}-error"' in html and f'aria-describedby="acct-{staples.id}-error"' in html
+    db.session.expire_all()
+    entry = db.session.get(JournalEntry, staples.id)
+    assert entry.status == "proposed" and entry.account.code == "6300"
+    assert usage_row(user.tenant_id, "2025-01").tx_posted == 0
+
+
+def test_commit_selected_applies_each_ticked_rows_account_and_only_theirs(web, db, user):
+    staples, adobe = proposals_on_starter(web, db, user)
+    set_plan(user.tenant_id, "pro")
+    form = form_of(web, "", **{f"account_{staples.id}": "6900", f"account_{adobe.id}": "6600"})
+    del form["je_id"]
+    resp = web.client.post("/app/commit", data={"csrf_token": web.token, **form, "je_ids": [staples.id]})
+    assert resp.status_code == 303
+    db.session.expire_all()
+    assert db.session.get(JournalEntry, staples.id).account.code == "6900"
+    assert db.session.get(JournalEntry, adobe.id).account.code == "6500"  # not committed, not changed
+
+
+def test_a_commit_refused_as_already_posted_refreshes_the_stale_workspace_out_of_band(web, db, user, client):
+    staples, adobe = proposals_on_starter(web, db, user)
+    assert post(web, "/app/commit", {"je_id": staples.id}).status_code == 303  # "the other tab"
+    resp = post(web, "/app/commit", {"je_id": staples.id}, htmx=True)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 409 and resp.headers["HX-Retarget"] == "#modal"
+    assert 'data-code="ALREADY_POSTED"' in html
+    assert '<div id="workspace" class="workspace" hx-swap-oob="true">' in html
+    assert f'name="je_id" value="{staples.id}"' not in html and f'name="je_id" value="{adobe.id}"' in html
+    assert 'id="usage-meter"' not in html  # only the workspace: nothing else changed
+
+
+def test_a_commit_of_a_replaced_proposal_is_404_with_the_workspace_refreshed(web, db, user):
+    staples, _ = proposals_on_starter(web, db, user)
+    old_id = staples.id
+    post(web, "/app/propose", {"txn_id": staples.txn_id})  # proposed again elsewhere: a new entry id
+    resp = post(web, "/app/commit", {"je_id": old_id}, htmx=True)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 404 and 'data-code="NOT_FOUND"' in html and 'hx-swap-oob="true"' in html
+    assert f'value="{old_id}"' not in html.split('id="workspace"', 1)[1]
+
+
+def test_other_workspace_errors_and_api_errors_carry_no_workspace(web, db, user, client):
+    txns = imported(web)
+    post(web, "/app/propose", {"txn_ids": txns})
+    je = db.session.scalars(select(JournalEntry.id)).first()
+    paywall = post(web, "/app/commit", {"je_id": je}, htmx=True)  # free: 402, nothing stale
+    assert paywall.status_code == 402 and 'id="workspace"' not in paywall.get_data(as_text=True)
+    set_plan(user.tenant_id, "starter")
+    user.post("/api/post/commit", json={"je_ids": [je]})
+    api = user.post("/api/post/commit", json={"je_ids": [je]}, headers=HTMX)
+    assert api.status_code == 409 and 'id="workspace"' not in api.get_data(as_text=True)
+
+
+def test_a_file_past_the_2_mb_csv_limit_gets_the_field_error_next_to_the_file_input(web, db):
+    big = CSV.encode() + b"2025-01-04,Padding,-1.00,x,b3\n" * (int(2.5 * 1024 * 1024) // 31)
+    assert 2.4 * 1024 * 1024 < len(big) < 2.6 * 1024 * 1024
+    resp = post(web, "/app/import", {"csv_file": (io.BytesIO(big), "big.csv")}, content_type="multipart/form-data",
+                htmx=True)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and resp.headers["HX-Retarget"] == "#workspace"
+    assert 'id="csv-file-error"' in html and "must be at most 2048 KB" in html
+    assert count(db, Transaction) == 0
+
+
+def test_a_paste_larger_than_flasks_default_form_field_gets_the_imports_own_answer(web, db):
+    rows = "".join(f"2025-01-{1 + i % 28:02d},Office supplies order {i:06d},-1.00,Staples\n" for i in range(12_000))
+    assert len(rows) > 500_000  # Flask's default MAX_FORM_MEMORY_SIZE: a 413 before the view
+    resp = post(web, "/app/import", {"csv_text": "date,description,amount,counterparty\n" + rows},
+                content_type="multipart/form-data")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and 'id="csv-text-error"' in html and "at most 1000 rows" in html
+
+
+def test_reimporting_the_same_statement_without_ids_adds_nothing_and_says_so(web, db):
+    no_ids = "date,description,amount\n2025-01-02,Staples order 1042,-84.20\n2025-01-03,Adobe,-59.99\n"
+    assert post(web, "/app/import", {"csv_text": no_ids}).status_code == 303
+    again = post(web, "/app/import", {"csv_text": no_ids}, htmx=True).get_data(as_text=True)
+    assert "Nothing new: all 2 transactions were imported before." in again
+    more = post(web, "/app/import", {"csv_text": no_ids + "2025-01-04,Uber,-9.00\n"}, htmx=True)
+    assert "Imported 1 new transaction (2 already there)." in more.get_data(as_text=True)
+    assert count(db, Transaction) == 3
+
+
+def test_csv_errors_on_the_page_name_real_lines_and_no_internal_fields(web, db):
+    text = ("id,date,description,amount\n"
+            "b1,2025-01-02,Ok,1.00\n"
+            "\n"
+            'b2,2025-01-03,"Two\nlines",1.00\n'
+            "b1,2025-01-04,Again,1.00\n"
+            "b3,15/01/2025,,x\n")
+    html = post(web, "/app/import", {"csv_text": text}).get_data(as_text=True)
+    assert "line 6 id: repeats line 2" in html
+    assert "line 7 description: is required" in html and "line 7 date: must be an ISO date, YYYY-MM-DD" in html
+    assert "line 7 amount: is not a money amount" in html and "transactions[" not in html
+    assert count(db, Transaction) == 0
+
+
+def test_a_windows_1252_upload_is_imported(web, db):
+    text = "date,description,amount\n2025-01-02,Caf\u00e9 cr\u00e8me,-4.50\n"
+    resp = post(web, "/app/import", {"csv_file": (io.BytesIO(text.encode("cp1252")), "bank.csv")},
+                content_type="multipart/form-data")
+    assert resp.status_code == 303
+    assert db.session.scalar(select(Transaction.description)) == "Caf\u00e9 cr\u00e8me"

@@ -72,10 +72,11 @@ def register_blueprints(app: Flask) -> None:
 def register_error_handlers(app: Flask) -> None:
     """One error contract for the whole app (see webapp/error_handlers.py)."""
     from webapp.billing.paywall import paywall_view
+    from webapp.bookkeeping.pages import stale_workspace
     from webapp.error_handlers import register_error_handlers as register
     from webapp.errors import PaywallError
 
-    register(app, views={PaywallError: paywall_view})  # type: ignore[dict-item]
+    register(app, views={PaywallError: paywall_view}, companions=[stale_workspace])  # type: ignore[dict-item]
 
 
 def register_commands(app: Flask) -> None:

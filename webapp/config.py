@@ -52,7 +52,10 @@ class Config:
         self.SECRET_KEY = env.get("SECRET_KEY") or instance_secret()
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(env.get("DATABASE_URL", DEFAULT_SQLITE_URL))
         self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO").upper()
-        self.MAX_CONTENT_LENGTH = int(env.get("MAX_CONTENT_LENGTH", str(2 * 1024 * 1024)))
+        # Above the 2 MB CSV limit (bookkeeping/pages.py), so a too-large statement gets its field error, not a 413.
+        self.MAX_CONTENT_LENGTH = int(env.get("MAX_CONTENT_LENGTH", str(3 * 1024 * 1024)))
+        # A pasted statement is a form field: Flask's 500 kB default for fields would cut it off with a 413 first.
+        self.MAX_FORM_MEMORY_SIZE = self.MAX_CONTENT_LENGTH
         self.SESSION_COOKIE_SECURE = _flag("SESSION_COOKIE_SECURE", "0")
         self.RATELIMIT_STORAGE_URI = env.get("REDIS_URL") or "memory://"
         self.AUTH_RATE_LIMIT = env.get("AUTH_RATE_LIMIT", "10 per minute")

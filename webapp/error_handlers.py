@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 FRAGMENTS: dict[type[DomainError], str] = {PaywallError: "billing/_paywall.html"}
 # Which view model a fragment gets (`view`), registered by create_app: e.g. billing.paywall.paywall_view.
 ErrorView = Callable[[DomainError], object]
+# Extra HTML for an htmx error answer, registered by create_app: e.g. a page's refreshed content to swap
+# out of band beside the modal, when the error says that page is stale. "" adds nothing.
+ErrorCompanion = Callable[[DomainError], str]
 
 _HTTP_CODES = {
     400: ("INVALID_REQUEST", "The request could not be understood."),
@@ -50,7 +53,9 @@ def error_response(err: DomainError) -> Response:
     """Render a domain error in the shape the client asked for."""
     fragment = next((t for cls, t in FRAGMENTS.items() if isinstance(err, cls)), None)
     if is_htmx():
-        resp = make_response(render_template(fragment or "errors/_error.html", err=err, view=_view_of(err)))
+        companions: list[ErrorCompanion] = current_app.extensions.get("error_companions", [])
+        html = render_template(fragment or "errors/_error.html", err=err, view=_view_of(err))
+        resp = make_response(html + "".join(companion(err) for companion in companions))
         resp.headers["HX-Retarget"] = "#modal"
         resp.headers["HX-Reswap"] = "innerHTML"
     elif wants_json():
@@ -129,9 +134,12 @@ def handle_unexpected(exc: Exception) -> Response:
     return error_response(err)
 
 
-def register_error_handlers(app: Flask, views: Mapping[type[DomainError], ErrorView] | None = None) -> None:
-    """Route every error class to its handler; `views` build the view model each error fragment gets."""
+def register_error_handlers(app: Flask, views: Mapping[type[DomainError], ErrorView] | None = None,
+                            companions: list[ErrorCompanion] | None = None) -> None:
+    """Route every error class to its handler; `views` build the view model each error fragment gets,
+    `companions` add HTML (out-of-band swaps) to htmx error answers."""
     app.extensions["error_views"] = dict(views or {})
+    app.extensions["error_companions"] = list(companions or [])
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(RateLimitExceeded, handle_rate_limited)
     app.register_error_handler(CSRFError, handle_csrf_error)

@@ -170,3 +170,38 @@ def test_cancel_at_period_end_in_the_portal_shows_on_the_status_page(page: Page,
     page.wait_for_url(re.compile(r"/billing$"))
     expect(page.locator("#status-badge")).to_contain_text("Cancels")
     expect(page.get_by_text("Your plan is canceled and ends on")).to_be_visible()
+
+
+def test_the_account_picked_in_a_row_is_the_one_its_commit_button_posts(page: Page, live) -> None:
+    sign_up(page, live.url, "picker@example.com")
+    tenant = tenant_of("picker@example.com")
+    set_plan(tenant, "starter")
+    propose(tenant, import_sample(tenant, rows=2))
+    page.goto("/app")
+    page.get_by_label("Account for Staples order 1042", exact=True).select_option("6900")
+    page.get_by_role("button", name="Commit: Staples order 1042").click()  # no "Set" first
+    expect(page.get_by_role("status").filter(has_text="Posted 1 entry")).to_be_visible()
+    ledger = page.get_by_role("table", name="Posted entries, newest first")
+    expect(ledger).to_contain_text("6900 Professional Fees")
+    expect(ledger).not_to_contain_text("6300 Office Supplies")
+
+
+def test_a_row_committed_in_another_tab_leaves_this_tab_when_it_is_refused(page: Page, live) -> None:
+    sign_up(page, live.url, "tabs@example.com")
+    tenant = tenant_of("tabs@example.com")
+    set_plan(tenant, "starter")
+    propose(tenant, import_sample(tenant, rows=2))
+    page.goto("/app")
+    other = page.context.new_page()
+    other.goto("/app")
+    other.get_by_role("button", name="Commit: Staples order 1042").click()
+    expect(other.get_by_role("status").filter(has_text="Posted 1 entry")).to_be_visible()
+
+    page.get_by_role("button", name="Commit: Staples order 1042").click()  # this tab still shows the row
+    expect(dialog(page).get_by_role("heading", name="Already posted")).to_be_visible()
+    expect(page.get_by_role("button", name="Commit: Staples order 1042")).to_have_count(0)
+    expect(page.get_by_role("button", name="Commit: Adobe Creative Cloud")).to_be_visible()
+    expect(page.get_by_role("table", name="Posted entries, newest first")).to_contain_text("Staples order 1042")
+    page.keyboard.press("Escape")
+    expect(dialog(page)).to_have_count(0)
+    expect(page.locator("#usage-meter")).to_have_count(1)

@@ -50,7 +50,7 @@ def _since_arg() -> datetime | None:
     Only the last day counts: an older or future value (a stale bookmark, an edited URL) starts the wait afresh.
     """
     raw = request.args.get("since", "")
-    if not raw.isdigit() or len(raw) > 12:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
         return None
     since = datetime.fromtimestamp(int(raw), UTC)
     age = (clock.now() - since).total_seconds()

@@ -1,7 +1,7 @@
 """The API shapes of transactions, entries, the ledger and the trial balance (money as integer cents)."""
 from __future__ import annotations
 
-from webapp.bookkeeping.ledger import TrialBalance
+from webapp.bookkeeping.ledger import LedgerPage, TrialBalance
 from webapp.bookkeeping.transactions import ImportResult
 from webapp.clock import isoformat
 from webapp.models import JournalEntry, JournalLine
@@ -36,12 +36,23 @@ def entry_json(entry: JournalEntry, requested: str | None = None) -> dict[str, o
     }
 
 
+def ledger_json(page: LedgerPage) -> dict[str, object]:
+    """A page of the ledger: the limit and offset applied, the total, and where the next page starts."""
+    return {"company_id": page.company_id, "limit": page.limit, "offset": page.offset, "total": page.total,
+            "next_offset": page.next_offset, "data": [entry_json(e) for e in page.entries]}
+
+
 def trial_balance_json(tb: TrialBalance) -> dict[str, object]:
-    """The trial balance: per account debits, credits and balance, the totals, and whether they agree."""
+    """The trial balance: each account's balance in the debit or the credit column, the totals, whether they agree.
+
+    `gross_debit_cents`/`gross_credit_cents` are the account's turnover (all posted debits, all credits).
+    """
     return {
         "company_id": tb.company_id, "as_of": tb.as_of.isoformat() if tb.as_of else None, "currency": "usd",
         "accounts": [{"code": r.code, "name": r.name, "type": r.type, "debit_cents": r.debit_cents,
-                      "credit_cents": r.credit_cents, "balance_cents": r.balance_cents} for r in tb.rows],
+                      "credit_cents": r.credit_cents, "balance_cents": r.balance_cents,
+                      "gross_debit_cents": r.gross_debit_cents, "gross_credit_cents": r.gross_credit_cents}
+                     for r in tb.rows],
         "total_debit_cents": tb.total_debit_cents, "total_credit_cents": tb.total_credit_cents,
         "balanced": tb.total_debit_cents == tb.total_credit_cents,
     }

@@ -1,6 +1,7 @@
-"""Reading the ledger: posted entries and the trial balance, in integer cents."""
+"""Reading the ledger: posted entries a page at a time, and the trial balance, in integer cents."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -8,31 +9,93 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from webapp.bookkeeping.services import get_company
+from webapp.errors import ValidationError
 from webapp.extensions import db
 from webapp.models import Account, JournalEntry, JournalLine
 
+DEFAULT_PAGE = 100
 MAX_PAGE = 500
+MAX_OFFSET = 2**31 - 1  # far beyond any ledger, and inside every backend's OFFSET integer
+_WHOLE_NUMBER = re.compile(r"^-?[0-9]+$")
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """Which rows a list request asks for: `limit` rows from `offset`, both checked."""
+
+    limit: int
+    offset: int
+
+
+def _bounded(name: str, raw: str | None, default: int, low: int, high: int, problems: dict[str, str]) -> int:
+    if raw is None:
+        return default
+    text = raw.strip()
+    if not _WHOLE_NUMBER.match(text):
+        problems[name] = "must be a whole number"
+    elif len(text) > 12 or not low <= int(text) <= high:  # the length test keeps int() away from huge strings
+        problems[name] = f"must be between {low} and {high}"
+    else:
+        return int(text)
+    return default
+
+
+def page_request(limit: str | None, offset: str | None) -> PageRequest:
+    """Check a list's limit (1..MAX_PAGE, default DEFAULT_PAGE) and offset (0 or more); one 400 lists both."""
+    problems: dict[str, str] = {}
+    page = PageRequest(_bounded("limit", limit, DEFAULT_PAGE, 1, MAX_PAGE, problems),
+                       _bounded("offset", offset, 0, 0, MAX_OFFSET, problems))
+    if problems:
+        raise ValidationError("Some query parameters are invalid.", problems)
+    return page
+
+
+@dataclass(frozen=True)
+class LedgerPage:
+    """One page of posted entries, and how many there are in all."""
+
+    company_id: str
+    limit: int
+    offset: int
+    total: int
+    entries: list[JournalEntry]
+
+    @property
+    def next_offset(self) -> int | None:
+        """The offset of the next page, or None when this is the last one."""
+        after = self.offset + len(self.entries)
+        return after if self.entries and after < self.total else None
 
 
 @dataclass(frozen=True)
 class TrialBalanceRow:
-    """One account's posted totals; `balance_cents` is debits minus credits."""
+    """One account: its net balance (debits minus credits) and the gross turnover behind it."""
 
     code: str
     name: str
     type: str
-    debit_cents: int
-    credit_cents: int
+    gross_debit_cents: int
+    gross_credit_cents: int
 
     @property
     def balance_cents(self) -> int:
-        """Debits minus credits."""
-        return self.debit_cents - self.credit_cents
+        """Debits minus credits: positive is a debit balance, negative a credit balance."""
+        return self.gross_debit_cents - self.gross_credit_cents
+
+    @property
+    def debit_cents(self) -> int:
+        """The balance in the debit column (0 for an account with a credit balance)."""
+        return max(self.balance_cents, 0)
+
+    @property
+    def credit_cents(self) -> int:
+        """The balance in the credit column (0 for an account with a debit balance)."""
+        return max(-self.balance_cents, 0)
 
 
 @dataclass(frozen=True)
 class TrialBalance:
-    """Every account with posted lines, and the totals (equal when the books balance)."""
+    """Every account with posted lines, and the column totals (equal when the books balance)."""
 
     company_id: str
     as_of: date | None
@@ -40,28 +103,29 @@ class TrialBalance:
 
     @property
     def total_debit_cents(self) -> int:
-        """Sum of all debits."""
+        """Sum of the debit balances."""
         return sum(r.debit_cents for r in self.rows)
 
     @property
     def total_credit_cents(self) -> int:
-        """Sum of all credits."""
+        """Sum of the credit balances."""
         return sum(r.credit_cents for r in self.rows)
 
 
-def posted_entries(tenant_id: str, company_id: str | None, limit: int, offset: int) -> tuple[str, list[JournalEntry]]:
-    """A page of the company's posted entries, oldest first, with their lines."""
+def posted_entries(tenant_id: str, company_id: str | None, page: PageRequest) -> LedgerPage:
+    """A page of the company's posted entries, oldest first, with their lines and the total count."""
     company = get_company(tenant_id, company_id)
-    stmt = (select(JournalEntry).where(JournalEntry.company_id == company.id, JournalEntry.status == "posted")
-            .order_by(JournalEntry.date, JournalEntry.posted_at, JournalEntry.id)
-            .limit(max(1, min(limit, MAX_PAGE))).offset(max(0, offset))
+    posted = select(JournalEntry).where(JournalEntry.company_id == company.id, JournalEntry.status == "posted")
+    total = db.session.scalar(select(func.count()).select_from(posted.subquery())) or 0
+    stmt = (posted.order_by(JournalEntry.date, JournalEntry.posted_at, JournalEntry.id)
+            .limit(page.limit).offset(page.offset)
             .options(selectinload(JournalEntry.lines).joinedload(JournalLine.account),
                      joinedload(JournalEntry.account), joinedload(JournalEntry.transaction)))
-    return company.id, list(db.session.scalars(stmt))
+    return LedgerPage(company.id, page.limit, page.offset, total, list(db.session.scalars(stmt)))
 
 
 def trial_balance(tenant_id: str, company_id: str | None, as_of: date | None = None) -> TrialBalance:
-    """Posted debits and credits per account (up to `as_of` when given), summed in the database."""
+    """Each account's posted balance (up to `as_of` when given), from debits and credits summed in the database."""
     company = get_company(tenant_id, company_id)
     debit = func.coalesce(func.sum(case((JournalLine.amount_cents > 0, JournalLine.amount_cents), else_=0)), 0)
     credit = func.coalesce(func.sum(case((JournalLine.amount_cents < 0, -JournalLine.amount_cents), else_=0)), 0)

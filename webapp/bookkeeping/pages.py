@@ -6,21 +6,19 @@ error next to its field; paywall errors are left to the error handler, which sho
 """
 from __future__ import annotations
 
-import re
-
 from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from webapp.bookkeeping import bp, csv_import, posting, proposals, services
+from webapp.bookkeeping import bp, csv_import, proposals, services, transactions
 from webapp.bookkeeping.workspace import page_numbers, workspace_view
 from webapp.error_handlers import is_htmx
-from webapp.errors import Conflict, ValidationError
+from webapp.errors import Conflict, DomainError, NotFound, ValidationError
 from webapp.extensions import db
 from webapp.metering.gate import Action
 from webapp.metering.guards import admit_ids
 
-MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # a CSV statement; MAX_CONTENT_LENGTH (the whole body) is set above it
 
 
 def _company_arg() -> str | None:
@@ -46,6 +44,22 @@ def answer(company_id: str | None, notice: str | None = None, errors: dict[str, 
     return redirect(url_for("bookkeeping.workspace", company=view.company.id, **view.page_numbers), code=303)
 
 
+STALE_CODES = frozenset({"ALREADY_POSTED", "NOT_FOUND"})
+
+
+def stale_workspace(err: DomainError) -> str:
+    """The fresh #workspace, swapped out of band beside the error modal, when a workspace action was refused
+    because a row it named was posted or replaced meanwhile (say in another tab); "" otherwise."""
+    if (request.blueprint != bp.name or request.method != "POST" or err.code not in STALE_CODES
+            or not current_user.is_authenticated):
+        return ""
+    try:
+        view = workspace_view(current_user.tenant_id, _company_arg(), pages=page_numbers(request.values))
+    except NotFound:  # the company itself is gone: the modal alone says so
+        return ""
+    return render_template("bookkeeping/_workspace.html", ws=view, refresh_oob=True)
+
+
 @bp.get("/app")
 @login_required
 def workspace() -> str:
@@ -68,34 +82,37 @@ def add_company() -> Response:
     return answer(company.id, notice=f"Added {company.name}.")
 
 
-def _statement() -> tuple[str, str]:
-    """The CSV text of the import form and the field it came from (the file wins over the paste box)."""
+def _statement_field() -> str:
+    """Which field the statement comes from: the file wins over the paste box."""
     upload = request.files.get("csv_file")
-    if upload is not None and upload.filename:
-        raw = upload.read(MAX_UPLOAD_BYTES + 1)
+    return "csv_file" if upload is not None and upload.filename else "csv_text"
+
+
+def _statement(field: str) -> str:
+    """The CSV text of the import form, at most MAX_UPLOAD_BYTES whether uploaded or pasted."""
+    too_large = {field: f"must be at most {MAX_UPLOAD_BYTES // 1024} KB"}
+    if field == "csv_file":
+        raw = request.files["csv_file"].read(MAX_UPLOAD_BYTES + 1)
         if len(raw) > MAX_UPLOAD_BYTES:
-            raise ValidationError("File too large.", {"csv_file": f"must be at most {MAX_UPLOAD_BYTES // 1024} KB"})
-        try:
-            return raw.decode("utf-8-sig"), "csv_file"
-        except UnicodeDecodeError as exc:
-            raise ValidationError("Not a text file.", {"csv_file": "must be a UTF-8 CSV file"}) from exc
-    text = request.form.get("csv_text", "").strip()
-    if not text:
+            raise ValidationError("File too large.", too_large)
+        return csv_import.decode_csv(raw)
+    text = request.form.get("csv_text", "")
+    if not text.strip():
         raise ValidationError("Nothing to import.", {"csv_text": "paste CSV here or choose a file above"})
-    return text, "csv_text"
+    if len(text.encode()) > MAX_UPLOAD_BYTES:
+        raise ValidationError("Too much text.", too_large)
+    return text  # not stripped: line numbers in errors count the lines as pasted
 
 
-_ROW_FIELD = re.compile(r"^transactions\[(\d+)\]\.?(.*)$")
+MAX_PROBLEMS_SHOWN = 20
 
 
 def describe_problems(fields: dict[str, str]) -> str:
-    """One readable sentence from a ValidationError's fields, naming CSV lines (the header is line 1)."""
-    parts = []
-    for where, problem in fields.items():
-        row = _ROW_FIELD.match(where)
-        if row:
-            where = f"line {int(row[1]) + 2}" + (f" {row[2]}" if row[2] else "")
-        parts.append(problem if where in ("file", "transactions", "csv_file", "csv_text") else f"{where}: {problem}")
+    """One readable sentence from a ValidationError's fields ("line 3 date: ..."), the first few if many."""
+    parts = [problem if where in ("file", "transactions", "csv_file", "csv_text") else f"{where}: {problem}"
+             for where, problem in list(fields.items())[:MAX_PROBLEMS_SHOWN]]
+    if len(fields) > MAX_PROBLEMS_SHOWN:
+        parts.append(f"and {len(fields) - MAX_PROBLEMS_SHOWN} more")
     return "; ".join(parts)
 
 
@@ -103,16 +120,22 @@ def describe_problems(fields: dict[str, str]) -> str:
 @login_required
 def import_statement() -> Response:
     """Import a CSV bank statement, uploaded or pasted; every problem is listed next to the field."""
-    field = "csv_text"
+    field = _statement_field()
     try:
-        text, field = _statement()
-        result = csv_import.import_csv(current_user.tenant_id, _company_arg(), text)
+        result = csv_import.import_csv(current_user.tenant_id, _company_arg(), _statement(field))
     except ValidationError as exc:
         where = next((f for f in ("csv_file", "csv_text") if f in exc.fields), field)
         return answer(_company_arg(), errors={where: describe_problems(exc.fields)}, status=400)
-    again = len(result.rows) - result.created
-    return answer(result.company_id, notice=f"Imported {result.created} new transaction"
-                  f"{'' if result.created == 1 else 's'}" + (f" ({again} already there)." if again else "."))
+    return answer(result.company_id, notice=import_notice(result.created, len(result.rows) - result.created))
+
+
+def import_notice(created: int, again: int) -> str:
+    """What an import did, counting the rows that were imported before and so changed nothing."""
+    if not created:
+        return ("Nothing new: the transaction was imported before." if again == 1
+                else f"Nothing new: all {again} transactions were imported before.")
+    return (f"Imported {created} new transaction{'' if created == 1 else 's'}"
+            + (f" ({again} already there)." if again else "."))
 
 
 def _chosen(single: str, many: str) -> list[str]:
@@ -128,7 +151,7 @@ def propose() -> Response:
     ids = _chosen("txn_id", "txn_ids")
     if not ids:
         return answer(_company_arg(), errors={"txn_ids": "Tick at least one transaction to propose."}, status=400)
-    admit_ids(current_user.tenant_id, Action.PROPOSE, ids)
+    admit_ids(current_user.tenant_id, Action.PROPOSE, ids, transactions.count_distinct_transactions)
     entries = proposals.propose_entries(current_user.tenant_id, ids)
     return answer(_company_arg(), notice=f"Proposed {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}.")
 
@@ -136,12 +159,20 @@ def propose() -> Response:
 @bp.post("/app/commit")
 @login_required
 def commit() -> Response:
-    """Post one proposed entry or a selection (metered: 402 paywalls show the modal)."""
+    """Post one proposed entry or a selection, each with the account its row shows (metered: 402s show the modal)."""
     ids = _chosen("je_id", "je_ids")
     if not ids:
         return answer(_company_arg(), errors={"je_ids": "Tick at least one proposal to commit."}, status=400)
+    chosen = {je_id: request.form[f"account_{je_id}"] for je_id in ids if request.form.get(f"account_{je_id}")}
     admit_ids(current_user.tenant_id, Action.COMMIT, ids)
-    entries = posting.commit_entries(current_user.tenant_id, ids)
+    try:
+        entries = proposals.commit_with_accounts(current_user.tenant_id, ids, chosen)
+    except ValidationError as exc:
+        wrong = {f"account_{k.removeprefix('accounts.')}": problem
+                 for k, problem in exc.fields.items() if k.startswith("accounts.")}
+        if not wrong:
+            raise
+        return answer(_company_arg(), errors=wrong, status=400)
     return answer(_company_arg(), notice=f"Posted {len(entries)} entr{'y' if len(entries) == 1 else 'ies'} "
                                          "to the ledger.")
 

@@ -17,9 +17,11 @@ log = logging.getLogger(__name__)
 
 def load_entries(tenant_id: str, ids: list[str]) -> list[JournalEntry]:
     """The tenant's entries with these ids, in request order; 404 lists unknown and other tenants' ids."""
+    # populate_existing: the database's state, also for entries an UPDATE in this unit of work just changed
     stmt = (select(JournalEntry).where(JournalEntry.tenant_id == tenant_id, JournalEntry.id.in_(ids))
             .options(selectinload(JournalEntry.lines).joinedload(JournalLine.account),
-                     joinedload(JournalEntry.account), joinedload(JournalEntry.transaction)))
+                     joinedload(JournalEntry.account), joinedload(JournalEntry.transaction))
+            .execution_options(populate_existing=True))
     found = {e.id: e for e in db.session.scalars(stmt)}
     missing = [i for i in ids if i not in found]
     if missing:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select, update
@@ -10,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from webapp.bookkeeping import rules
 from webapp.bookkeeping.accounts import BANK, charts_for
-from webapp.bookkeeping.posting import load_entries
+from webapp.bookkeeping.posting import commit_entries, load_entries
 from webapp.bookkeeping.transactions import check_ids, resolve_transactions
 from webapp.errors import Conflict, ValidationError
 from webapp.extensions import db
@@ -118,7 +119,8 @@ def replace_proposals(txn_ids: list[str], requested: list[str]) -> None:
 
 
 def propose_entries(tenant_id: str, txn_ids: list[str]) -> list[tuple[str, JournalEntry]]:
-    """Propose (or re-propose) one entry per transaction; 409 ALREADY_POSTED if any is posted already."""
+    """Propose (or re-propose) one entry per transaction, however many of the ids name it; 409 ALREADY_POSTED
+    if any is posted already. Returns (the first id that named the transaction, its entry) in request order."""
     ids = check_ids(txn_ids, "txn_ids")
     resolved = resolve_transactions(tenant_id, ids)
     txns = list(resolved.values())
@@ -131,8 +133,12 @@ def propose_entries(tenant_id: str, txn_ids: list[str]) -> list[tuple[str, Journ
         replace_proposals(list(earlier), ids)
     charts = charts_for({t.company_id for t in txns})
     history = posted_history(txns)
-    out = []
+    # One entry per transaction, under the first id that named it (["txn_2", "<our id of txn_2>"] is one).
+    first_named: dict[str, tuple[str, Transaction]] = {}
     for requested, txn in resolved.items():
+        first_named.setdefault(txn.id, (requested, txn))
+    out = []
+    for requested, txn in first_named.values():
         chart = charts[txn.company_id]
         entry = build_entry(txn, suggest(txn, history, chart), chart[BANK])
         db.session.add(entry)
@@ -148,23 +154,61 @@ def propose_entries(tenant_id: str, txn_ids: list[str]) -> list[tuple[str, Journ
     return [(requested, entry) for (requested, _), entry in zip(out, fresh, strict=True)]
 
 
+NOT_A_CATEGORY = "is not a category account of this company's chart"
+
+
+def _point_at(entry: JournalEntry, account: Account) -> None:
+    """Point a proposed entry and its category line at `account`, as the user's choice (caller commits)."""
+    changed = db.session.execute(
+        update(JournalEntry).where(JournalEntry.id == entry.id, JournalEntry.status == "proposed")
+        .values(account_id=account.id, confidence_pct=100, source="manual",
+                reason=f"Chosen by you: {account.code} {account.name}")
+        .execution_options(synchronize_session=False))
+    if changed.rowcount != 1:
+        raise Conflict("ALREADY_POSTED", "The entry was posted meanwhile.", ids=[entry.id])
+    db.session.execute(update(JournalLine).where(JournalLine.entry_id == entry.id, JournalLine.position == 2)
+                       .values(account_id=account.id).execution_options(synchronize_session=False))
+
+
+def _category(chart: dict[str, Account], code: str) -> Account | None:
+    """The chart's account with this code, unless it is the bank (the other side of every entry)."""
+    account = chart.get(code)
+    return None if account is None or account.code == BANK else account
+
+
 def reassign_account(tenant_id: str, je_id: str, account_code: str) -> JournalEntry:
     """Point a proposed entry at another account of its company's chart (the user's correction)."""
     entry = load_entries(tenant_id, [je_id])[0]
     if entry.status == "posted":
         raise Conflict("ALREADY_POSTED", "Posted entries cannot change.", ids=[je_id])
-    account = charts_for([entry.company_id])[entry.company_id].get(account_code)
-    if account is None or account.code == BANK:
-        raise ValidationError("Some fields are missing or invalid.",
-                              {"account_code": "is not a category account of this company's chart"})
-    changed = db.session.execute(
-        update(JournalEntry).where(JournalEntry.id == je_id, JournalEntry.status == "proposed")
-        .values(account_id=account.id, confidence_pct=100, source="manual",
-                reason=f"Chosen by you: {account.code} {account.name}")
-        .execution_options(synchronize_session=False))
-    if changed.rowcount != 1:
-        raise Conflict("ALREADY_POSTED", "The entry was posted meanwhile.", ids=[je_id])
-    db.session.execute(update(JournalLine).where(JournalLine.entry_id == je_id, JournalLine.position == 2)
-                       .values(account_id=account.id).execution_options(synchronize_session=False))
+    account = _category(charts_for([entry.company_id])[entry.company_id], account_code)
+    if account is None:
+        raise ValidationError("Some fields are missing or invalid.", {"account_code": NOT_A_CATEGORY})
+    _point_at(entry, account)
     db.session.commit()
     return load_entries(tenant_id, [je_id])[0]
+
+
+def commit_with_accounts(tenant_id: str, je_ids: list[str], accounts: Mapping[str, str]) -> list[JournalEntry]:
+    """Post the entries, each first pointed at the account code `accounts` chose for it where that differs.
+
+    One unit of work with the posting (and the gate's count): a code that is not a category account of
+    the entry's chart is a 400 with `fields` {"accounts.<je_id>": problem}, and nothing is posted.
+    """
+    entries = load_entries(tenant_id, check_ids(je_ids, "je_ids"))
+    changes = [(e, accounts[e.id]) for e in entries
+               if e.status == "proposed" and accounts.get(e.id) not in (None, e.account.code)]
+    charts = charts_for({e.company_id for e, _ in changes})
+    problems: dict[str, str] = {}
+    chosen: list[tuple[JournalEntry, Account]] = []
+    for entry, code in changes:
+        account = _category(charts[entry.company_id], code)
+        if account is None:
+            problems[f"accounts.{entry.id}"] = NOT_A_CATEGORY
+        else:
+            chosen.append((entry, account))
+    if problems:
+        raise ValidationError("Some chosen accounts are not in the chart; nothing was posted.", problems)
+    for entry, account in chosen:
+        _point_at(entry, account)
+    return commit_entries(tenant_id, je_ids)

@@ -7,7 +7,7 @@ from flask import request
 
 from webapp.auth.guards import api_user, bearer_required
 from webapp.bookkeeping import api_bp, ledger, posting, proposals, services, transactions
-from webapp.bookkeeping.api_json import entry_json, import_json, trial_balance_json
+from webapp.bookkeeping.api_json import entry_json, import_json, ledger_json, trial_balance_json
 from webapp.clock import isoformat
 from webapp.errors import ValidationError
 from webapp.metering.gate import Action
@@ -47,7 +47,7 @@ def import_transactions() -> tuple[dict[str, object], int]:
 
 @api_bp.post("/post/propose")
 @bearer_required
-@metered(Action.PROPOSE, items="txn_ids")
+@metered(Action.PROPOSE, items="txn_ids", distinct=transactions.count_distinct_transactions)
 def propose() -> dict[str, object]:
     """POST /api/post/propose {txn_ids} → one proposed, balanced entry per transaction (gated, counted)."""
     body = parse({"txn_ids": Field(list)})
@@ -64,30 +64,28 @@ def commit() -> dict[str, object]:
     return {"data": [entry_json(e) for e in posting.commit_entries(api_user().tenant_id, body["je_ids"])]}
 
 
+@api_bp.post("/post/entries/<je_id>/account")
+@bearer_required
+def reassign_account(je_id: str) -> dict[str, object]:
+    """POST /api/post/entries/<je_id>/account {account_code} → the proposed entry on that account (not metered)."""
+    body = parse({"account_code": Field(str, max_length=10)})
+    return entry_json(proposals.reassign_account(api_user().tenant_id, je_id, body["account_code"]))
+
+
 @api_bp.get("/ledger")
 @bearer_required
 def show_ledger() -> dict[str, object]:
-    """GET /api/ledger?company_id=&limit=&offset= → posted entries, oldest first."""
-    limit, offset = _int_arg("limit", 100), _int_arg("offset", 0)
-    company_id, entries = ledger.posted_entries(api_user().tenant_id, request.args.get("company_id"), limit, offset)
-    return {"company_id": company_id, "limit": limit, "offset": offset, "data": [entry_json(e) for e in entries]}
+    """GET /api/ledger?company_id=&limit=&offset= → a page of posted entries, oldest first, and the next offset."""
+    page = ledger.page_request(request.args.get("limit"), request.args.get("offset"))
+    return ledger_json(ledger.posted_entries(api_user().tenant_id, request.args.get("company_id"), page))
 
 
 @api_bp.get("/trial-balance")
 @bearer_required
 def trial_balance() -> dict[str, object]:
-    """GET /api/trial-balance?company_id=&as_of=YYYY-MM-DD → posted totals per account."""
+    """GET /api/trial-balance?company_id=&as_of=YYYY-MM-DD → each account's posted balance, debit or credit."""
     as_of = _date_arg("as_of")
     return trial_balance_json(ledger.trial_balance(api_user().tenant_id, request.args.get("company_id"), as_of))
-
-
-def _int_arg(name: str, default: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit():
-        raise ValidationError("Some query parameters are invalid.", {name: "must be a whole number"})
-    return int(raw)
 
 
 def _date_arg(name: str) -> date | None:

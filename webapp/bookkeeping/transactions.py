@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -47,39 +48,43 @@ class ImportResult:
         return sum(1 for _, new in self.rows if new)
 
 
-def check_row(raw: object, where: str, problems: dict[str, str]) -> NewTransaction | None:
-    """Check one incoming transaction; record problems under `where.field` and return None if any."""
+FieldKey = Callable[[str], str]  # how a field of one row is named in a ValidationError's fields
+
+
+def check_row(raw: object, where: str, problems: dict[str, str], key: FieldKey | None = None) -> NewTransaction | None:
+    """Check one incoming transaction; record problems under `key(field)` (default `where.field`), None if any."""
     if not isinstance(raw, dict):
         problems[where] = "must be an object"
         return None
+    at = key or (lambda name: f"{where}.{name}")
     before = len(problems)
     for name in raw:
         if name not in ("id", "date", "description", "amount_cents", "counterparty"):
-            problems[f"{where}.{name}"] = "is not a known field"
-    texts = {name: _text(raw, name, where, problems, required=name == "description")
+            problems[at(name)] = "is not a known field"
+    texts = {name: _text(raw, name, at, problems, required=name == "description")
              for name in ("id", "description", "counterparty")}
-    day = _iso_date(raw.get("date"), f"{where}.date", problems)
+    day = _iso_date(raw.get("date"), at("date"), problems)
     amount = raw.get("amount_cents")
     if not isinstance(amount, int) or isinstance(amount, bool):
-        problems[f"{where}.amount_cents"] = "must be an integer number of cents"
+        problems[at("amount_cents")] = "must be an integer number of cents"
     elif amount == 0 or abs(amount) > MAX_ABS_CENTS:
-        problems[f"{where}.amount_cents"] = f"must be non-zero and at most {MAX_ABS_CENTS} in size"
+        problems[at("amount_cents")] = f"must be non-zero and at most {MAX_ABS_CENTS} in size"
     if len(problems) > before or day is None or texts["description"] is None or not isinstance(amount, int):
         return None
     return NewTransaction(texts["id"], day, texts["description"], amount, texts["counterparty"])
 
 
-def _text(raw: dict[str, object], name: str, where: str, problems: dict[str, str], required: bool) -> str | None:
+def _text(raw: dict[str, object], name: str, at: FieldKey, problems: dict[str, str], required: bool) -> str | None:
     value = raw.get(name)
     if value is None:
         if required:
-            problems[f"{where}.{name}"] = "is required"
+            problems[at(name)] = "is required"
         return None
     if not isinstance(value, str) or not value.strip():
-        problems[f"{where}.{name}"] = "must be a non-empty string"
+        problems[at(name)] = "must be a non-empty string"
         return None
     if len(value.strip()) > LIMITS[name]:
-        problems[f"{where}.{name}"] = f"must be at most {LIMITS[name]} characters"
+        problems[at(name)] = f"must be at most {LIMITS[name]} characters"
         return None
     return value.strip()
 
@@ -91,7 +96,7 @@ def _iso_date(value: object, where: str, problems: dict[str, str]) -> date | Non
     try:
         return date.fromisoformat(value.strip())
     except ValueError:
-        problems[where] = "must be an ISO date (YYYY-MM-DD)"
+        problems[where] = "must be an ISO date, YYYY-MM-DD (no other date format is accepted)"
         return None
 
 
@@ -161,8 +166,8 @@ def check_ids(ids: object, field: str) -> list[str]:
     return unique_ids(ids)
 
 
-def resolve_transactions(tenant_id: str, ids: list[str]) -> dict[str, Transaction]:
-    """Map each requested id (ours or the client's own) to the tenant's transaction; 404 lists the unknown ones."""
+def _matches(tenant_id: str, ids: list[str]) -> dict[str, list[Transaction]]:
+    """Each requested id → the tenant's transactions it names: ours by id first, else by the client's id."""
     found = list(db.session.scalars(select(Transaction).where(
         Transaction.tenant_id == tenant_id, or_(Transaction.id.in_(ids), Transaction.client_id.in_(ids)))))
     ours = {t.id: t for t in found}
@@ -170,10 +175,28 @@ def resolve_transactions(tenant_id: str, ids: list[str]) -> dict[str, Transactio
     for txn in found:
         if txn.client_id is not None:
             by_client.setdefault(txn.client_id, []).append(txn)
+    return {requested: [ours[requested]] if requested in ours else by_client.get(requested, [])
+            for requested in ids}
+
+
+def count_distinct_transactions(tenant_id: str, ids: list[str]) -> int:
+    """How many transactions the ids name, for the gate: one named twice (by both its ids) counts once.
+
+    An id that names no single transaction counts as itself; the request then fails with 404 or 400.
+    """
+    unique = unique_ids(ids)
+    if len(unique) > MAX_IDS:  # refused with a 400 by check_ids; not worth a query of that size
+        return len(unique)
+    named = {("txn", matches[0].id) if len(matches) == 1 else ("unresolved", requested)
+             for requested, matches in _matches(tenant_id, unique).items()}
+    return len(named)
+
+
+def resolve_transactions(tenant_id: str, ids: list[str]) -> dict[str, Transaction]:
+    """Map each requested id (ours or the client's own) to the tenant's transaction; 404 lists the unknown ones."""
     resolved: dict[str, Transaction] = {}
     ambiguous: dict[str, str] = {}
-    for requested in ids:
-        matches = [ours[requested]] if requested in ours else by_client.get(requested, [])
+    for requested, matches in _matches(tenant_id, ids).items():
         if len(matches) == 1:
             resolved[requested] = matches[0]
         elif len(matches) > 1:

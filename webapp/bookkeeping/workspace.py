@@ -58,7 +58,7 @@ def page_numbers(values: Mapping[str, str]) -> dict[str, int]:
     numbers = {}
     for arg in PAGE_ARGS:
         raw = values.get(arg, "")
-        numbers[arg] = int(raw) if raw.isdigit() and 0 < len(raw) < 7 else 1
+        numbers[arg] = int(raw) if raw.isascii() and raw.isdigit() and 0 < len(raw) < 7 else 1
     return numbers
 
 
