@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
+from flask import g, has_request_context
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -179,6 +180,15 @@ def _matches(tenant_id: str, ids: list[str]) -> dict[str, list[Transaction]]:
             for requested in ids}
 
 
+def _gate_read(tenant_id: str, ids: list[str]) -> dict[str, list[Transaction]] | None:
+    """What the gate read for these ids earlier in this request, taken once (so the gate adds no query
+    to a proposal); None when it read nothing, or other ids. Nothing writes transactions in between."""
+    cached = g.pop("gate_txn_matches", None) if has_request_context() else None
+    if cached is None or cached[0] != tenant_id or not set(ids) <= cached[1].keys():
+        return None
+    return {requested: cached[1][requested] for requested in ids}
+
+
 def count_distinct_transactions(tenant_id: str, ids: list[str]) -> int:
     """How many transactions the ids name, for the gate: one named twice (by both its ids) counts once.
 
@@ -187,8 +197,11 @@ def count_distinct_transactions(tenant_id: str, ids: list[str]) -> int:
     unique = unique_ids(ids)
     if len(unique) > MAX_IDS:  # refused with a 400 by check_ids; not worth a query of that size
         return len(unique)
+    found = _matches(tenant_id, unique)
+    if has_request_context():  # the view resolves the same ids next: let it reuse this read (see below)
+        g.gate_txn_matches = (tenant_id, found)
     named = {("txn", matches[0].id) if len(matches) == 1 else ("unresolved", requested)
-             for requested, matches in _matches(tenant_id, unique).items()}
+             for requested, matches in found.items()}
     return len(named)
 
 
@@ -196,7 +209,7 @@ def resolve_transactions(tenant_id: str, ids: list[str]) -> dict[str, Transactio
     """Map each requested id (ours or the client's own) to the tenant's transaction; 404 lists the unknown ones."""
     resolved: dict[str, Transaction] = {}
     ambiguous: dict[str, str] = {}
-    for requested, matches in _matches(tenant_id, ids).items():
+    for requested, matches in (_gate_read(tenant_id, ids) or _matches(tenant_id, ids)).items():
         if len(matches) == 1:
             resolved[requested] = matches[0]
         elif len(matches) > 1:
