@@ -434,3 +434,11 @@ def test_a_windows_1252_upload_is_imported(web, db):
                 content_type="multipart/form-data")
     assert resp.status_code == 303
     assert db.session.scalar(select(Transaction.description)) == "Caf\u00e9 cr\u00e8me"
+
+
+def test_past_due_status_page_points_to_the_card_not_to_other_plans(web, user):
+    set_plan(user.tenant_id, "pro", status="past_due", active=False)
+    set_usage(user.tenant_id, day_analyzed=FREE_DAILY_ANALYZE_LIMIT)
+    html = web.client.get("/billing").get_data(as_text=True)
+    assert "Update your card above to get your Pro limits back." in html
+    assert "paused until the payment goes through" in html and "see plans" not in html
