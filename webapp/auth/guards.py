@@ -50,9 +50,11 @@ def login_page_answer() -> Response:
     from webapp.error_handlers import is_htmx
 
     flash(LOGIN_MESSAGE, "info")
-    if is_htmx():
-        target = login_url("auth.login", next_url=request.headers.get("HX-Current-URL") or request.url)
-        resp = make_response("", 401)
-        resp.headers["HX-Redirect"] = target
-        return resp
-    return redirect(login_url("auth.login", next_url=request.url))
+    htmx = is_htmx()
+    page = (request.headers.get("HX-Current-URL") if htmx else None) or request.url
+    target = login_url("auth.login", next_url=page)
+    if not htmx:
+        return redirect(target)
+    resp = make_response("", 401)
+    resp.headers["HX-Redirect"] = target
+    return resp

@@ -66,8 +66,7 @@ def status_page() -> str | Response:
     if activating and since is None and not is_htmx():  # every wait has a start, so it can time out
         return redirect(url_for("billing.status_page", activating="1", since=int(clock.now().timestamp())),
                         code=303)
-    view = status.billing_status(current_user.tenant_id, activating=activating,
-                                 activating_since=since or clock.now())
+    view = status.billing_status(current_user.tenant_id, activating=activating, activating_since=since)
     return render_template("billing/_status.html" if is_htmx() else "billing/status.html", status=view)
 
 

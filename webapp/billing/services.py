@@ -28,6 +28,8 @@ def get_entitlement(tenant_id: str) -> Entitlement:
 
 
 PAID_STATUSES = frozenset({"active", "trialing"})
+# A subscription whose payment failed: the tenant is on the free tier until the card works again.
+PAYMENT_PROBLEM_STATUSES = frozenset({"past_due", "unpaid"})
 
 
 def has_paid_plan(ent: Entitlement) -> bool:
@@ -37,6 +39,11 @@ def has_paid_plan(ent: Entitlement) -> bool:
     """
     plan = PLANS.get(ent.plan)
     return bool(ent.active and ent.subscription_status in PAID_STATUSES and plan is not None and plan.paid)
+
+
+def has_payment_problem(ent: Entitlement) -> bool:
+    """True while the tenant's last payment failed (past_due, unpaid): its plan waits for a working card."""
+    return ent.subscription_status in PAYMENT_PROBLEM_STATUSES
 
 
 def company_allowance(tenant_id: str) -> int:

@@ -10,7 +10,7 @@ from flask import current_app
 from webapp import clock
 from webapp.billing import notices
 from webapp.billing.plans import ADDONS, FREE, FREE_DAILY_ANALYZE_LIMIT, PAID_PLANS, PLANS, AddOn, Plan, next_plan_up
-from webapp.billing.services import get_entitlement, has_paid_plan
+from webapp.billing.services import PAYMENT_PROBLEM_STATUSES, get_entitlement, has_paid_plan, has_payment_problem
 from webapp.clock import isoformat
 from webapp.errors import ValidationError
 from webapp.metering import services as metering
@@ -18,7 +18,6 @@ from webapp.metering import services as metering
 
 NUDGE_AT_PCT = 80  # the header and status page nudge towards a bigger plan from this share of the cap
 ACTIVATION_TIMEOUT_S = 60  # back from Checkout, the status page polls this long for the webhook
-PAYMENT_PROBLEMS = ("past_due", "unpaid")
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,7 @@ def header_meter(tenant_id: str) -> HeaderMeter:
     ent = get_entitlement(tenant_id)
     paid = has_paid_plan(ent)
     meter = _meters(metering.usage_snapshot(tenant_id), paid)[0]
-    problem = ent.subscription_status in PAYMENT_PROBLEMS
+    problem = has_payment_problem(ent)
     text = None
     if meter.nudge:
         text = nudge_text(meter, ent.plan if paid else FREE.key, PLANS.get(ent.plan) if problem else None)
@@ -85,12 +84,10 @@ def nudge_text(meter: UsageMeter, plan_key: str, paused: Plan | None = None) -> 
     """What the 80 % nudge says: how much is used and what the next plan up gives (or, when a failed
     payment has paused the `paused` plan, that updating the card brings it back)."""
     bigger = next_plan_up(plan_key)
-    if paused is not None:
+    if paused is not None or plan_key == FREE.key:
         return (f"You have used {meter.used} of today's {meter.limit} free analyses ({meter.percent} %). "
-                f"Your {paused.name} plan is paused until your card is updated.")
-    if plan_key == FREE.key:
-        return (f"You have used {meter.used} of today's {meter.limit} free analyses ({meter.percent} %). "
-                "Paid plans analyse without a daily limit.")
+                + (f"Your {paused.name} plan is paused until your card is updated." if paused is not None
+                   else "Paid plans analyse without a daily limit."))
     used = (f"You have posted {meter.used:,} of the {meter.limit:,} transactions your plan allows this month "
             f"({meter.percent} %).")
     return f"{used} {bigger.name} posts {bigger.tx_cap:,} a month." if bigger is not None else used
@@ -122,7 +119,7 @@ class BillingStatus:
     @property
     def payment_problem(self) -> bool:
         """True while the last payment failed (past_due or unpaid)."""
-        return self.subscription_status in PAYMENT_PROBLEMS
+        return self.subscription_status in PAYMENT_PROBLEM_STATUSES
 
     @property
     def badge(self) -> tuple[str, str]:
@@ -216,11 +213,12 @@ class PlanPicker:
 def plan_picker(tenant_id: str) -> PlanPicker:
     """The plans to show and the tenant's place among them."""
     ent = get_entitlement(tenant_id)
-    subscribed = ent.active or ent.subscription_status in ("past_due", "unpaid")
+    problem = has_payment_problem(ent)
+    subscribed = ent.active or problem
     trial = current_app.config["TRIAL_DAYS"] if ent.stripe_subscription_id is None else 0
     return PlanPicker(plans=list(PAID_PLANS), addon=next(iter(ADDONS.values()), None),
                       current=ent.plan if ent.active else FREE.key, subscribed=subscribed, trial_days=trial,
-                      payment_problem=ent.subscription_status in PAYMENT_PROBLEMS,
+                      payment_problem=problem,
                       subscribed_plan=PLANS.get(ent.plan) if subscribed else None)
 
 

@@ -13,8 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 
-from webapp.bookkeeping.transactions import (MAX_ABS_CENTS, MAX_IMPORT, ImportResult, NewTransaction, check_row,
-                                             import_transactions)
+from webapp.bookkeeping.transactions import MAX_IMPORT, ImportResult, NewTransaction, check_row, import_transactions
 from webapp.errors import ValidationError
 
 REQUIRED = ("date", "description")
@@ -58,12 +57,16 @@ def _normalised(text: str | None) -> str:
     return " ".join((text or "").casefold().split())
 
 
+def _identity(row: NewTransaction) -> tuple[str, ...]:
+    """What makes two rows the same transaction: date, cents, description and counterparty (case and spacing
+    ignored)."""
+    return (row.date.isoformat(), str(row.amount_cents), _normalised(row.description), _normalised(row.counterparty))
+
+
 def derived_id(row: NewTransaction, occurrence: int) -> str:
-    """A stable id for a row without one: its date, cents, description and counterparty (case and spacing
-    ignored), and how many identical rows came before it in the file, so two identical rows stay two."""
-    parts = (row.date.isoformat(), str(row.amount_cents), _normalised(row.description),
-             _normalised(row.counterparty), str(occurrence))
-    return DERIVED_ID_PREFIX + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:24]
+    """A stable id for a row without one: its identity and how many identical rows came before it in the
+    file, so two identical rows stay two."""
+    return DERIVED_ID_PREFIX + hashlib.sha256("\x1f".join((*_identity(row), str(occurrence))).encode()).hexdigest()[:24]
 
 
 def _records(reader: Iterator[list[str]], line_of: list[int]) -> Iterator[tuple[int, list[str]]]:
@@ -95,7 +98,7 @@ def _header(records: Iterator[tuple[int, list[str]]]) -> dict[str, int]:
 
 
 def _amount(values: dict[str, str]) -> tuple[str, int | None, str | None]:
-    """(column, cents or None, problem or None) of one row's amount."""
+    """(column, cents or None, problem or None) of one row's amount, as far as reading the text goes."""
     if values.get("amount_cents"):
         text = values["amount_cents"]
         if not _CENTS.match(text):
@@ -110,11 +113,7 @@ def _amount(values: dict[str, str]) -> tuple[str, int | None, str | None]:
             cents = amount_to_cents(values["amount"])
         except ValueError:
             return column, None, AMOUNT_HELP
-    if cents == 0:
-        return column, cents, "must not be zero"
-    if abs(cents) > MAX_ABS_CENTS:
-        return column, cents, "is too large"
-    return column, cents, None
+    return column, cents, None  # zero and out-of-range amounts are check_row's to refuse
 
 
 def _check_line(line: int, cells: list[str], columns: dict[str, int],
@@ -143,7 +142,7 @@ def read_csv(text: str) -> list[dict[str, object]]:
     problems: dict[str, str] = {}
     rows: list[dict[str, object]] = []
     id_lines: dict[str, int] = {}
-    occurrences: Counter[tuple[object, ...]] = Counter()
+    occurrences: Counter[tuple[str, ...]] = Counter()
     try:
         columns = _header(records)
         for count, (line, cells) in enumerate(records, start=1):
@@ -154,7 +153,7 @@ def read_csv(text: str) -> list[dict[str, object]]:
                 continue
             client_id = row.client_id
             if client_id is None:
-                same = (row.date, row.amount_cents, _normalised(row.description), _normalised(row.counterparty))
+                same = _identity(row)
                 client_id = derived_id(row, occurrences[same])
                 occurrences[same] += 1
             elif client_id in id_lines:

@@ -4,8 +4,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from webapp.bookkeeping.services import get_company
@@ -48,6 +49,11 @@ def page_request(limit: str | None, offset: str | None) -> PageRequest:
     if problems:
         raise ValidationError("Some query parameters are invalid.", problems)
     return page
+
+
+def count_rows(stmt: Select[Any]) -> int:
+    """How many rows a query would return (its ordering dropped), counted in the database."""
+    return db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
 
 
 @dataclass(frozen=True)
@@ -116,7 +122,7 @@ def posted_entries(tenant_id: str, company_id: str | None, page: PageRequest) ->
     """A page of the company's posted entries, oldest first, with their lines and the total count."""
     company = get_company(tenant_id, company_id)
     posted = select(JournalEntry).where(JournalEntry.company_id == company.id, JournalEntry.status == "posted")
-    total = db.session.scalar(select(func.count()).select_from(posted.subquery())) or 0
+    total = count_rows(posted)
     stmt = (posted.order_by(JournalEntry.date, JournalEntry.posted_at, JournalEntry.id)
             .limit(page.limit).offset(page.offset)
             .options(selectinload(JournalEntry.lines).joinedload(JournalLine.account),

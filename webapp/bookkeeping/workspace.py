@@ -4,14 +4,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from webapp.billing.status import HeaderMeter, header_meter
 from webapp.bookkeeping.accounts import BANK, list_accounts
-from webapp.bookkeeping.ledger import TrialBalance, trial_balance
+from webapp.bookkeeping.ledger import TrialBalance, count_rows, trial_balance
 from webapp.bookkeeping.services import get_company, list_companies
 from webapp.extensions import db
 from webapp.models import Account, Company, JournalEntry, JournalLine, Transaction
@@ -49,7 +48,7 @@ class Pager:
 
 def pager(arg: str, requested: int, total: int) -> Pager:
     """A page number clamped into 1..last page, so a stale or edited link still shows rows."""
-    last = max(1, -(-total // PAGE_SIZE))
+    last = Pager(arg, 1, total).pages
     return Pager(arg, min(max(1, requested), last), total)
 
 
@@ -138,15 +137,11 @@ class Workspace:
         return args
 
 
-def _count(stmt: Select[Any]) -> int:
-    return db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-
-
 def _transactions(company_id: str, page: int) -> tuple[list[TxnRow], Pager]:
     unposted = (select(Transaction, JournalEntry.status).outerjoin(JournalEntry, JournalEntry.txn_id == Transaction.id)
                 .where(Transaction.company_id == company_id,
                        (JournalEntry.status.is_(None)) | (JournalEntry.status == "proposed")))
-    at = pager("tx_page", page, _count(unposted))
+    at = pager("tx_page", page, count_rows(unposted))
     rows = db.session.execute(unposted.order_by(Transaction.date.desc(), Transaction.id)
                               .offset(at.offset).limit(at.size))
     return [TxnRow(t.id, t.date, t.description, t.counterparty, t.amount_cents, status == "proposed")
@@ -155,7 +150,7 @@ def _transactions(company_id: str, page: int) -> tuple[list[TxnRow], Pager]:
 
 def _proposals(company_id: str, page: int) -> tuple[list[ProposalRow], Pager]:
     proposed = select(JournalEntry).where(JournalEntry.company_id == company_id, JournalEntry.status == "proposed")
-    at = pager("prop_page", page, _count(proposed))
+    at = pager("prop_page", page, count_rows(proposed))
     stmt = (proposed.options(joinedload(JournalEntry.account), joinedload(JournalEntry.transaction))
             .order_by(JournalEntry.date.desc(), JournalEntry.id).offset(at.offset).limit(at.size))
     return [ProposalRow(e.id, e.date, e.memo, e.transaction.amount_cents, e.account.code, e.account.name,
@@ -164,7 +159,7 @@ def _proposals(company_id: str, page: int) -> tuple[list[ProposalRow], Pager]:
 
 def _ledger(company_id: str, page: int) -> tuple[list[LedgerRow], Pager]:
     posted = select(JournalEntry).where(JournalEntry.company_id == company_id, JournalEntry.status == "posted")
-    at = pager("ledger_page", page, _count(posted))
+    at = pager("ledger_page", page, count_rows(posted))
     stmt = (posted.options(selectinload(JournalEntry.lines).joinedload(JournalLine.account))
             .order_by(JournalEntry.date.desc(), JournalEntry.posted_at.desc(), JournalEntry.id)
             .offset(at.offset).limit(at.size))

@@ -13,14 +13,12 @@ from enum import StrEnum
 from webapp import clock
 from webapp.billing import links
 from webapp.billing.plans import FREE, FREE_DAILY_ANALYZE_LIMIT, PAID_PLANS
-from webapp.billing.services import get_entitlement, has_paid_plan
+from webapp.billing.services import PAYMENT_PROBLEM_STATUSES, get_entitlement, has_paid_plan
 from webapp.errors import PaywallError
 from webapp.metering import usage
 from webapp.models import Entitlement
 
 log = logging.getLogger(__name__)
-
-PAYMENT_PROBLEM_STATUSES = frozenset({"past_due", "unpaid"})
 
 
 class Action(StrEnum):
@@ -40,6 +38,11 @@ class Tier:
     bulk_approve: bool
     subscription_status: str
     subscribed_plan: str
+
+    @property
+    def payment_problem(self) -> bool:
+        """On the free tier because the subscription's payment failed (past_due, unpaid)."""
+        return not self.paid and self.subscription_status in PAYMENT_PROBLEM_STATUSES
 
 
 def tier_of(ent: Entitlement) -> Tier:
@@ -68,7 +71,7 @@ def admit_propose(tenant_id: str, tier: Tier, n: int, now: datetime) -> None:
 
 def admit_commit(tenant_id: str, tier: Tier, n: int, now: datetime) -> None:
     """Posting needs a paid plan, bulk_approve for more than one entry, and room under the monthly cap."""
-    if not tier.paid and tier.subscription_status in PAYMENT_PROBLEM_STATUSES:
+    if tier.payment_problem:
         raise payment_required(tier)
     if not tier.paid:
         raise subscription_required(tier)
@@ -118,7 +121,7 @@ def payment_required(tier: Tier) -> PaywallError:
 def company_limit_reached(ent: Entitlement, allowance: int, count: int) -> PaywallError:
     """402 for one company too many: update the card if a failed payment is the cause, else a bigger plan."""
     tier = tier_of(ent)
-    if not tier.paid and tier.subscription_status in PAYMENT_PROBLEM_STATUSES:
+    if tier.payment_problem:
         return payment_required(tier)
     bigger = [p.key for p in PAID_PLANS if p.included_companies > allowance]
     return PaywallError("COMPANY_LIMIT_REACHED", 402, tier.plan,
