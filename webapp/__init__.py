@@ -83,9 +83,11 @@ def register_commands(app: Flask) -> None:
     """The `flask billing ...` and `flask usage ...` commands (`flask db ...` comes with Flask-Migrate)."""
     from webapp.billing import cli as billing_cli
     from webapp.metering import cli as usage_cli
+    from webapp.ops import cli as support_cli
 
     billing_cli.init_app(app)
     usage_cli.init_app(app)
+    support_cli.init_app(app)
 
 
 def register_template_helpers(app: Flask) -> None:

@@ -1,4 +1,5 @@
-"""The in-process scheduler: the monthly usage rollover at 00:00 UTC on the 1st. Never started by create_app."""
+"""The in-process scheduler: the monthly usage rollover at 00:00 UTC on the 1st, and hourly the end of manual
+entitlement overrides past their `until`. Never started by create_app."""
 from __future__ import annotations
 
 import atexit
@@ -27,6 +28,21 @@ def run_rollover(app: Flask) -> None:
             log.info("rollover.report", extra={"line": line})
 
 
+def run_override_expiry(app: Flask) -> int:
+    """The hourly job: end the overrides past their `until` (audited; idempotent across workers)."""
+    from webapp.billing import overrides
+
+    with app.app_context():
+        try:
+            ended = overrides.end_expired(actor="scheduler")
+        except Exception:
+            log.exception("override_expiry.failed")
+            raise
+        if ended:
+            log.info("override_expiry.completed", extra={"ended": ended})
+        return ended
+
+
 def stop_scheduler(sched: BackgroundScheduler) -> None:
     """Stop the scheduler if it still runs (at exit, or earlier by hand)."""
     if sched.running:
@@ -43,6 +59,9 @@ def start_scheduler(app: Flask) -> BackgroundScheduler | None:
     sched.add_job(run_rollover, CronTrigger(day=1, hour=0, minute=0, timezone=UTC), args=[app],
                   id="usage-rollover", replace_existing=True, coalesce=True, max_instances=1,
                   misfire_grace_time=6 * 3600)
+    # The effective plan already ignores an override past its `until`; this job records its end (and audits it).
+    sched.add_job(run_override_expiry, CronTrigger(minute=0, timezone=UTC), args=[app], id="override-expiry",
+                  replace_existing=True, coalesce=True, max_instances=1, misfire_grace_time=3600)
     sched.start()
     atexit.register(stop_scheduler, sched)
     log.info("scheduler.started", extra={"jobs": [j.id for j in sched.get_jobs()]})

@@ -13,7 +13,7 @@ from enum import StrEnum
 from webapp import clock
 from webapp.billing import links
 from webapp.billing.plans import FREE, FREE_DAILY_ANALYZE_LIMIT, PAID_PLANS
-from webapp.billing.services import PAYMENT_PROBLEM_STATUSES, get_entitlement, has_paid_plan
+from webapp.billing.services import PAYMENT_PROBLEM_STATUSES, effective, get_entitlement, has_paid_plan
 from webapp.errors import PaywallError
 from webapp.metering import usage
 from webapp.models import Entitlement
@@ -46,10 +46,14 @@ class Tier:
 
 
 def tier_of(ent: Entitlement) -> Tier:
-    """An active paid entitlement (active, status active/trialing) gets its plan; anything else the free tier."""
-    if has_paid_plan(ent):
-        return Tier(ent.plan, True, ent.tx_cap, ent.bulk_approve, ent.subscription_status, ent.plan)
-    return Tier(FREE.key, False, FREE.tx_cap, FREE.bulk_approve, ent.subscription_status, ent.plan)
+    """An active paid entitlement (active, status active/trialing) gets its plan; anything else the free tier.
+
+    An open manual override is the entitlement while it lasts (it comes with the entitlement's SELECT).
+    """
+    eff = effective(ent)
+    if has_paid_plan(eff):
+        return Tier(eff.plan, True, eff.tx_cap, eff.bulk_approve, eff.subscription_status, eff.plan)
+    return Tier(FREE.key, False, FREE.tx_cap, FREE.bulk_approve, eff.subscription_status, eff.plan)
 
 
 def admit(tenant_id: str, action: Action, n: int) -> None:
