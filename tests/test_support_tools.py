@@ -144,6 +144,15 @@ def test_an_override_ends_at_its_until_and_the_hourly_job_records_it(app, api_cl
     assert ovr.ended_at == clock.now() and ovr.end_reason == "until reached"
 
 
+def test_the_gate_says_when_an_override_sets_the_limits_it_enforces(app, api_client, clock):
+    overrides.set_override(api_client.tenant_id, "starter", "active", clock.now() + timedelta(days=1), actor="t",
+                           reason="one-entry plan on purpose")
+    resp = api_client.post("/api/post/commit", json={"je_ids": ["je_1", "je_2"]})
+    body = resp.get_json()
+    assert (resp.status_code, body["code"], body["plan"]) == (402, "BULK_APPROVE_NOT_INCLUDED", "starter")
+    assert body["override"] == {"plan": "starter", "until": "2025-02-01T23:59:00Z"}
+
+
 def test_the_gate_reads_the_override_in_the_entitlement_select(app, api_client, clock):
     overrides.set_override(api_client.tenant_id, "pro", "active", None, actor="t", reason="statements")
     statements: list[str] = []

@@ -38,6 +38,7 @@ class Tier:
     bulk_approve: bool
     subscription_status: str
     subscribed_plan: str
+    override_until: str | None = None  # set while a manual override decides ("open" when it has no end)
 
     @property
     def payment_problem(self) -> bool:
@@ -51,19 +52,25 @@ def tier_of(ent: Entitlement) -> Tier:
     An open manual override is the entitlement while it lasts (it comes with the entitlement's SELECT).
     """
     eff = effective(ent)
+    until = (clock.isoformat(eff.override.until) or "open") if eff.override else None
     if has_paid_plan(eff):
-        return Tier(eff.plan, True, eff.tx_cap, eff.bulk_approve, eff.subscription_status, eff.plan)
-    return Tier(FREE.key, False, FREE.tx_cap, FREE.bulk_approve, eff.subscription_status, eff.plan)
+        return Tier(eff.plan, True, eff.tx_cap, eff.bulk_approve, eff.subscription_status, eff.plan, until)
+    return Tier(FREE.key, False, FREE.tx_cap, FREE.bulk_approve, eff.subscription_status, eff.plan, until)
 
 
 def admit(tenant_id: str, action: Action, n: int) -> None:
     """Let n transactions through for `action` and count them, or raise the one PaywallError that applies."""
     tier = tier_of(get_entitlement(tenant_id))
     now = clock.now()
-    if action is Action.PROPOSE:
-        admit_propose(tenant_id, tier, n, now)
-    else:
-        admit_commit(tenant_id, tier, n, now)
+    try:
+        if action is Action.PROPOSE:
+            admit_propose(tenant_id, tier, n, now)
+        else:
+            admit_commit(tenant_id, tier, n, now)
+    except PaywallError as err:
+        if tier.override_until is not None:  # the limits are support's override, not the Stripe subscription's
+            err.details["override"] = {"plan": tier.subscribed_plan, "until": tier.override_until}
+        raise
 
 
 def admit_propose(tenant_id: str, tier: Tier, n: int, now: datetime) -> None:
