@@ -182,7 +182,7 @@ def _reconcile_one(ent: Entitlement, actor: str, dry_run: bool) -> Report:
         return Report(target, tenant, "failed", error=f"{exc.cause}: {exc.message} (fix: {exc.fix})")
     outcome = "drift fixed" if result.changes else "in sync"
     if overrides.warn_if_overridden(tenant, log_it=not dry_run):
-        outcome += "; an override decides the effective plan until it ends (flask billing show)"
+        outcome += " (an override is in force: the effective plan stays its own until it ends)"
     report = Report(target, tenant, outcome, result.changes)
     if dry_run:
         db.session.rollback()

@@ -156,7 +156,7 @@ def reactivate(tenant_id: str, *, actor: str, reason: str, days: int | None = No
                        "reactivate (check `flask billing show`, or use `flask billing set-entitlement`).")
     if days is not None and not 1 <= days <= MAX_DAYS:
         raise ValidationError(f"--days must be between 1 and {MAX_DAYS}.", {"days": "out of range"})
-    until = clock.now() + timedelta(days=days or REACTIVATION_DAYS)
+    until = (clock.now() + timedelta(days=days or REACTIVATION_DAYS)).replace(microsecond=0)
     return set_override(tenant_id, ent.plan, "active", until, actor=actor, reason=reason,
                         ends_on_paid_invoice=True, dry_run=dry_run, action="manual_reactivate")
 

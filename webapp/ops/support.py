@@ -180,7 +180,7 @@ def parse_until(until: str | None, days: int | None) -> datetime | None:
     if days is not None:
         if not 1 <= days <= overrides.MAX_DAYS:
             raise ValidationError(f"--days must be between 1 and {overrides.MAX_DAYS}.", {"days": "out of range"})
-        return clock.now() + timedelta(days=days)
+        return (clock.now() + timedelta(days=days)).replace(microsecond=0)
     if not until:
         return None
     try:
