@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -32,30 +31,6 @@ def dump() -> dict[str, list[tuple]]:
         out[model.__tablename__] = sorted(tuple(str(getattr(r, c)) for c in cols)
                                           for r in db.session.scalars(select(model)))
     return out
-
-
-class Records(logging.Handler):
-    """Collects the `webapp` logger's records (it does not propagate to pytest's caplog)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-    @property
-    def max_level(self) -> int:
-        return max((r.levelno for r in self.records), default=0)
-
-
-@pytest.fixture
-def webapp_log() -> Iterator[Records]:
-    handler = Records()
-    logger = logging.getLogger("webapp")
-    logger.addHandler(handler)
-    yield handler
-    logger.removeHandler(handler)
 
 
 def cli(app, *args: str):

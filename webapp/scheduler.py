@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import atexit
 import logging
+from collections.abc import Callable
 from datetime import UTC
+from typing import TypeVar
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -12,35 +14,36 @@ from flask import Flask
 from werkzeug.serving import is_running_from_reloader
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def _run_job(app: Flask, name: str, job: Callable[[], T]) -> T:
+    """Run a scheduled job inside an app context; a failure is logged with its traceback and re-raised."""
+    with app.app_context():
+        try:
+            return job()
+        except Exception:
+            log.exception(f"{name}.failed")
+            raise
 
 
 def run_rollover(app: Flask) -> None:
     """The scheduled job: roll the current month over inside an app context (guarded, idempotent)."""
     from webapp.metering import rollover
 
-    with app.app_context():
-        try:
-            result = rollover.roll_usage_month(trigger="scheduler")
-        except Exception:
-            log.exception("rollover.failed")
-            raise
-        for line in rollover.report(result):
-            log.info("rollover.report", extra={"line": line})
+    result = _run_job(app, "rollover", lambda: rollover.roll_usage_month(trigger="scheduler"))
+    for line in rollover.report(result):
+        log.info("rollover.report", extra={"line": line})
 
 
 def run_override_expiry(app: Flask) -> int:
     """The hourly job: end the overrides past their `until` (audited; idempotent across workers)."""
     from webapp.billing import overrides
 
-    with app.app_context():
-        try:
-            ended = overrides.end_expired(actor="scheduler")
-        except Exception:
-            log.exception("override_expiry.failed")
-            raise
-        if ended:
-            log.info("override_expiry.completed", extra={"ended": ended})
-        return ended
+    ended = _run_job(app, "override_expiry", lambda: overrides.end_expired(actor="scheduler"))
+    if ended:
+        log.info("override_expiry.completed", extra={"ended": ended})
+    return ended
 
 
 def stop_scheduler(sched: BackgroundScheduler) -> None:

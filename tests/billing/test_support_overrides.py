@@ -5,25 +5,15 @@ import json
 import logging
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
 import webapp.clock
 from tests.billing.helpers import advance_clock, card_form, post_event, put_on_test_clock, submit_form, subscribe
 from tests.billing.test_lifecycle import portal_page
-from tests.test_support_tools import Records, dump
+from tests.test_support_tools import dump
 from webapp.billing import stripe_gateway
 from webapp.errors import BillingUnavailable
 from webapp.models import BillingAudit, BillingEvent, EntitlementOverride
-
-
-@pytest.fixture
-def webapp_log():
-    handler = Records()
-    logger = logging.getLogger("webapp")
-    logger.addHandler(handler)
-    yield handler
-    logger.removeHandler(handler)
 
 
 def cli(billing, *args: str):

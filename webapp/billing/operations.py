@@ -31,6 +31,13 @@ class Report:
     error: str | None = None
 
 
+def change_text(changes: dict[str, tuple[Any, Any]], verb: str) -> str:
+    """'changed: plan 'free' → 'starter', …' (or 'would change: …'), or 'no change'."""
+    if not changes:
+        return "no change"
+    return f"{verb}: " + ", ".join(f"{k} {b!r} → {a!r}" for k, (b, a) in sorted(changes.items()))
+
+
 def describe(reports: list[Report], dry_run: bool) -> list[str]:
     """Human lines for a list of reports."""
     if not reports:
@@ -41,10 +48,8 @@ def describe(reports: list[Report], dry_run: bool) -> list[str]:
         head = f"{r.subject} tenant={r.tenant_id or '-'} {r.outcome}"
         if r.error:
             lines.append(f"{head} ERROR {r.error}")
-        elif r.changes:
-            lines.append(f"{head} {verb}: " + ", ".join(f"{k} {b!r} → {a!r}" for k, (b, a) in sorted(r.changes.items())))
         else:
-            lines.append(f"{head} no change")
+            lines.append(f"{head} {change_text(r.changes, verb)}")
     lines.append(f"{len(reports)} item(s); {sum(1 for r in reports if r.changes)} with changes"
                  + (" (dry run: nothing saved)" if dry_run else ""))
     return lines
@@ -136,10 +141,8 @@ def describe_replay(results: list[ReplayResult], dry_run: bool) -> list[str]:
         head = f"{r.event_id} {r.type} tenant={r.tenant_id or '-'} {r.outcome}"
         if r.error:
             lines.append(f"{head}: {r.error}")
-        elif r.changes:
-            lines.append(f"{head}, {verb}: " + ", ".join(f"{k} {b!r} → {a!r}" for k, (b, a) in sorted(r.changes.items())))
         else:
-            lines.append(f"{head}, no change")
+            lines.append(f"{head}, {change_text(r.changes, verb)}")
     still = sum(1 for r in results if r.failed)
     lines.append(f"{len(results)} event(s): {len(results) - still} ok, {still} still failing"
                  + (" (dry run: nothing saved)" if dry_run else ""))

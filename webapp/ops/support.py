@@ -68,11 +68,15 @@ def parse_since(text: str | None) -> datetime | None:
     match = SINCE_RE.match(text.strip())
     if match:
         return clock.now() - timedelta(**{SINCE_UNITS[match.group(2)]: int(match.group(1))})
+    return parse_moment(text, "since", "is neither like 7d, 12h, 30m nor a date like 2025-11-01.")
+
+
+def parse_moment(text: str, option: str, complaint: str) -> datetime:
+    """An ISO date or date-time given on the command line, in UTC unless it says otherwise."""
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise ValidationError(f"--since '{text}' is neither like 7d, 12h, 30m nor a date like 2025-11-01.",
-                              {"since": "unreadable"}) from None
+        raise ValidationError(f"--{option} '{text}' {complaint}", {option: "unreadable"}) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -183,12 +187,7 @@ def parse_until(until: str | None, days: int | None) -> datetime | None:
         return (clock.now() + timedelta(days=days)).replace(microsecond=0)
     if not until:
         return None
-    try:
-        moment = datetime.fromisoformat(until.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise ValidationError(f"--until '{until}' is not a date like 2025-12-31 or 2025-12-31T18:00.",
-                              {"until": "unreadable"}) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return parse_moment(until, "until", "is not a date like 2025-12-31 or 2025-12-31T18:00.")
 
 
 def set_entitlement(ref: str, plan: str, status: str, until: str | None, days: int | None, *, actor: str,
