@@ -41,8 +41,11 @@ def test_an_override_survives_a_webhook_and_a_reconcile_and_ends_at_its_until(bi
     ent = billing.entitlement(tenant.tenant_id)
     assert (ent.plan, ent.cancel_at_period_end) == ("starter", True)  # Stripe's news recorded...
     assert effective(tenant) == "pro"  # ...and the override still decides
-    reconciled = cli(billing, "billing", "reconcile", tenant.tenant_id)
-    assert reconciled.exit_code == 0 and "an override is in force" in reconciled.output
+    reconciled = cli(billing, "billing", "reconcile", tenant.email, "--json")
+    assert reconciled.exit_code == 0
+    [report] = json.loads(reconciled.output)
+    assert report["tenant_id"] == tenant.tenant_id and "an override is in force" in report["outcome"]
+    assert cli(billing, "billing", "reconcile", "ghost@example.com").exit_code == 2
     assert effective(tenant) == "pro"
     shown = cli(billing, "billing", "show", tenant.tenant_id).output
     assert "set by an override" in shown and "Stripe (now): starter · active" in shown

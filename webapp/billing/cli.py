@@ -1,5 +1,5 @@
-"""`flask billing ...`: bootstrap and reconcile; the support commands (show, events, set-entitlement,
-clear-override, reactivate, replay) are added by webapp/ops/cli.py. The same services the app uses."""
+"""`flask billing bootstrap`; the support commands (show, events, set-entitlement, clear-override, reactivate,
+replay, reconcile) are added to this group by webapp/ops/cli.py. The same services the app uses."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from webapp.billing import bootstrap as bootstrap_service
-from webapp.billing import operations, stripe_gateway
+from webapp.billing import stripe_gateway
 from webapp.errors import DomainError
 
 billing_cli = AppGroup("billing", help="Stripe catalog, event replay, reconciliation and manual recovery.")
@@ -55,21 +55,6 @@ def run_bootstrap() -> None:
 def bootstrap_command() -> None:
     """Create (or find) the products and prices; prints the ids and the .env lines."""
     run_bootstrap()
-
-
-@billing_cli.command("reconcile")
-@click.argument("tenant", required=False)
-@click.option("--dry-run", is_flag=True, help="Show the drift and change nothing.")
-@click.option("--reason", default=None, help="Why (kept on the audit rows of what it fixes).")
-def reconcile_command(tenant: str | None, dry_run: bool, reason: str | None) -> None:
-    """Re-read subscriptions from Stripe, fix drift and print it."""
-    try:
-        reports = operations.reconcile(tenant_id=tenant, dry_run=dry_run,
-                                       actor=f"{operations.operator()} (flask billing reconcile)", reason=reason)
-    except DomainError as exc:
-        raise click.ClickException(exc.message) from exc
-    for line in operations.describe(reports, dry_run):
-        click.echo(line)
 
 
 def init_app(app: Flask) -> None:

@@ -30,6 +30,11 @@ class Report:
     changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     error: str | None = None
 
+    def as_json(self) -> dict[str, Any]:
+        """The stable --json shape of one reconciled tenant."""
+        return {"subject": self.subject, "tenant_id": self.tenant_id, "outcome": self.outcome,
+                "changes": {k: [b, a] for k, (b, a) in sorted(self.changes.items())}, "error": self.error}
+
 
 def change_text(changes: dict[str, tuple[Any, Any]], verb: str) -> str:
     """'changed: plan 'free' → 'starter', …' (or 'would change: …'), or 'no change'."""

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import update
+from sqlalchemy.orm import joinedload
 
 from webapp import clock
 from webapp.billing.plans import FREE, PLANS
@@ -24,8 +25,8 @@ def create_free_entitlement(tenant_id: str) -> Entitlement:
 
 
 def get_entitlement(tenant_id: str) -> Entitlement:
-    """Return the tenant's entitlement; every tenant has one from sign-up."""
-    ent = db.session.get(Entitlement, tenant_id)
+    """Return the tenant's entitlement and its open override, in one SELECT; every tenant has one from sign-up."""
+    ent = db.session.get(Entitlement, tenant_id, options=[joinedload(Entitlement.override)])
     if ent is None:
         raise NotFound("No entitlement for this tenant.", ids=[tenant_id])
     return ent

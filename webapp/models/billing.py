@@ -43,12 +43,13 @@ class Entitlement(Base):
     last_event_created: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, onupdate=utc_now)
 
-    # The open manual override, loaded in the same SELECT as the entitlement (a LEFT OUTER JOIN), so
-    # resolving the effective plan costs the gate no extra statement. Stripe's state stays in the columns.
+    # The open manual override (Stripe's state stays in the columns above). `get_entitlement` loads it in
+    # the same SELECT (a LEFT OUTER JOIN), so the gate pays no extra statement; elsewhere it loads on first
+    # use, so a `SELECT ... FOR UPDATE` of entitlements never meets an outer join (PostgreSQL refuses that).
     override: Mapped[EntitlementOverride | None] = relationship(
         primaryjoin=lambda: and_(Entitlement.tenant_id == foreign(EntitlementOverride.tenant_id),
                                  EntitlementOverride.ended_at.is_(None)),
-        lazy="joined", viewonly=True, uselist=False)
+        lazy="select", viewonly=True, uselist=False)
 
 
 class EntitlementOverride(Base):

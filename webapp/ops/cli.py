@@ -156,6 +156,21 @@ def replay_command(event_id: str | None, failed: bool, dry_run: bool, reason: st
         sys.exit(1)
 
 
+@click.command("reconcile")
+@click.argument("tenant", required=False)
+@dry_run_option
+@click.option("--reason", default=None, help="Why (kept on the audit rows of what it fixes).")
+@actor_option
+@json_option
+def reconcile_command(tenant: str | None, dry_run: bool, reason: str | None, actor: str | None,
+                      as_json: bool) -> None:
+    """Re-read subscriptions from Stripe (every tenant's, or TENANT's), fix drift and print it."""
+    reports = attempt(lambda: operations.reconcile(tenant_id=support.find_tenant(tenant).id if tenant else None,
+                                                   dry_run=dry_run, actor=f"{who(actor)} (flask billing reconcile)",
+                                                   reason=reason))
+    emit([r.as_json() for r in reports], as_json, lambda _: operations.describe(reports, dry_run))
+
+
 @click.command("reset")
 @click.argument("tenant")
 @click.option("--month", default=None, help="YYYY-MM (default: the current UTC month).")
@@ -177,6 +192,6 @@ def usage_reset_command(tenant: str, month: str | None, posted: bool, analyzed: 
 def init_app(app: Flask) -> None:
     """Add the support commands to the `flask billing` and `flask usage` groups."""
     for command in (show_command, events_command, set_entitlement_command, clear_override_command,
-                    reactivate_command, replay_command):
+                    reactivate_command, replay_command, reconcile_command):
         billing_cli.add_command(command)
     usage_cli.add_command(usage_reset_command)
