@@ -47,8 +47,12 @@ def test_an_override_survives_a_webhook_and_a_reconcile_and_ends_at_its_until(bi
     assert report["tenant_id"] == tenant.tenant_id and "an override is in force" in report["outcome"]
     assert cli(billing, "billing", "reconcile", "ghost@example.com").exit_code == 2
     assert effective(tenant) == "pro"
+    calls = []
+    real_call = stripe_gateway.StripeGateway._retrieve_or_none
+    monkeypatch.setattr(stripe_gateway.StripeGateway, "_retrieve_or_none",
+                        lambda self, fn: calls.append(1) or real_call(self, fn))
     shown = cli(billing, "billing", "show", tenant.tenant_id).output
-    assert "set by an override" in shown and "Stripe (now): starter · active" in shown
+    assert "set by an override" in shown and "Stripe (now): starter · active" in shown and len(calls) == 1
     later = webapp.clock.now() + timedelta(days=3, minutes=1)
     monkeypatch.setattr(webapp.clock, "now", lambda: later)
     assert effective(tenant) == "starter"
@@ -181,3 +185,13 @@ def test_replay_prints_each_event_and_exits_1_while_one_still_fails_then_0(billi
     assert f"{len(outcomes)} event(s): {len(outcomes)} ok, 0 still failing" in done.output
     audit = db.session.scalars(select(BillingAudit).where(BillingAudit.reason == "price mapped")).one()
     assert audit.actor == "dana (flask billing replay)" and json.loads(audit.after_json)["plan"] == "pro"
+
+
+def test_show_finds_a_subscription_stripe_has_but_the_app_never_linked(billing, tenant, db):
+    subscribe(billing, tenant, "starter")
+    ent = billing.entitlement(tenant.tenant_id)
+    sub_id, ent.stripe_subscription_id = ent.stripe_subscription_id, None  # as if every webhook was lost
+    db.session.commit()
+    body = json.loads(cli(billing, "billing", "show", tenant.email, "--json").output)
+    assert body["stripe_now"]["checked"] and body["stripe_now"]["subscription_id"] == sub_id
+    assert f"subscription {sub_id} is not linked here" in cli(billing, "billing", "show", tenant.email).output

@@ -61,8 +61,10 @@ def show_lines(s: dict[str, Any]) -> list[str]:
     if now["checked"] and not now["error"]:
         agree = "" if (now["status"], now["plan"]) == (rec["subscription_status"], rec["plan"]) else \
             "  ! differs from what is recorded: `flask billing reconcile " + t["id"] + "`"
+        unlinked = now["subscription_id"] != rec["stripe_subscription_id"]
         lines.append(f"Stripe (now): {now['plan']} · {now['status']} · period end {now['current_period_end'] or '-'}"
-                     + (" · cancels at period end" if now["cancel_at_period_end"] else "") + agree)
+                     + (" · cancels at period end" if now["cancel_at_period_end"] else "")
+                     + (f" · subscription {now['subscription_id']} is not linked here" if unlinked else "") + agree)
     else:
         lines.append(f"Stripe (now): {now['error']}")
     today = use["today"]

@@ -107,22 +107,27 @@ def list_events(tenant: str | None = None, type_: str | None = None, failed: boo
 
 
 def _stripe_now(customer_id: str | None, subscription_id: str | None, offline: bool) -> dict[str, Any]:
-    """What Stripe says about the subscription now: one API call (none when offline or unlinked)."""
+    """What Stripe says about the subscription now: one API call (none offline or without a customer)."""
     out: dict[str, Any] = {"customer_id": customer_id, "subscription_id": subscription_id, "checked": False,
                            "status": None, "plan": None, "current_period_end": None,
                            "cancel_at_period_end": None, "error": None}
-    if offline or subscription_id is None:
-        out["error"] = "skipped (--offline)" if offline else "no subscription linked"
+    if offline or customer_id is None:
+        out["error"] = "skipped (--offline)" if offline else "no Stripe customer yet"
         return out
     try:
-        sub = stripe_gateway.gateway().retrieve_subscription(subscription_id)
+        if subscription_id is not None:
+            sub = stripe_gateway.gateway().retrieve_subscription(subscription_id)
+        else:  # none linked: the customer's newest subscription, if Stripe has one the app never heard of
+            sub = next(iter(stripe_gateway.gateway().list_subscriptions(customer_id)), None)
     except DomainError as exc:  # not configured, unreachable, refused: show says so and goes on
         out["error"] = exc.message
         return out
     out["checked"] = True
     if sub is None:
-        out["error"] = "Stripe does not know this subscription"
+        out["error"] = ("Stripe does not know this subscription" if subscription_id
+                        else "Stripe has no subscription for this customer")
         return out
+    out["subscription_id"] = sub.get("id")
     items = (sub.get("items") or {}).get("data") or []
     plans = [_plan_of(item.get("price") or {}) for item in items]
     out.update(status=sub.get("status"), plan=next((p for p in plans if p in PLANS), plans[0] if plans else None),
