@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -16,7 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from webapp import clock
 from webapp.billing import notices, overrides
 from webapp.billing.subscriptions import SyncResult, find_entitlement, sync_from_stripe, ts
-from webapp.errors import BillingUnavailable, Conflict, EventFailure, StripeRequestFailed
+from webapp.billing.event_failures import error_text, known_failure
+from webapp.errors import Conflict
 from webapp.extensions import db
 from webapp.logs import log_context
 from webapp.models import BillingEvent
@@ -205,27 +206,6 @@ def record_and_process(event: dict[str, Any], actor: str = "webhook") -> Outcome
         return process(row, event, actor, claimed_at)
 
 
-def known_failure(exc: Exception) -> EventFailure | None:
-    """The known reasons an event cannot be applied yet, as an EventFailure; None for anything unexpected."""
-    if isinstance(exc, EventFailure):
-        return exc
-    if isinstance(exc, BillingUnavailable):
-        return EventFailure("STRIPE_UNREACHABLE", exc.message,
-                            "nothing to do if Stripe is down: it retries the delivery; otherwise check "
-                            "STRIPE_SECRET_KEY / STRIPE_API_BASE, then `flask billing replay --failed`")
-    if isinstance(exc, StripeRequestFailed):
-        return EventFailure("STRIPE_ERROR", exc.message,
-                            "check the object in the Stripe Dashboard, then `flask billing replay --failed`")
-    return None
-
-
-def error_text(exc: Exception) -> str:
-    """What `last_error` keeps: the known cause and its fix, or the exception's type and message."""
-    known = known_failure(exc)
-    text = f"{known.cause}: {known.message} (fix: {known.fix})" if known else f"{type(exc).__name__}: {exc}"
-    return text[:2000]
-
-
 def _run_handler(event: dict[str, Any], actor: str) -> tuple[str, SyncResult]:
     handler = HANDLERS.get(event["type"])
     result = handler(event, actor) if handler else SyncResult(None, {})
@@ -257,18 +237,24 @@ def process(row: BillingEvent, event: dict[str, Any], actor: str, claimed_at: da
         except Exception as exc:
             db.session.rollback()
             _mark_failed(row_id, exc, claimed_at, _tenant_of(event))
-            known = known_failure(exc)
-            if known is None:
-                log.exception("webhook.failed")
-                raise
-            log.error("webhook.failed", extra={"cause": known.cause, "error": known.message, "fix": known.fix})
-            if known is exc:
-                raise
-            raise known from exc
+            _log_and_raise("webhook.failed", exc)
         overrides.warn_if_overridden(result.tenant_id)
         log.info("webhook.processed", extra={"outcome": outcome, "tenant_id": result.tenant_id,
                                              "changed": sorted(result.changes)})
     return Outcome(event["id"], event["type"], outcome, result.tenant_id, result.changes)
+
+
+def _log_and_raise(name: str, exc: Exception) -> NoReturn:
+    """A known cause: one ERROR line with the cause and the fix, raised as its EventFailure (the webhook
+    answers with both). Anything else: logged with its traceback and re-raised as it is."""
+    known = known_failure(exc)
+    if known is None:
+        log.exception(name)
+        raise exc
+    log.error(name, extra={"cause": known.cause, "error": known.message, "fix": known.fix})
+    if known is exc:
+        raise exc
+    raise known from exc
 
 
 def try_event(event: dict[str, Any], actor: str) -> Outcome:
@@ -315,13 +301,7 @@ def reapply(event: dict[str, Any], actor: str) -> Outcome:
             db.session.commit()
         except Exception as exc:
             db.session.rollback()
-            known = known_failure(exc)
-            if known is None:
-                log.exception("webhook.reapply_failed")
-                raise
-            log.error("webhook.reapply_failed", extra={"cause": known.cause, "error": known.message,
-                                                        "fix": known.fix})
-            raise known from exc
+            _log_and_raise("webhook.reapply_failed", exc)
         log.info("webhook.reapplied", extra={"tenant_id": result.tenant_id, "changed": sorted(result.changes)})
     return Outcome(event["id"], event["type"], outcome, result.tenant_id, result.changes)
 

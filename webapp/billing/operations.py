@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from webapp import clock
 from webapp.billing import audit, events, overrides
+from webapp.billing.event_failures import error_text, known_failure
 from webapp.billing.subscriptions import ENDED_STATUSES, live_subscription_of, sync_from_stripe
 from webapp.errors import EventFailure, NotFound, ValidationError
 from webapp.extensions import db
@@ -130,8 +131,8 @@ def _replay_one(row_id: int, event_id: str, type_: str, tenant_id: str | None, p
             assert row is not None
             outcome = events.process(row, payload, actor, claimed_at)
     except Exception as exc:  # noqa: BLE001  (reported per event; process() keeps the error on the row)
-        known = events.known_failure(exc)
-        return ReplayResult(event_id, type_, tenant_id, "failed", error=events.error_text(exc),
+        known = known_failure(exc)
+        return ReplayResult(event_id, type_, tenant_id, "failed", error=error_text(exc),
                             cause=known.cause if known else None)
     return ReplayResult(event_id, type_, outcome.tenant_id or tenant_id, outcome.outcome, outcome.changes)
 
