@@ -14,7 +14,7 @@ from webapp.billing import bootstrap as bootstrap_service
 from webapp.billing import stripe_gateway
 from webapp.errors import DomainError
 
-billing_cli = AppGroup("billing", help="Stripe catalog, event replay, reconciliation and manual recovery.")
+billing_cli = AppGroup("billing", help="Stripe catalog, and the support tools: show, events, overrides, replay, reconcile.")
 
 
 def stdin_is_terminal() -> bool:
