@@ -238,7 +238,8 @@ def process(row: BillingEvent, event: dict[str, Any], actor: str, claimed_at: da
             db.session.rollback()
             _mark_failed(row_id, exc, claimed_at, _tenant_of(event))
             _log_and_raise("webhook.failed", exc)
-        overrides.warn_if_overridden(result.tenant_id)
+        if result.changes:  # Stripe's state moved: say so if an override now disagrees with it
+            overrides.warn_if_overridden(result.tenant_id)
         log.info("webhook.processed", extra={"outcome": outcome, "tenant_id": result.tenant_id,
                                              "changed": sorted(result.changes)})
     return Outcome(event["id"], event["type"], outcome, result.tenant_id, result.changes)

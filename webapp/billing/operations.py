@@ -85,19 +85,20 @@ class ReplayResult:
                 "cause": self.cause}
 
 
-def events_to_replay(event_id: str | None = None, failed: bool = False) -> list[BillingEvent]:
-    """The stored events a replay takes: one by id (NotFound if unknown), or every one that needs it."""
+def events_to_replay(event_id: str | None = None, failed: bool = False) -> list[int]:
+    """The row ids a replay takes, oldest first: one event by id (NotFound if unknown), or every one that
+    needs it. Ids only: the payloads are read one at a time."""
     if bool(event_id) == failed:
         raise ValidationError("Give an event id or --failed.", {"event_id": "give one, or --failed"})
-    stmt = select(BillingEvent).order_by(BillingEvent.stripe_created, BillingEvent.id)
+    stmt = select(BillingEvent.id).order_by(BillingEvent.stripe_created, BillingEvent.id)
     if event_id:
         stmt = stmt.where(BillingEvent.event_id == event_id)
     else:
         stmt = stmt.where(events.needs_replay_clause(clock.now()))
-    rows = list(db.session.scalars(stmt))
-    if event_id and not rows:
+    ids = list(db.session.scalars(stmt))
+    if event_id and not ids:
         raise NotFound(f"No stored event {event_id}.", ids=[event_id])
-    return rows
+    return ids
 
 
 def replay(event_id: str | None = None, failed: bool = False, dry_run: bool = False,
@@ -107,28 +108,27 @@ def replay(event_id: str | None = None, failed: bool = False, dry_run: bool = Fa
     Each event gets its outcome; a failure is kept on its row (not in a dry run, which changes nothing:
     no claim, no attempt counted, no row or entitlement written, no ERROR logged).
     """
-    rows = events_to_replay(event_id, failed)
     results = []
     with audit.reason(reason):
-        for row in rows:
-            results.append(_replay_one(row.id, row.event_id, row.type, row.tenant_id, row.processed,
-                                       json.loads(row.payload_json), actor, dry_run))
+        for row_id in events_to_replay(event_id, failed):
+            row = db.session.get(BillingEvent, row_id)
+            if row is not None:  # the session's identity map is weak: rows already replayed are let go
+                results.append(_replay_one(row, actor, dry_run))
     return results
 
 
-def _replay_one(row_id: int, event_id: str, type_: str, tenant_id: str | None, processed: bool,
-                payload: dict[str, Any], actor: str, dry_run: bool) -> ReplayResult:
+def _replay_one(row: BillingEvent, actor: str, dry_run: bool) -> ReplayResult:
+    row_id, event_id, type_, tenant_id = row.id, row.event_id, row.type, row.tenant_id
+    payload = json.loads(row.payload_json)
     try:
         if dry_run:
             outcome = events.try_event(payload, actor)
-        elif processed:
+        elif row.processed:
             outcome = events.reapply(payload, actor)
         else:
             claimed_at = events.claim(row_id)
             if claimed_at is None:
                 return ReplayResult(event_id, type_, tenant_id, "skipped", error="being processed right now")
-            row = db.session.get(BillingEvent, row_id)
-            assert row is not None
             outcome = events.process(row, payload, actor, claimed_at)
     except Exception as exc:  # noqa: BLE001  (reported per event; process() keeps the error on the row)
         known = known_failure(exc)
