@@ -34,7 +34,7 @@ test: venv
 	else echo "make test: no PostgreSQL on 127.0.0.1:5432, database tests run on SQLite only"; fi; \
 	if [ -x /usr/bin/chromium ]; then echo "make test: Chromium found at /usr/bin/chromium, the browser tests (tests/browser) run"; \
 	else echo "make test: NO CHROMIUM at /usr/bin/chromium: the browser tests (tests/browser) are SKIPPED (apt-get install chromium)"; fi; \
-	TEST_DATABASE_URL="$$url" $(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	TEST_DATABASE_URL="$$url" $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -106,6 +106,7 @@ class Emulator:
 def launch_emulator(port: int, app_port: int, secret: str, instance_id: str) -> Emulator | None:
     """Start the emulator on port (0: any free one); None when that port was taken meanwhile."""
     LOGS.mkdir(exist_ok=True)
+    INSTANCE_DIR.mkdir(exist_ok=True)
     cmd = [sys.executable, "-m", "stripe_emulator", "--port", str(port),
            "--db", str(INSTANCE_DIR / "stripe_emulator.db"),
            "--webhook-url", f"http://127.0.0.1:{app_port}/api/billing/webhook",
