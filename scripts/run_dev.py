@@ -96,14 +96,14 @@ def _pump(stream: IO[str], lines: queue.Queue[str | None]) -> None:
     lines.put(None)
 
 
-class Emulator:
+class EmulatorProcess:
     """This stack's emulator process, and the URL it really listens on."""
 
     def __init__(self, proc: subprocess.Popen[str], url: str) -> None:
         self.proc, self.url = proc, url
 
 
-def launch_emulator(port: int, app_port: int, secret: str, instance_id: str) -> Emulator | None:
+def launch_emulator(port: int, app_port: int, secret: str, instance_id: str) -> EmulatorProcess | None:
     """Start the emulator on port (0: any free one); None when that port was taken meanwhile."""
     LOGS.mkdir(exist_ok=True)
     INSTANCE_DIR.mkdir(exist_ok=True)
@@ -112,8 +112,7 @@ def launch_emulator(port: int, app_port: int, secret: str, instance_id: str) -> 
            "--webhook-url", f"http://127.0.0.1:{app_port}/api/billing/webhook",
            "--instance-id", instance_id, "--log-level", "INFO",
            "--access-log", str(LOGS / "stripe_emulator.log")]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, SECRET_ENV: secret}, stdout=subprocess.PIPE,
-                            text=True, start_new_session=False)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, SECRET_ENV: secret}, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     lines: queue.Queue[str | None] = queue.Queue()
     threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True).start()
@@ -129,10 +128,10 @@ def launch_emulator(port: int, app_port: int, secret: str, instance_id: str) -> 
                 return None
             raise StackError(f"run: the Stripe emulator exited with {code} (see the lines above)")
         if line.startswith(LISTENING):
-            return Emulator(proc, line[len(LISTENING):].strip())
+            return EmulatorProcess(proc, line[len(LISTENING):].strip())
 
 
-def start_emulator(app_port: int, secret: str) -> Emulator:
+def start_emulator(app_port: int, secret: str) -> EmulatorProcess:
     """Start this stack's own emulator: on STRIPE_EMULATOR_PORT when free, else on a free port (said once)."""
     preferred = int(os.environ.get("STRIPE_EMULATOR_PORT") or DEFAULT_EMULATOR_PORT)
     instance_id = secrets.token_hex(12)
@@ -207,7 +206,7 @@ def check_free(host: str, port: int) -> None:
         raise StackError(f"run: port {port} is taken; choose another: make run PORT={port + 1} (or PORT= in .env)")
 
 
-def serve(host: str, port: int, emulator: Emulator | None) -> int:
+def serve(host: str, port: int, emulator: EmulatorProcess | None) -> int:
     """Run gunicorn until it exits or we are told to stop; stop everything we started."""
     print(f"run: AI Bookkeeper on http://localhost:{port}", flush=True)
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", "2",

@@ -95,12 +95,12 @@ def seed_command(scenario: str, base_url: str | None) -> None:
     """Make fresh tenants for the runbook's scenarios and print their tokens and commands."""
     base = (base_url or str(local_stack().get("APP_URL") or DEFAULT_BASE_URL)).rstrip("/")
     chosen = list(demo.SCENARIOS) if scenario == "all" else [scenario]
-    for name in chosen:
-        try:
-            seeded = demo.seed(name)
-        except DomainError as exc:
-            raise click.ClickException(f"{name}: {exc.message}") from exc
-        click.echo("\n".join(PRINTERS[name](seeded, base)) + "\n")
+    try:
+        seeded = demo.seed(chosen)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    for tenant in seeded:
+        click.echo("\n".join(PRINTERS[tenant.scenario](tenant, base)) + "\n")
 
 
 def init_app(app: Flask) -> None:

@@ -26,6 +26,7 @@ from webapp.metering.guards import admit_ids
 log = logging.getLogger(__name__)
 
 SCENARIOS = ("new-subscription", "monthly-cap", "free-cap", "failed-payment")
+NEEDS_STRIPE = frozenset({"new-subscription", "monthly-cap", "failed-payment"})
 ACTOR = "flask demo seed"
 CAP_PLAN = PLANS["starter"]  # the runbook's Scenario 2 is the starter plan's 300 postings a month
 FAILING_CARD = "pm_card_chargeCustomerFail"  # 4000 0000 0000 0341: attaches, every charge fails
@@ -73,20 +74,26 @@ def _new_tenant(scenario: str) -> tuple[str, str, str, str]:
     return email, password, user.tenant_id, issued.plain
 
 
-def _stripe_test_mode() -> stripe_gateway.StripeGateway:
+def check_ready(scenarios: list[str]) -> str | None:
+    """Before anything is made: Stripe in test mode with the starter price, if a chosen scenario needs it.
+
+    Returns the starter price id (None when no chosen scenario needs Stripe).
+    """
+    if not NEEDS_STRIPE.intersection(scenarios):
+        return None
     gw = stripe_gateway.gateway()
     if not gw.configured:
-        raise BillingUnavailable("This scenario needs Stripe: start the local stack with `make run` (its emulator), "
-                          "or set a STRIPE_SECRET_KEY for test mode.")
+        raise BillingUnavailable("These scenarios need Stripe: start the local stack with `make run` (its "
+                                 "emulator), or set a STRIPE_SECRET_KEY for test mode.")
     if gw.mode == "live":
         raise BillingUnavailable("Refusing to make demo subscriptions with a LIVE Stripe key.")
-    return gw
+    return catalog.price_for(CAP_PLAN.key)  # UnknownPrice (run the bootstrap) before any tenant is made
 
 
 def _subscribe(tenant_id: str, email: str, card: str, trial_days: int | None = None,
                test_clock: str | None = None) -> str:
     """Subscribe the tenant to the starter plan in Stripe and apply it, as the Checkout return does."""
-    gw = _stripe_test_mode()
+    gw = stripe_gateway.gateway()
     customer = gw.create_test_customer(email, f"Demo {tenant_id}", tenant_id, card, test_clock)
     ent = get_entitlement(tenant_id)
     ent.stripe_customer_id = customer
@@ -106,7 +113,6 @@ def _seeded(scenario: str, email: str, password: str, tenant_id: str, token: str
 
 def seed_new_subscription() -> SeededTenant:
     """Scenario 1: a new free tenant and the starter price to check out with."""
-    _stripe_test_mode()
     price = catalog.price_for(CAP_PLAN.key)
     email, password, tenant_id, token = _new_tenant("new-subscription")
     return _seeded("new-subscription", email, password, tenant_id, token, price_id=price)
@@ -137,9 +143,8 @@ def seed_free_cap() -> SeededTenant:
 
 def seed_failed_payment() -> SeededTenant:
     """A starter subscriber in its trial, on a test clock, paying with the card whose every charge fails."""
-    gw = _stripe_test_mode()
     email, password, tenant_id, token = _new_tenant("failed-payment")
-    test_clock = gw.create_test_clock(int(clock.now().timestamp()), f"demo failed payment {tenant_id}")
+    test_clock = stripe_gateway.gateway().create_test_clock(int(clock.now().timestamp()), f"demo failed payment {tenant_id}")
     sub_id = _subscribe(tenant_id, email, FAILING_CARD, FAILED_PAYMENT_TRIAL_DAYS, test_clock)
     log.info("demo.seeded", extra={"scenario": "failed-payment", "tenant_id": tenant_id, "subscription_id": sub_id})
     return _seeded("failed-payment", email, password, tenant_id, token, subscription_id=sub_id,
@@ -150,6 +155,7 @@ SEEDERS = {"new-subscription": seed_new_subscription, "monthly-cap": seed_monthl
            "free-cap": seed_free_cap, "failed-payment": seed_failed_payment}
 
 
-def seed(scenario: str) -> SeededTenant:
-    """Prepare one of the runbook's scenarios with fresh data."""
-    return SEEDERS[scenario]()
+def seed(scenarios: list[str]) -> list[SeededTenant]:
+    """Prepare the runbook's scenarios with fresh data, once Stripe is known to be ready for them."""
+    check_ready(scenarios)
+    return [SEEDERS[name]() for name in scenarios]
