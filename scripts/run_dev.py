@@ -168,8 +168,8 @@ def remove_local_stack() -> None:
     try:
         if json.loads(LOCAL_STACK_FILE.read_text()).get("PID") == os.getpid():
             LOCAL_STACK_FILE.unlink()
-    except (OSError, ValueError):
-        pass
+    except (OSError, ValueError):  # gone already, or not JSON: nothing of ours to remove
+        return
 
 
 def bootstrap_catalog() -> None:
@@ -231,27 +231,34 @@ def serve(host: str, port: int, emulator: EmulatorProcess | None) -> int:
                 proc.kill()
 
 
+def start_local_emulator(port: int) -> EmulatorProcess:
+    """This stack's emulator, its settings in our environment (for gunicorn) and in instance/local_stack.json."""
+    secret = emulator_secret()
+    emulator = start_emulator(port, secret)
+    settings = {"STRIPE_SECRET_KEY": EMULATOR_KEY, "STRIPE_API_BASE": emulator.url, "STRIPE_WEBHOOK_SECRET": secret,
+                "STRIPE_PRODUCTS_FILE": str(INSTANCE_DIR / "stripe_products.emulator.json")}
+    os.environ.update(settings)
+    try:
+        write_local_stack(settings, f"http://localhost:{port}", emulator.url)
+    except OSError:
+        emulator.proc.terminate()  # never leave an emulator behind that nothing will stop
+        raise
+    return emulator
+
+
 def main() -> int:
     """Start what is needed, then gunicorn; stop everything on Ctrl-C or SIGTERM."""
+    emulator: EmulatorProcess | None = None
     try:
         host, port = read_settings()
         check_free(host, port)
-        emulator = None
         if not os.environ.get("STRIPE_SECRET_KEY"):
-            secret = emulator_secret()
-            emulator = start_emulator(port, secret)
-            settings = {"STRIPE_SECRET_KEY": EMULATOR_KEY, "STRIPE_API_BASE": emulator.url,
-                        "STRIPE_WEBHOOK_SECRET": secret,
-                        "STRIPE_PRODUCTS_FILE": str(INSTANCE_DIR / "stripe_products.emulator.json")}
-            os.environ.update(settings)
-            write_local_stack(settings, f"http://localhost:{port}", emulator.url)
+            emulator = start_local_emulator(port)
+            bootstrap_catalog()
+        return serve(host, port, emulator)
     except StackError as exc:
         print(str(exc), file=sys.stderr, flush=True)
         return 1
-    try:
-        if emulator is not None:
-            bootstrap_catalog()
-        return serve(host, port, emulator)
     finally:
         if emulator is not None:
             if emulator.proc.poll() is None:
