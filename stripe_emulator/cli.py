@@ -144,7 +144,6 @@ def _webhook_secret(ns: argparse.Namespace) -> str | None:
 
 def _serve(ns: argparse.Namespace) -> int:
     from .server import EmulatorServer
-    _configure_logging(ns.log_level, ns.access_log)
     try:
         secret = _webhook_secret(ns)
     except OSError as exc:
@@ -164,11 +163,14 @@ def _serve(ns: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    _configure_logging(ns.log_level, ns.access_log)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.start()
     except OSError as exc:
         print(f"error: cannot listen on {ns.host}:{ns.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 3
+    except SystemExit:  # werkzeug has printed why (the port is in use); 3 lets a starter pick another port
         return 3
     print(f"Stripe emulator listening on {server.url}", flush=True)
     try:

@@ -204,3 +204,10 @@ def test_emulator_advance_moves_a_test_clock_and_refuses_a_non_positive_step(cap
         assert client.v1.test_helpers.test_clocks.retrieve(clock.id).frozen_time == 1_700_000_000 + 2 * 86400
         assert emulator_cli.main(["advance", clock.id, "--days", "0", *args]) == 1
         assert "--days must be more than 0" in capsys.readouterr().err
+
+
+def test_emulator_on_a_taken_port_exits_3_with_one_line(plain_listener):
+    result = subprocess.run([sys.executable, "-m", "stripe_emulator", "--port", str(plain_listener)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 3 and "Traceback" not in result.stderr
+    assert f"Port {plain_listener} is in use by another program" in result.stderr
