@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.xdist_group("local_stack")  # one worker runs them all, so the stacks are shared
 EMPTY_ENV = {"PATH": "/usr/bin:/bin"}  # cron's environment: nothing exported
 START_TIMEOUT = 90.0
-SKIP_PREFIXES = (".venv", "docs/screenshots/", "instance/", "logs/")
+SKIP_PREFIXES = (".venv", "docs/screenshots/", "instance/")
 
 
 def free_port() -> int:
@@ -56,7 +56,6 @@ def copy_checkout(dest: Path) -> Path:
             continue
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, dest / rel)
-    (dest / "logs").mkdir(exist_ok=True)
     old = 946684800  # 2000-01-01: older than the venv's install stamp, so make does not reinstall
     os.utime(dest / "requirements.txt", (old, old))
     return dest
