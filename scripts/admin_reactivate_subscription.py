@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 
-from _app import make_app
+from _app import ensure_project_python, make_app
 
 REASON = "manual reactivation (runbook: Handling Failed Payments, option 2)"
 
@@ -36,21 +36,22 @@ def main(argv: list[str]) -> int:
     args = parse(argv)
     app = make_app()
     from webapp.errors import DomainError
-    from webapp.ops import cli, support
+    from webapp.ops import support, support_cli
 
     with app.app_context():
         try:
-            result = support.reactivate(args.tenant, actor=cli.who(args.actor), reason=args.reason, days=args.days,
-                                        dry_run=args.dry_run)
+            result = support.reactivate(args.tenant, actor=support_cli.who(args.actor), reason=args.reason,
+                                        days=args.days, dry_run=args.dry_run)
         except DomainError as exc:
             print(f"✗ {exc.message} Nothing changed.", file=sys.stderr)
             return 2
     if args.json:
         print(json.dumps(result, indent=2, ensure_ascii=False))
     else:
-        print("\n".join(cli.reactivation_lines(result)))
+        print("\n".join(support_cli.reactivation_lines(result)))
     return 0
 
 
 if __name__ == "__main__":
+    ensure_project_python()
     sys.exit(main(sys.argv[1:]))

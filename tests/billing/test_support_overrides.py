@@ -178,7 +178,7 @@ def test_replay_prints_each_event_and_exits_1_while_one_still_fails_then_0(billi
     billing.stripe.v1.prices.update(stray, {"metadata": {"plan": "pro"}})
     before, webapp_log.records[:] = dump(), []
     dry = cli(billing, "billing", "replay", "--failed", "--dry-run")
-    assert dry.exit_code == 0 and "would change: " in dry.output and "plan 'starter' → 'pro'" in dry.output
+    assert dry.exit_code == 0 and "would apply: would change " in dry.output and "plan 'starter' → 'pro'" in dry.output
     assert dump() == before and webapp_log.max_level <= logging.INFO
     done = cli(billing, "billing", "replay", "--failed", "--reason", "price mapped", "--actor", "dana")
     assert done.exit_code == 0 and "evt_stray_price customer.subscription.updated" in done.output

@@ -38,10 +38,14 @@ class Report:
 
 
 def change_text(changes: dict[str, tuple[Any, Any]], verb: str) -> str:
-    """'changed: plan 'free' → 'starter', …' (or 'would change: …'), or 'no change'."""
+    """": changed plan 'free' → 'starter', …" (or ": would change …"), or " no change"."""
     if not changes:
-        return "no change"
-    return f"{verb}: " + ", ".join(f"{k} {b!r} → {a!r}" for k, (b, a) in sorted(changes.items()))
+        return " no change"
+    return f": {verb} " + ", ".join(f"{k} {b!r} → {a!r}" for k, (b, a) in sorted(changes.items()))
+
+
+# A dry run changed nothing, so its lines say what a real run would do.
+DRY_RUN_OUTCOMES = {"drift fixed": "drift found", "applied": "would apply"}
 
 
 def describe(reports: list[Report], dry_run: bool) -> list[str]:
@@ -51,11 +55,12 @@ def describe(reports: list[Report], dry_run: bool) -> list[str]:
     lines = []
     verb = "would change" if dry_run else "changed"
     for r in reports:
-        head = f"{r.subject} tenant={r.tenant_id or '-'} {r.outcome}"
+        outcome = DRY_RUN_OUTCOMES.get(r.outcome, r.outcome) if dry_run else r.outcome
+        head = f"{r.subject} tenant={r.tenant_id or '-'} {outcome}"
         if r.error:
             lines.append(f"{head} ERROR {r.error}")
         else:
-            lines.append(f"{head} {change_text(r.changes, verb)}")
+            lines.append(head + change_text(r.changes, verb))
     lines.append(f"{len(reports)} item(s); {sum(1 for r in reports if r.changes)} with changes"
                  + (" (dry run: nothing saved)" if dry_run else ""))
     return lines
@@ -144,11 +149,9 @@ def describe_replay(results: list[ReplayResult], dry_run: bool) -> list[str]:
     verb = "would change" if dry_run else "changed"
     lines = []
     for r in results:
-        head = f"{r.event_id} {r.type} tenant={r.tenant_id or '-'} {r.outcome}"
-        if r.error:
-            lines.append(f"{head}: {r.error}")
-        else:
-            lines.append(f"{head}, {change_text(r.changes, verb)}")
+        outcome = DRY_RUN_OUTCOMES.get(r.outcome, r.outcome) if dry_run else r.outcome
+        head = f"{r.event_id} {r.type} tenant={r.tenant_id or '-'} {outcome}"
+        lines.append(f"{head}: {r.error}" if r.error else head + change_text(r.changes, verb))
     still = sum(1 for r in results if r.failed)
     lines.append(f"{len(results)} event(s): {len(results) - still} ok, {still} still failing"
                  + (" (dry run: nothing saved)" if dry_run else ""))
