@@ -287,6 +287,7 @@ def test_events_filters_by_tenant_type_state_and_age(app, api_client, clock):
     assert ids("--type", "invoice.paid", "--since", "7d") == ["evt_other"]
     assert ids("--failed") == ["evt_fail"] and ids("--pending") == ["evt_wait"]
     assert ids("--limit", "1") == ["evt_other"]
+    assert ids("--since", "2025-01-25", "--tenant", api_client.tenant_id) == ["evt_wait", "evt_fail"]
     text = cli(app, "billing", "events", "--failed").output
     assert "invoice.payment_failed" in text and "last error: X" in text
 
@@ -300,3 +301,20 @@ def test_an_override_cannot_outlive_a_year_or_start_in_the_past(app, api_client,
     with pytest.raises(ValidationError):
         overrides.set_override(api_client.tenant_id, "pro", "active", datetime(2020, 1, 1, tzinfo=UTC),
                                actor="t", reason="r")
+
+
+def test_the_database_allows_one_open_override_per_tenant(app, api_client, clock):
+    from sqlalchemy.exc import IntegrityError
+
+    def open_one(plan: str) -> None:
+        db.session.add(EntitlementOverride(tenant_id=api_client.tenant_id, plan=plan, subscription_status="active",
+                                           actor="t", reason="r", starts_at=clock.now(), ends_on_paid_invoice=False))
+        db.session.commit()
+
+    open_one("pro")
+    with pytest.raises(IntegrityError):
+        open_one("firm")
+    db.session.rollback()
+    db.session.execute(EntitlementOverride.__table__.update().values(ended_at=clock.now()))
+    open_one("firm")  # once the first has ended, a new one may open
+    assert status_of(api_client)["effective_plan"] == "firm"
