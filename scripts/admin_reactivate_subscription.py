@@ -15,16 +15,16 @@ import sys
 
 from _app import ensure_project_python, make_app
 
-REASON = "manual reactivation (runbook: Handling Failed Payments, option 2)"
-
 
 def parse(argv: list[str]) -> argparse.Namespace:
     """The command line (argparse exits 2 on a malformed one)."""
+    from webapp.ops.support_cli import REACTIVATE_REASON
+
     parser = argparse.ArgumentParser(prog="scripts/admin_reactivate_subscription.py",
                                      description="Reactivate a tenant's subscription by hand (an audited override).")
     parser.add_argument("tenant", help="tenant id or a user's email")
     parser.add_argument("--days", type=int, default=None, help="length in days (default 7, or the next paid invoice)")
-    parser.add_argument("--reason", default=REASON, help="why (kept on the audit row)")
+    parser.add_argument("--reason", default=REACTIVATE_REASON, help="why (kept on the audit row)")
     parser.add_argument("--actor", default=None, help="who (default: the OS user)")
     parser.add_argument("--dry-run", action="store_true", help="show what would change; save nothing")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
