@@ -101,6 +101,9 @@ def test_clear_override_ends_it_now_with_an_audit_row(app, api_client, clock):
     assert json.loads(row.before_json)["override"]["plan"] == "pro" and json.loads(row.after_json)["override"] is None
     again = cli(app, "billing", "clear-override", api_client.tenant_id, "--reason", "again")
     assert again.exit_code == 0 and "nothing to clear" in again.output and len(audits(api_client.tenant_id)) == 2
+    shape = json.loads(cli(app, "billing", "clear-override", api_client.email, "--reason", "x", "--json").output)
+    assert set(shape) == {"tenant_id", "action", "dry_run", "before", "after", "warnings"}
+    assert shape["action"] == "nothing_to_clear" and shape["before"] == shape["after"]
 
 
 def test_an_override_ends_at_its_until_and_the_hourly_job_records_it(app, api_client, clock):

@@ -125,8 +125,11 @@ def set_override(tenant_id: str, plan: str, status: str, until: datetime | None,
     return change
 
 
-def clear_override(tenant_id: str, *, actor: str, reason: str | None, dry_run: bool = False) -> OverrideChange | None:
-    """End the tenant's open override now, audited; None when there is none (nothing changes)."""
+NOTHING_TO_CLEAR = "nothing_to_clear"
+
+
+def clear_override(tenant_id: str, *, actor: str, reason: str | None, dry_run: bool = False) -> OverrideChange:
+    """End the tenant's open override now, audited (action NOTHING_TO_CLEAR, and no change, without one)."""
     why = require_reason(reason)
     ent = services.get_entitlement(tenant_id)
     if not dry_run:
@@ -134,7 +137,9 @@ def clear_override(tenant_id: str, *, actor: str, reason: str | None, dry_run: b
         db.session.refresh(ent)
     ovr = ent.override
     if ovr is None:
-        return None
+        db.session.rollback()
+        now = effective_snapshot(ent, None)
+        return OverrideChange(tenant_id, NOTHING_TO_CLEAR, now, now, [], dry_run)
     change = OverrideChange(tenant_id, "clear_override", effective_snapshot(ent, ovr),
                             effective_snapshot(ent, None), [], dry_run)
     if dry_run:

@@ -89,6 +89,8 @@ def events_lines(result: dict[str, Any]) -> list[str]:
 
 def override_lines(change: dict[str, Any]) -> list[str]:
     """`set-entitlement`, `clear-override`: what the effective entitlement was and is."""
+    if change["action"] == "nothing_to_clear":
+        return [f"No override for {change['tenant_id']}: nothing to clear."]
     verb = "Would set" if change["dry_run"] else "Set"
     if change["action"] == "clear_override":
         verb = "Would clear" if change["dry_run"] else "Cleared"

@@ -204,11 +204,10 @@ def set_entitlement(ref: str, plan: str, status: str, until: str | None, days: i
     return change.as_json()
 
 
-def clear_override(ref: str, *, actor: str, reason: str | None, dry_run: bool = False) -> dict[str, Any] | None:
-    """End the tenant's override now (None when it has none), audited."""
+def clear_override(ref: str, *, actor: str, reason: str | None, dry_run: bool = False) -> dict[str, Any]:
+    """End the tenant's override now, audited (action 'nothing_to_clear' when it has none)."""
     tenant = find_tenant(ref)
-    change = overrides.clear_override(tenant.id, actor=actor, reason=reason, dry_run=dry_run)
-    return change.as_json() if change else None
+    return overrides.clear_override(tenant.id, actor=actor, reason=reason, dry_run=dry_run).as_json()
 
 
 def reactivate(ref: str, *, actor: str, reason: str, days: int | None = None, dry_run: bool = False

@@ -110,9 +110,6 @@ def clear_override_command(tenant: str, reason: str | None, actor: str | None, d
                            as_json: bool) -> None:
     """End the tenant's override now: Stripe's state applies again."""
     result = attempt(lambda: support.clear_override(tenant, actor=who(actor), reason=reason, dry_run=dry_run))
-    if result is None:
-        emit({"tenant": tenant, "action": None}, as_json, lambda _: [f"No override for {tenant}: nothing to clear."])
-        return
     emit(result, as_json, report.override_lines)
 
 
