@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from webapp import clock
 from webapp.billing import notices, overrides
@@ -273,14 +273,15 @@ def try_event(event: dict[str, Any], actor: str) -> Outcome:
 
 def _tenant_of(event: dict[str, Any]) -> str | None:
     """Whose event this is, as far as the payload and the stored links say (so a failed one is findable)."""
+    obj = event["data"]["object"]
+    hints = _hints(obj)
     try:
-        obj = event["data"]["object"]
-        hints = _hints(obj)
         ent = find_entitlement(hints["tenant_id"], hints["customer_id"],
                                _id(obj) if event["type"].startswith("customer.subscription.") else None)
-        return ent.tenant_id if ent is not None else None
-    finally:
-        db.session.rollback()
+    except SQLAlchemyError:  # the database itself failed: the original error is what matters
+        ent = None
+    db.session.rollback()
+    return ent.tenant_id if ent is not None else None
 
 
 def _mark_failed(row_id: int, exc: Exception, claimed_at: datetime | None, tenant_id: str | None = None) -> None:
