@@ -278,10 +278,11 @@ def _tenant_of(event: dict[str, Any]) -> str | None:
     try:
         ent = find_entitlement(hints["tenant_id"], hints["customer_id"],
                                _id(obj) if event["type"].startswith("customer.subscription.") else None)
+        tenant_id = ent.tenant_id if ent is not None else None
     except SQLAlchemyError:  # the database itself failed: the original error is what matters
-        ent = None
+        tenant_id = None
     db.session.rollback()
-    return ent.tenant_id if ent is not None else None
+    return tenant_id
 
 
 def _mark_failed(row_id: int, exc: Exception, claimed_at: datetime | None, tenant_id: str | None = None) -> None:
