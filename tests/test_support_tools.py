@@ -200,7 +200,8 @@ def test_a_dry_run_changes_nothing_and_logs_nothing_above_info(app, api_client, 
     assert dump() == before and webapp_log.max_level <= logging.INFO
 
 
-@pytest.mark.parametrize("args, message", [
+# Each refusal: the command line and what its one line says. One app for all (each case changes nothing).
+REFUSALS = [
     (("billing", "show", "nobody@example.com"), "✗ No user with email 'nobody@example.com'. Nothing changed."),
     (("billing", "show", "tenant_nope", "--offline"), "✗ No tenant 'tenant_nope'. Nothing changed."),
     (("billing", "events", "--tenant", "tenant_nope"), "✗ No tenant 'tenant_nope'. Nothing changed."),
@@ -224,16 +225,20 @@ def test_a_dry_run_changes_nothing_and_logs_nothing_above_info(app, api_client, 
     (("usage", "reset", "{t}"), "--reason is required"),
     (("usage", "reset", "ghost@example.com", "--reason", "r"), "No user with email 'ghost@example.com'"),
     (("billing", "reactivate", "{t}", "--days", "0"), "--days must be between 1 and 366"),
-])
-def test_each_refusal_is_one_line_exit_2_and_changes_nothing(app, api_client, clock, webapp_log, args, message):
+]
+
+
+def test_each_refusal_is_one_line_exit_2_and_changes_nothing(app, api_client, clock, webapp_log):
     set_plan(api_client.tenant_id, "starter", "past_due")
     set_usage(api_client.tenant_id, posted=7, analyzed=9, day_analyzed=3)
     before = dump()
-    result = cli(app, *(a.format(t=api_client.tenant_id) for a in args))
-    assert result.exit_code == 2
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("✗ ") and message in lines[0], result.output
-    assert dump() == before and webapp_log.max_level <= logging.INFO
+    for args, message in REFUSALS:
+        result = cli(app, *(a.format(t=api_client.tenant_id) for a in args))
+        lines = result.output.strip().splitlines()
+        assert result.exit_code == 2, (args, result.output)
+        assert len(lines) == 1 and lines[0].startswith("✗ ") and message in lines[0], (args, result.output)
+        assert dump() == before, args
+    assert webapp_log.max_level <= logging.INFO
 
 
 # --- show and events ------------------------------------------------------------------------------------------------
