@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import COOKIE_NAME, current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from webapp.auth import api_bp, bp, services
@@ -86,7 +86,8 @@ def login() -> Response | tuple[str, int] | str:
 @bp.post("/logout")
 @login_required
 def logout() -> Response:
-    """End the browser session."""
+    """End the browser session, on the server too: this session and remember-me cookie stop working, copies too."""
+    services.log_out(current_user._get_current_object())
     logout_user()
     flash("You have been logged out.", "info")
     return redirect(url_for("auth.login"))
@@ -112,6 +113,23 @@ def create_token() -> tuple[str, int]:
         return render_template("account/account.html", tokens=tokens, new_token=None, errors=exc.fields), 400
     tokens = services.list_tokens(current_user.tenant_id)
     return render_template("account/account.html", tokens=tokens, new_token=issued, errors={}), 201
+
+
+@bp.post("/account/password")
+@shows_refused_input(_account_refused)
+@auth_limit
+@login_required
+def change_password() -> Response | tuple[str, int]:
+    """Change the password; every other session of the user ends, this one carries on."""
+    user = current_user._get_current_object()
+    try:
+        services.change_password(user, request.form.get("current_password", ""),
+                                 request.form.get("new_password", ""))
+    except ValidationError as exc:
+        return _account_refused(exc.fields) or ("", 400)
+    login_user(user, remember=current_app.config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME) in request.cookies)
+    flash("Password changed. Every other session has been logged out.", "success")
+    return redirect(url_for("auth.account"))
 
 
 @bp.post("/account/tokens/<token_id>/revoke")
