@@ -58,9 +58,11 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_request_policies(app: Flask) -> None:
-    """What every request goes through before its view: the input policy (webapp/input_policy.py)."""
-    from webapp import input_policy
+    """What every request goes through before its view: real client addresses and the rate limiter's
+    failure handling (webapp/rate_limits.py), then the input policy (webapp/input_policy.py)."""
+    from webapp import input_policy, rate_limits
 
+    rate_limits.init_app(app)
     input_policy.init_app(app)
 
 
