@@ -76,6 +76,9 @@ class Config:
         self.STRIPE_TIMEOUT_SECONDS = float(env.get("STRIPE_TIMEOUT_SECONDS", "15"))
         self.STRIPE_MAX_NETWORK_RETRIES = int(env.get("STRIPE_MAX_NETWORK_RETRIES", "2"))
         self.BILLING_RETURN_URL = env.get("BILLING_RETURN_URL")
+        # The public host and scheme: Stripe's return links when BILLING_RETURN_URL is unset (never the Host header).
+        self.SERVER_NAME = env.get("SERVER_NAME")
+        self.PREFERRED_URL_SCHEME = env.get("PREFERRED_URL_SCHEME", "http")
         self.TRIAL_DAYS = int(env.get("TRIAL_DAYS", "14"))
         # Price ids from the bootstrap's .env lines; config/stripe_products.json or lookup keys otherwise.
         self.STRIPE_PRICE_IDS = {key: env[f"STRIPE_PRICE_{key.upper()}"]

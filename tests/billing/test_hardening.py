@@ -28,14 +28,19 @@ def portal(tenant) -> tuple[str, str]:
     return url, html
 
 
-def failure_then_recovery_events(billing, tenant, db) -> list[dict]:
-    """Run a failed renewal and a card fix; return its four events: failed, past_due, paid, active again."""
+def fail_a_renewal(billing, tenant, db) -> None:
+    """Subscribe with no trial, switch to a card that cannot be charged, and let the renewal fail."""
     billing.app.config["TRIAL_DAYS"] = 0
     test_clock = put_on_test_clock(billing, tenant, db)
     subscribe(billing, tenant)
     submit_form(*reversed(portal(tenant)), "Update card", card_form("4000000000000341"))
     billing.wait_for_webhooks()
     advance_clock(billing, test_clock.id, days=31)
+
+
+def failure_then_recovery_events(billing, tenant, db) -> list[dict]:
+    """Run a failed renewal and a card fix; return its four events: failed, past_due, paid, active again."""
+    fail_a_renewal(billing, tenant, db)
     submit_form(*reversed(portal(tenant)), "Update card", card_form("4242424242424242"))
     billing.wait_for_webhooks()
     stored = [json.loads(str(e)) for e in billing.stripe.v1.events.list({"limit": 100}).data]
@@ -62,12 +67,7 @@ def test_every_order_of_a_failure_and_recovery_ends_with_no_stale_notice(billing
 
 
 def test_a_payment_failure_while_past_due_still_shows_its_notice(billing, tenant, db):
-    billing.app.config["TRIAL_DAYS"] = 0
-    test_clock = put_on_test_clock(billing, tenant, db)
-    subscribe(billing, tenant)
-    submit_form(*reversed(portal(tenant)), "Update card", card_form("4000000000000341"))
-    billing.wait_for_webhooks()
-    advance_clock(billing, test_clock.id, days=31)
+    fail_a_renewal(billing, tenant, db)
     assert billing.entitlement(tenant.tenant_id).subscription_status == "past_due"
     assert live_notices(db, tenant.tenant_id) == ["payment_failed"]
 
