@@ -17,12 +17,12 @@ from webapp.extensions import db as _db
 from webapp.models import BillingEvent, Entitlement
 
 SECRET = "whsec_stall_test"
-STALL_SECONDS = 30  # the server never answers within this; the gateway's own timeout ends the wait first
-CLIENT_TIMEOUT = 2.0
+STALL_SECONDS = 30  # how long the fake Stripe sits on a request before hanging up, answering nothing
+CLIENT_TIMEOUT = 2.0  # the gateway's timeout here (15 s by default), so the test needs no 30 s wait
 
 
 class StallingStripe:
-    """A TCP server that accepts Stripe API connections and never answers (until stopped)."""
+    """A TCP server that accepts Stripe API connections, answers nothing, and hangs up after STALL_SECONDS."""
 
     def __init__(self) -> None:
         self.sock = socket.socket()
@@ -31,6 +31,7 @@ class StallingStripe:
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         self.connected = threading.Event()
         self.open: list[socket.socket] = []
+        self.timers: list[threading.Timer] = []
         self.thread = threading.Thread(target=self._accept, daemon=True)
         self.thread.start()
 
@@ -42,9 +43,15 @@ class StallingStripe:
                 return
             self.open.append(conn)
             self.connected.set()
+            hang_up = threading.Timer(STALL_SECONDS, conn.close)
+            hang_up.daemon = True
+            self.timers.append(hang_up)
+            hang_up.start()
 
     def stop(self) -> None:
         self.sock.close()
+        for timer in self.timers:
+            timer.cancel()
         for conn in self.open:
             conn.close()
 
