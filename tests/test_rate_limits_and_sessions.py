@@ -39,6 +39,8 @@ needs_redis = pytest.mark.skipif(not redis_answers(), reason="no Redis answers o
 
 
 def run_dev_module() -> Any:
+    if str(ROOT / "scripts") not in sys.path:  # run_dev imports its sibling _app
+        sys.path.insert(0, str(ROOT / "scripts"))
     spec = importlib.util.spec_from_file_location("run_dev", ROOT / "scripts" / "run_dev.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
