@@ -1,7 +1,6 @@
 """Issue 11, findings 5 and 6: rate limits that hold (shared, fail open, per real client) and sessions that end."""
 from __future__ import annotations
 
-import importlib.util
 import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -18,6 +17,7 @@ import pytest
 from flask import g
 
 from tests.conftest import ApiClient, csrf_token_from
+from tests.test_local_stack_parts import load_run_dev
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = {"email": "rl@example.com", "password": "testpass123", "full_name": "Rate Limited"}
@@ -36,16 +36,6 @@ def closed_port() -> int:
 
 
 needs_redis = pytest.mark.skipif(not redis_answers(), reason="no Redis answers on 127.0.0.1:6379")
-
-
-def run_dev_module() -> Any:
-    if str(ROOT / "scripts") not in sys.path:  # run_dev imports its sibling _app
-        sys.path.insert(0, str(ROOT / "scripts"))
-    spec = importlib.util.spec_from_file_location("run_dev", ROOT / "scripts" / "run_dev.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # --- Finding 5 -------------------------------------------------------------------------------------------
@@ -105,7 +95,7 @@ class TestSharedRedis:
 
 
 def test_make_run_uses_the_redis_that_answers(monkeypatch: pytest.MonkeyPatch) -> None:
-    run_dev = run_dev_module()
+    run_dev = load_run_dev()
     monkeypatch.delenv("REDIS_URL", raising=False)
     if redis_answers():
         assert run_dev.choose_rate_limit_storage() == "redis://127.0.0.1:6379/0"
@@ -114,7 +104,7 @@ def test_make_run_uses_the_redis_that_answers(monkeypatch: pytest.MonkeyPatch) -
 
 def test_make_run_warns_once_and_stays_in_memory_without_redis(monkeypatch: pytest.MonkeyPatch,
                                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    run_dev = run_dev_module()
+    run_dev = load_run_dev()
     monkeypatch.delenv("REDIS_URL", raising=False)
     assert run_dev.choose_rate_limit_storage(port=closed_port()) is None
     err = capsys.readouterr().err
