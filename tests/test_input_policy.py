@@ -141,6 +141,9 @@ def test_workspace_forms_show_refused_fields_next_to_them(logged_in: BrowserUser
     assert paste.status_code == 400 and 'id="csv-text-error"' in paste.get_data(as_text=True)
     propose = web.post("/app/propose", data={"csrf_token": token, "txn_ids": ["t\x00"]})
     assert propose.status_code == 400
+    htmx = web.post("/app/companies", data={"csrf_token": token, "name": "Acme\x00"}, headers={"HX-Request": "true"})
+    assert htmx.status_code == 400 and htmx.headers["HX-Retarget"] == "#workspace"  # the fragment, marked
+    assert 'id="company-name-error"' in htmx.get_data(as_text=True)
     assert counts(db) == before
     assert not tracebacks
 
