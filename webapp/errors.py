@@ -165,6 +165,6 @@ class EventFailure(DomainError):
     status = 500
     code = "WEBHOOK_FAILED"
 
-    def __init__(self, cause: str, message: str, fix: str, **details: object) -> None:
+    def __init__(self, cause: str, message: str, fix: str, status: int = 500, **details: object) -> None:
         super().__init__(message, cause=cause, fix=fix, **details)
-        self.cause, self.fix = cause, fix
+        self.cause, self.fix, self.status = cause, fix, status

@@ -133,7 +133,8 @@ def test_stripe_unreachable_is_a_known_failure_and_an_unexpected_one_keeps_its_t
 
     monkeypatch.setattr(stripe_gateway.StripeGateway, "retrieve_subscription", down)
     webapp_log.records[:] = []
-    assert post_event(billing.app.test_client(), event).get_json()["cause"] == "STRIPE_UNREACHABLE"
+    down_answer = post_event(billing.app.test_client(), event)
+    assert (down_answer.status_code, down_answer.get_json()["cause"]) == (503, "STRIPE_UNREACHABLE")
     errors = [r for r in webapp_log.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and errors[0].exc_info is None
     assert event_row(db, "evt_down").last_error.startswith("STRIPE_UNREACHABLE: Stripe did not answer")

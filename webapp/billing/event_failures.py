@@ -15,7 +15,8 @@ def known_failure(exc: Exception) -> EventFailure | None:
     if isinstance(exc, BillingUnavailable):
         return EventFailure("STRIPE_UNREACHABLE", exc.message,
                             "nothing to do if Stripe is down: it retries the delivery; otherwise check "
-                            "STRIPE_SECRET_KEY / STRIPE_API_BASE, then `flask billing replay --failed`")
+                            "STRIPE_SECRET_KEY / STRIPE_API_BASE, then `flask billing replay --failed`",
+                            status=exc.status)  # 503: unavailable for now, as BillingUnavailable says
     if isinstance(exc, StripeRequestFailed):
         return EventFailure("STRIPE_ERROR", exc.message,
                             "check the object in the Stripe Dashboard, then `flask billing replay --failed`")
