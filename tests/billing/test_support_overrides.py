@@ -8,8 +8,8 @@ from datetime import timedelta
 from sqlalchemy import select
 
 import webapp.clock
-from tests.billing.helpers import advance_clock, card_form, post_event, put_on_test_clock, submit_form, subscribe
-from tests.billing.test_lifecycle import portal_page
+from tests.billing.helpers import card_form, post_event, submit_form, subscribe
+from tests.billing.test_lifecycle import portal_page, renewal_fails
 from tests.test_support_tools import dump
 from webapp.billing import stripe_gateway
 from webapp.errors import BillingUnavailable
@@ -64,13 +64,7 @@ def test_an_override_survives_a_webhook_and_a_reconcile_and_ends_at_its_until(bi
 
 
 def test_the_reactivation_override_ends_on_the_next_paid_invoice(billing, tenant, db):
-    billing.app.config["TRIAL_DAYS"] = 0
-    clock = put_on_test_clock(billing, tenant, db)
-    subscribe(billing, tenant)
-    url, html = portal_page(tenant)
-    submit_form(html, url, "Update card", card_form("4000000000000341"))
-    billing.wait_for_webhooks()
-    advance_clock(billing, clock.id, days=31)  # the renewal fails: past_due, free tier
+    renewal_fails(billing, tenant, db)  # past_due, free tier
     assert billing.entitlement(tenant.tenant_id).subscription_status == "past_due" and effective(tenant) == "free"
     result = cli(billing, "billing", "reactivate", tenant.email)
     assert result.output.splitlines()[0] == f"✓ Reactivated subscription for {tenant.tenant_id}"
