@@ -45,6 +45,11 @@ def parse_date(text: str, order: DateOrder | None) -> date | None:
     return None
 
 
+def first_slashed(texts: list[str]) -> str | None:
+    """The first date of the file written with slashes (the one a date-order question can show)."""
+    return next((t.strip() for t in texts if _SLASHED.match(t.strip())), None)
+
+
 def decide_order(texts: list[str]) -> tuple[DateOrder, ...]:
     """The date orders a file's dates can be read in: one when the file decides, (MM/DD, DD/MM) when every
     slashed date reads both ways. Dates that fit neither are left to the row checks (each gets its error)."""

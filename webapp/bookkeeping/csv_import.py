@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from webapp.bookkeeping.csv_columns import ColumnMap, find_header
-from webapp.bookkeeping.csv_dates import DATE_HELP, DateOrder, decide_order, parse_date
+from webapp.bookkeeping.csv_dates import DATE_HELP, DateOrder, decide_order, first_slashed, parse_date
 from webapp.bookkeeping.transactions import MAX_IMPORT, ImportResult, NewTransaction, check_row, import_transactions
 from webapp.errors import ValidationError
 
@@ -166,6 +166,7 @@ class Statement:
     header_line: int
     date_order: DateOrder | None
     date_orders_possible: tuple[DateOrder, ...]
+    date_sample: str | None = None
     rows: list[dict[str, object]] = field(default_factory=list)
     skipped: list[tuple[int, str]] = field(default_factory=list)  # (line, why): summary and balance lines
 
@@ -208,9 +209,10 @@ def read_statement(text: str, date_order: DateOrder | None = None) -> Statement:
     raws = _raw_rows(records, columns, skipped)
     if not raws:
         raise ValidationError("Nothing to import.", {"file": "has a header row but no transactions"})
-    possible = decide_order([r.values.get("date", "") for r in raws])
+    dates = [r.values.get("date", "") for r in raws]
+    possible = decide_order(dates)
     order = date_order or (possible[0] if len(possible) == 1 else None)
-    statement = Statement(columns, header_line, order, possible, skipped=skipped)
+    statement = Statement(columns, header_line, order, possible, first_slashed(dates), skipped=skipped)
     if statement.needs_date_order:
         return statement
     problems: dict[str, str] = {}

@@ -13,7 +13,7 @@ from webapp.errors import Conflict, NotFound, ValidationError
 from webapp.extensions import db
 from webapp.ids import new_id
 from webapp.metering import gate
-from webapp.models import Company
+from webapp.models import Company, JournalEntry, Transaction
 
 log = logging.getLogger(__name__)
 
@@ -161,3 +161,23 @@ def restore_company(tenant_id: str, company_id: str) -> Company:
     db.session.refresh(company)
     log.info("bookkeeping.company_restored", extra={"tenant_id": tenant_id, "company_id": company.id})
     return company
+
+
+def check_in_company(tenant_id: str, company_id: str, txn_ids: list[str] | None = None,
+                     je_ids: list[str] | None = None) -> None:
+    """409 WRONG_COMPANY if any transaction or entry named (our ids or, for transactions, the client's) is
+    another company's than the one the request is for: a stale or forged form never books into the wrong
+    books. Unknown ids are left to the action's own 404."""
+    get_company(tenant_id, company_id)
+    elsewhere: list[str] = []
+    if txn_ids:
+        elsewhere += db.session.scalars(select(Transaction.id).where(
+            Transaction.tenant_id == tenant_id, Transaction.id.in_(txn_ids),
+            Transaction.company_id != company_id)).all()
+    if je_ids:
+        elsewhere += db.session.scalars(select(JournalEntry.id).where(
+            JournalEntry.tenant_id == tenant_id, JournalEntry.id.in_(je_ids),
+            JournalEntry.company_id != company_id)).all()
+    if elsewhere:
+        raise Conflict("WRONG_COMPANY", "Some rows belong to another company than the one this page shows; "
+                                        "nothing was changed.", ids=elsewhere, company_id=company_id)
