@@ -27,7 +27,6 @@ CODES = {
     "COMPANY_LIMIT_REACHED": "The plan's company allowance is used up.",
     "COMPANY_EXISTS": "A company with this name already exists.",
     "COMPANY_ARCHIVED": "The company is archived: its books are read-only until it is restored.",
-    "LAST_ACTIVE_COMPANY": "The tenant's only active company cannot be archived.",
     "WRONG_COMPANY": "Some rows named belong to another company than the one the request is for.",
     "CSRF_FAILED": "The form's CSRF token is missing or stale.",
     "ALREADY_POSTED": "Some entries (or transactions) are posted already; `ids` lists them.",

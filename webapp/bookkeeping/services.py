@@ -130,17 +130,10 @@ def rename_company(tenant_id: str, company_id: str, name: str) -> Company:
 def archive_company(tenant_id: str, company_id: str) -> Company:
     """Archive a company: it frees its place in the plan and takes no new work; its books stay readable.
 
-    The tenant's last active company cannot be archived (409 LAST_ACTIVE_COMPANY): there would be
-    nowhere to work. Archiving an archived company changes nothing.
+    Even the last active one may go (a starter tenant replacing its company archives it, then adds the
+    new one); archiving an archived company changes nothing.
     """
     company = get_company(tenant_id, company_id)
-    billing_services.lock_entitlement(tenant_id)  # serialises with add, restore and another archive
-    others = db.session.scalar(select(func.count()).select_from(Company).where(
-        Company.tenant_id == tenant_id, Company.archived_at.is_(None), Company.id != company.id)) or 0
-    if company.archived_at is None and others == 0:
-        db.session.rollback()
-        raise Conflict("LAST_ACTIVE_COMPANY", f"{company.name} is your only active company; add or restore "
-                                              "another before archiving it.", company_id=company.id)
     db.session.execute(update(Company).where(Company.id == company.id, Company.archived_at.is_(None))
                        .values(archived_at=clock.now()).execution_options(synchronize_session=False))
     db.session.commit()

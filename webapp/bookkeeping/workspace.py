@@ -34,7 +34,8 @@ class Feedback:
             entry = entries[0][1]
             return cls(f"Proposed 1 entry: {entry.account.code} {entry.account.name} ({entry.confidence_pct} %).",
                        "transactions", entry.txn_id)
-        return cls(f"Proposed {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}: check them under "
+        one = len(entries) == 1
+        return cls(f"Proposed {len(entries)} entr{'y' if one else 'ies'}: check {'it' if one else 'them'} under "
                    "Proposals.", "transactions")
 
     @classmethod
