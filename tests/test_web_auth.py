@@ -26,7 +26,7 @@ def test_sign_up_form_creates_the_account_and_its_named_company_and_logs_in(clie
     assert "web@example.com" in account and "Web User" in account
     assert db.session.scalars(select(Company.name)).all() == ["Harbor Street Bakery"]
     workspace = client.get("/app", follow_redirects=True).get_data(as_text=True)
-    assert "<h1>Harbor Street Bakery" in workspace
+    assert '<h1 id="company-heading">Harbor Street Bakery' in workspace
 
 
 def test_sign_up_form_shows_each_error_next_to_its_field_and_creates_nothing(client, db):

@@ -16,6 +16,7 @@ class PartialRetry:
     url: str
     field: str
     ids: tuple[str, ...]
+    note: str = ""
 
 
 def offer_partial(err: PaywallError, retry: PartialRetry) -> None:

@@ -146,9 +146,11 @@ def _admit_proposal(company_id: str, ids: list[str]) -> None:
     except PaywallError as err:
         remaining = err.details.get("remaining")
         if err.code == "FREE_CAP_EXCEEDED" and isinstance(remaining, int) and 0 < remaining < len(ids):
-            offer_partial(err, PartialRetry(f"Propose the first {remaining}",
-                                            url_for("bookkeeping.propose", company_id=company_id),
-                                            "txn_ids", tuple(ids[:remaining])))
+            rest = len(ids) - remaining
+            offer_partial(err, PartialRetry(
+                f"Propose the first {remaining}", url_for("bookkeeping.propose", company_id=company_id),
+                "txn_ids", tuple(ids[:remaining]),
+                f"The other {rest} can be proposed when the allowance resets, or now with a paid plan below."))
         raise
 
 
