@@ -124,3 +124,18 @@ def test_a_row_with_money_both_out_and_in_is_refused():
 def test_header_aliases_map_to_date_description_and_amount(header):
     rows = csv_import.read_csv(f"{header}\n2025-03-01,Coffee,-4.50\n")
     assert rows[0]["description"] == "Coffee" and rows[0]["amount_cents"] == -450 and rows[0]["date"] == "2025-03-01"
+
+
+CARD_POSITIVE = ("Date,Description,Card Member,Account #,Amount\n"
+                 "01/03/2025,ADOBE CREATIVE CLOUD,DANA FISHER,-41005,59.99\n"
+                 "01/15/2025,AUTOPAY PAYMENT - THANK YOU,DANA FISHER,-41005,-500.00\n")
+
+
+def test_a_card_statement_listing_purchases_as_positive_is_read_the_other_way_round_when_asked():
+    as_is = csv_import.read_statement(CARD_POSITIVE)
+    assert as_is.signed_amounts and [r["amount_cents"] for r in as_is.rows] == [5999, -50000]
+    flipped = csv_import.read_csv(CARD_POSITIVE, out_positive=True)
+    assert [r["amount_cents"] for r in flipped] == [-5999, 50000]
+    assert flipped[0]["id"] != as_is.rows[0]["id"]  # another reading is another transaction
+    two_columns = csv_import.read_statement(sample("uk_bank.csv"), out_positive=True)
+    assert not two_columns.signed_amounts and two_columns.rows[-1]["amount_cents"] == -2345  # columns say it

@@ -119,6 +119,17 @@ def test_preview_shows_mapping_and_first_rows_and_asks_the_date_order_before_imp
     assert sorted(d.isoformat() for d in db.session.scalars(select(Transaction.date))) == ["2025-04-03", "2025-06-05"]
 
 
+def test_preview_offers_to_read_a_card_statements_positive_amounts_as_money_out(web, db):
+    card = "Date,Description,Amount\n2025-01-03,ADOBE CREATIVE CLOUD,59.99\n"
+    first = post(web, web.at("import/preview"), {"csv_text": card}, htmx=True).get_data(as_text=True)
+    assert 'name="amount_sign" value="out_negative" checked' in first and "$59.99" in first
+    turned = post(web, web.at("import/preview"), {"statement": card, "amount_sign": "out_positive"},
+                  htmx=True).get_data(as_text=True)
+    assert 'value="out_positive" checked' in turned and "-$59.99" in turned
+    post(web, web.at("import"), {"statement": card, "amount_sign": "out_positive", "date_format": "YYYY-MM-DD"})
+    assert db.session.scalar(select(Transaction.amount_cents)) == -5999
+
+
 def test_free_cap_modal_offers_to_propose_the_first_n_that_remain(web, db, user):
     rows = "".join(f"2025-01-{i + 1:02d},Supplies {i},-{i + 1}.00\n" for i in range(6))
     assert post(web, web.at("import"), {"csv_text": "date,description,amount\n" + rows}).status_code == 303

@@ -60,7 +60,7 @@ class ColumnMap:
         """(what we read, from which column) for the preview: [("Date", "Posting Date"), ("Amount", …)]."""
         rows = [(FIELD_LABELS[f], self.names[f]) for f in ("date", "description") if f in self.names]
         if "amount" in self.names:
-            rows.append(("Amount", f"{self.names['amount']} (negative is money out)"))
+            rows.append(("Amount", self.names["amount"]))
         elif self.amount_cents:
             rows.append(("Amount", f"{self.amount_cents} (in cents)"))
         else:

@@ -133,11 +133,13 @@ def _is_zero(text: str) -> bool:
         return False
 
 
-def _check_line(raw: RawRow, columns: ColumnMap, order: DateOrder | None,
+def _check_line(raw: RawRow, columns: ColumnMap, order: DateOrder | None, out_positive: bool,
                 problems: dict[str, str]) -> NewTransaction | None:
     """One CSV record as a checked transaction; its problems go under "line N column"."""
     values = raw.values
     column, cents, amount_problem = _amount(columns, values)
+    if out_positive and cents is not None and column == "amount":
+        cents = -cents  # a card statement listing purchases as positive amounts
     fields: dict[str, object] = {k: values[k] for k in ("id", "description", "counterparty") if values.get(k)}
     day = parse_date(values.get("date", ""), order)
     fields["date"] = day.isoformat() if day else ""
@@ -167,6 +169,7 @@ class Statement:
     date_order: DateOrder | None
     date_orders_possible: tuple[DateOrder, ...]
     date_sample: str | None = None
+    out_positive: bool = False
     rows: list[dict[str, object]] = field(default_factory=list)
     skipped: list[tuple[int, str]] = field(default_factory=list)  # (line, why): summary and balance lines
 
@@ -174,6 +177,11 @@ class Statement:
     def needs_date_order(self) -> bool:
         """True when the dates read both ways (03/04/2025) and nobody said which."""
         return self.date_order is None and len(self.date_orders_possible) > 1
+
+    @property
+    def signed_amounts(self) -> bool:
+        """True when the money is one signed column, whose sign convention the person may turn round."""
+        return "amount" in self.columns.names and not self.columns.amount_cents
 
     @property
     def preview(self) -> list[dict[str, object]]:
@@ -197,11 +205,12 @@ def _raw_rows(records: Iterator[tuple[int, list[str]]], columns: ColumnMap,
     return out
 
 
-def read_statement(text: str, date_order: DateOrder | None = None) -> Statement:
+def read_statement(text: str, date_order: DateOrder | None = None, out_positive: bool = False) -> Statement:
     """Read CSV text into import rows, each with an id; one 400 lists every problem.
 
     `date_order` decides MM/DD against DD/MM when the person chose; otherwise the file decides, and a
-    file whose dates read both ways comes back with `needs_date_order` and no rows.
+    file whose dates read both ways comes back with `needs_date_order` and no rows. `out_positive`
+    reads a signed Amount column the card-statement way round: positive is money out.
     """
     records = _records(text)
     columns, header_line = find_header(records)
@@ -212,14 +221,14 @@ def read_statement(text: str, date_order: DateOrder | None = None) -> Statement:
     dates = [r.values.get("date", "") for r in raws]
     possible = decide_order(dates)
     order = date_order or (possible[0] if len(possible) == 1 else None)
-    statement = Statement(columns, header_line, order, possible, first_slashed(dates), skipped=skipped)
+    statement = Statement(columns, header_line, order, possible, first_slashed(dates), out_positive, skipped=skipped)
     if statement.needs_date_order:
         return statement
     problems: dict[str, str] = {}
     id_lines: dict[str, int] = {}
     occurrences: Counter[tuple[str, ...]] = Counter()
     for raw in raws:
-        row = _check_line(raw, columns, order, problems)
+        row = _check_line(raw, columns, order, out_positive, problems)
         if row is None:
             continue
         client_id = row.client_id
@@ -242,14 +251,15 @@ def read_statement(text: str, date_order: DateOrder | None = None) -> Statement:
 DATE_ORDER_QUESTION = "reads both ways (like 03/04/2025): choose whether the month or the day comes first"
 
 
-def read_csv(text: str, date_order: DateOrder | None = None) -> list[dict[str, object]]:
+def read_csv(text: str, date_order: DateOrder | None = None, out_positive: bool = False) -> list[dict[str, object]]:
     """The import rows of a statement; 400 on `date_format` when its dates read both ways and none was chosen."""
-    statement = read_statement(text, date_order)
+    statement = read_statement(text, date_order, out_positive)
     if statement.needs_date_order:
         raise ValidationError("Choose the date format.", {"date_format": DATE_ORDER_QUESTION})
     return statement.rows
 
 
-def import_csv(tenant_id: str, company_id: str | None, text: str, date_order: DateOrder | None = None) -> ImportResult:
+def import_csv(tenant_id: str, company_id: str | None, text: str, date_order: DateOrder | None = None,
+               out_positive: bool = False) -> ImportResult:
     """Import a CSV bank statement through POST /api/transactions' path (same ids, same idempotence)."""
-    return import_transactions(tenant_id, company_id, read_csv(text, date_order))
+    return import_transactions(tenant_id, company_id, read_csv(text, date_order, out_positive))

@@ -19,6 +19,7 @@ from webapp.errors import ValidationError
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # a CSV statement; MAX_CONTENT_LENGTH (the whole body) is set above it
 STATEMENT_FIELDS = ("csv_file", "csv_text", "statement")  # upload, paste, the previewed text carried along
+OUT_POSITIVE = "out_positive"  # the amount_sign choice for card statements that list purchases as positive
 
 
 def _statement_field() -> str:
@@ -45,6 +46,11 @@ def _statement(field: str) -> tuple[str, str]:
         raise ValidationError("Too much text.", too_large)
     source = request.form.get("source", "the pasted text") if field == "statement" else "the pasted text"
     return source[:200], text  # not stripped: line numbers in errors count the lines as pasted
+
+
+def _out_positive() -> bool:
+    """The preview's choice: in this file's Amount column, positive is money out (a card statement)."""
+    return request.form.get("amount_sign") == OUT_POSITIVE
 
 
 def _date_order() -> DateOrder | None:
@@ -78,7 +84,7 @@ def preview_import(company_id: str) -> Response:
     field = _statement_field()
     try:
         source, text = _statement(field)
-        statement = csv_import.read_statement(text, _date_order())
+        statement = csv_import.read_statement(text, _date_order(), _out_positive())
     except ValidationError as exc:
         return answer(company_id, errors=_problems(exc, field), status=400)
     return answer(company_id, statement=StatementPreview(source, text, statement))
@@ -91,10 +97,10 @@ def import_statement(company_id: str) -> Response:
     field = _statement_field()
     try:
         source, text = _statement(field)
-        result = csv_import.import_csv(current_user.tenant_id, company_id, text, _date_order())
+        result = csv_import.import_csv(current_user.tenant_id, company_id, text, _date_order(), _out_positive())
     except ValidationError as exc:
         if "date_format" in exc.fields:  # the dates read both ways: ask, beside the preview
-            preview = StatementPreview(source, text, csv_import.read_statement(text))
+            preview = StatementPreview(source, text, csv_import.read_statement(text, out_positive=_out_positive()))
             return answer(company_id, errors={"date_format": exc.fields["date_format"]}, status=400,
                           statement=preview)
         return answer(company_id, errors=_problems(exc, field), status=400)
