@@ -50,10 +50,12 @@ class ColumnMap:
 
     @property
     def money_in(self) -> str | None:
+        """The money-in column's name when the money comes in two columns."""
         return self.names.get("money_in")
 
     @property
     def amount_cents(self) -> str | None:
+        """The amount_cents column's name, when the file has one."""
         return self.names.get("amount_cents")
 
     def described(self) -> list[tuple[str, str]]:

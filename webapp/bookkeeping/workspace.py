@@ -182,10 +182,12 @@ class Workspace:
 
     @property
     def active_companies(self) -> list[Company]:
+        """The companies work can go into, oldest first (the switcher's main list)."""
         return [c for c in self.companies if c.archived_at is None]
 
     @property
     def archived_companies(self) -> list[Company]:
+        """The archived companies, whose books can still be read."""
         return [c for c in self.companies if c.archived_at is not None]
 
     def feedback_at(self, at: str, row: str | None = None) -> str | None:
