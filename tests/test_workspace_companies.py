@@ -103,6 +103,9 @@ AMBIGUOUS = "Date,Description,Amount\n03/04/2025,Coffee beans,-4.50\n05/06/2025,
 
 
 def test_preview_shows_mapping_and_first_rows_and_asks_the_date_order_before_importing(web, db):
+    page = post(web, web.at("import/preview"), {"csv_text": AMBIGUOUS})  # without JavaScript: the whole page
+    assert page.status_code == 200 and "<html" in page.get_data(as_text=True)
+    assert "every date in this file reads both ways" in page.get_data(as_text=True)
     asked = post(web, web.at("import/preview"), {"csv_text": AMBIGUOUS}, htmx=True).get_data(as_text=True)
     assert "every date in this file reads both ways" in asked and 'value="MM/DD/YYYY"' in asked
     assert "4 March 2025" in asked and "3 April 2025" in asked
