@@ -1,7 +1,7 @@
 """Companies can be archived: companies.archived_at (NULL while the company is active).
 
 Revision ID: 0011
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-30 10:40:00
 
 An archived company frees its place in the plan's allowance and takes no new work; its books stay.
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0011'
-down_revision = '0006'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 

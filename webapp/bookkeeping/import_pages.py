@@ -12,10 +12,11 @@ from werkzeug.wrappers import Response
 
 from webapp.bookkeeping import bp, csv_import
 from webapp.bookkeeping.csv_dates import DATE_ORDERS, DateOrder
-from webapp.bookkeeping.pages import answer
+from webapp.bookkeeping.pages import answer, refused_on_workspace
 from webapp.bookkeeping.services import get_active_company
 from webapp.bookkeeping.workspace import Feedback, StatementPreview
 from webapp.errors import ValidationError
+from webapp.input_policy import shows_refused_input
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # a CSV statement; MAX_CONTENT_LENGTH (the whole body) is set above it
 STATEMENT_FIELDS = ("csv_file", "csv_text", "statement")  # upload, paste, the previewed text carried along
@@ -77,6 +78,7 @@ def _problems(exc: ValidationError, field: str) -> dict[str, str]:
 
 
 @bp.post("/app/companies/<company_id>/import/preview")
+@shows_refused_input(refused_on_workspace)
 @login_required
 def preview_import(company_id: str) -> Response:
     """Read a statement, uploaded or pasted, and show what importing it would book; nothing is stored."""
@@ -91,6 +93,7 @@ def preview_import(company_id: str) -> Response:
 
 
 @bp.post("/app/companies/<company_id>/import")
+@shows_refused_input(refused_on_workspace)
 @login_required
 def import_statement(company_id: str) -> Response:
     """Import a statement (the previewed one, or straight from the form); every problem is listed by its field."""

@@ -19,6 +19,7 @@ from webapp.bookkeeping.workspace import Feedback, page_numbers, workspace_view
 from webapp.error_handlers import is_htmx
 from webapp.errors import Conflict, DomainError, NotFound, PaywallError, ValidationError
 from webapp.extensions import db
+from webapp.input_policy import is_storable, shows_refused_input
 from webapp.metering.gate import Action
 from webapp.metering.guards import admit_ids
 
@@ -40,6 +41,27 @@ def answer(company_id: str, feedback: Feedback | None = None, errors: dict[str, 
     if feedback:
         flash(feedback.text, "success")
     return redirect(url_for("bookkeeping.company_workspace", company_id=company_id, **view.page_numbers), code=303)
+
+
+# Form field → the key its error is shown under on the workspace (the rest are shown under their own name;
+# the import's carried statement and its choices under the file's field).
+_ERROR_KEYS = {"txn_id": "txn_ids", "je_id": "je_ids", "statement": "csv_file", "source": "csv_file",
+               "date_format": "csv_file", "amount_sign": "csv_file"}
+
+
+def refused_on_workspace(fields: dict[str, str]) -> Response | None:
+    """The workspace with the input policy's refused fields marked next to them; None (the error page names
+    them) when a refused value is not a form field of the page, or the page itself cannot be shown."""
+    company_id = (request.view_args or {}).get("company_id") or request.form.get("company", "")
+    if (not current_user.is_authenticated or not company_id or not is_storable(company_id)
+            or any(name not in request.form for name in fields) or "company" in fields):
+        return None
+    try:
+        services.get_company(current_user.tenant_id, company_id)
+    except NotFound:
+        return None
+    return answer(company_id, errors={_ERROR_KEYS.get(name, name): problem for name, problem in fields.items()},
+                  status=400)
 
 
 STALE_CODES = frozenset({"ALREADY_POSTED", "NOT_FOUND", "WRONG_COMPANY", "COMPANY_ARCHIVED"})
@@ -82,6 +104,7 @@ def _field_errors(exc: DomainError, prefix: str) -> dict[str, str] | None:
 
 
 @bp.post("/app/companies")
+@shows_refused_input(refused_on_workspace)
 @login_required
 def add_company() -> Response:
     """Add a company and go to it (402 COMPANY_LIMIT_REACHED past the plan's allowance shows the paywall)."""
@@ -103,6 +126,7 @@ def add_company() -> Response:
 
 
 @bp.post("/app/companies/<company_id>/rename")
+@shows_refused_input(refused_on_workspace)
 @login_required
 def rename_company(company_id: str) -> Response:
     """Rename the company; the heading, switcher and title follow."""
@@ -117,6 +141,7 @@ def rename_company(company_id: str) -> Response:
 
 
 @bp.post("/app/companies/<company_id>/archive")
+@shows_refused_input(refused_on_workspace)
 @login_required
 def archive_company(company_id: str) -> Response:
     """Archive the company: its place in the plan is freed, its books stay here, read-only."""
@@ -126,6 +151,7 @@ def archive_company(company_id: str) -> Response:
 
 
 @bp.post("/app/companies/<company_id>/restore")
+@shows_refused_input(refused_on_workspace)
 @login_required
 def restore_company(company_id: str) -> Response:
     """Bring an archived company back (402 COMPANY_LIMIT_REACHED if the plan has no free place)."""
@@ -155,6 +181,7 @@ def _admit_proposal(company_id: str, ids: list[str]) -> None:
 
 
 @bp.post("/app/companies/<company_id>/propose")
+@shows_refused_input(refused_on_workspace)
 @login_required
 def propose(company_id: str) -> Response:
     """Propose entries for one transaction or a selection (metered: the free tier's 429 shows the modal)."""
@@ -168,6 +195,7 @@ def propose(company_id: str) -> Response:
 
 
 @bp.post("/app/companies/<company_id>/commit")
+@shows_refused_input(refused_on_workspace)
 @login_required
 def commit(company_id: str) -> Response:
     """Post one proposed entry or a selection, each with the account its row shows (metered: 402s show the modal)."""
@@ -189,6 +217,7 @@ def commit(company_id: str) -> Response:
 
 
 @bp.post("/app/companies/<company_id>/entries/<je_id>/account")
+@shows_refused_input(refused_on_workspace)
 @login_required
 def reassign(company_id: str, je_id: str) -> Response:
     """Change the account of a proposed entry before it is committed."""
