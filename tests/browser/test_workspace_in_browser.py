@@ -127,6 +127,7 @@ def test_2_the_header_meter_follows_a_failed_payment_and_a_settled_activation(wa
     set_plan(tenant, "free", status="canceled", active=False)
     page.goto(f"/billing?activating=1&since={int(time.time())}")
     expect(page.get_by_text("Activating your subscription…")).to_be_visible()
+    walk.fits("billing while activating")
     expect(meter).to_contain_text(f"0 / {FREE_DAILY_ANALYZE_LIMIT}")
     set_plan(tenant, "starter", status="trialing")  # the webhook arrives
     expect(page.locator("#status-badge")).to_contain_text("Trial", timeout=8000)
@@ -212,6 +213,7 @@ def test_4_an_archived_company_frees_its_place_and_keeps_its_books_readable(walk
     expect(page.get_by_text("these books are read-only")).to_be_visible()
     expect(page.get_by_role("table", name="Posted entries, newest first")).to_contain_text("Staples order 1042")
     expect(page.get_by_role("button", name="Preview import")).to_have_count(0)
+    walk.fits("archived workspace")
     page.get_by_text("Switch company").click()
     page.get_by_label("New company").fill("New Studio")
     page.get_by_role("button", name="Add company").click()  # starter's one place was freed
