@@ -101,7 +101,8 @@ def portal_url(tenant_id: str, request_base: str) -> str:
     if not ent.stripe_customer_id:
         raise Conflict("NO_BILLING_ACCOUNT", "There is no billing account yet: choose a plan first.",
                        upgrade_url=links.upgrade_url())
-    return stripe_gateway.gateway().create_portal_session(ent.stripe_customer_id, _portal_return_url(request_base))
+    return stripe_gateway.gateway().create_portal_session(ent.stripe_customer_id, _portal_return_url(request_base),
+                                                          catalog.portal_configuration_id())
 
 
 def complete_checkout(tenant_id: str, session_id: str) -> bool:

@@ -100,11 +100,32 @@ class StripeGateway:
         """A Checkout Session by id, or None if Stripe does not know it."""
         return self._retrieve_or_none(lambda: self.client.v1.checkout.sessions.retrieve(session_id))
 
-    def create_portal_session(self, customer_id: str, return_url: str) -> str:
-        """A Billing Portal session's URL for the customer."""
+    def create_portal_session(self, customer_id: str, return_url: str,
+                              configuration: str | None = None) -> str:
+        """A Billing Portal session's URL for the customer (the account's default configuration
+        unless one is named)."""
+        params: dict[str, Any] = {"customer": customer_id, "return_url": return_url}
+        if configuration:
+            params["configuration"] = configuration
         session = self._call(lambda: self.client.v1.billing_portal.sessions.create(
-            {"customer": customer_id, "return_url": return_url}, {"idempotency_key": _new_key()}))
+            params, {"idempotency_key": _new_key()}))  # type: ignore[arg-type]
         return str(session.url)
+
+    def list_portal_configurations(self) -> list[dict[str, Any]]:
+        """The account's active Billing Portal configurations."""
+        page = self._call(lambda: self.client.v1.billing_portal.configurations.list(
+            {"active": True, "limit": 100}))
+        return [_plain(c) for c in page.data]
+
+    def create_portal_configuration(self, params: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
+        """Create a Billing Portal configuration."""
+        return _plain(self._call(lambda: self.client.v1.billing_portal.configurations.create(
+            params, {"idempotency_key": idempotency_key})))  # type: ignore[arg-type]
+
+    def update_portal_configuration(self, config_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Update a Billing Portal configuration."""
+        return _plain(self._call(lambda: self.client.v1.billing_portal.configurations.update(
+            config_id, params)))  # type: ignore[arg-type]
 
     # --- subscriptions -----------------------------------------------------------------------
     def retrieve_subscription(self, subscription_id: str) -> dict[str, Any] | None:
