@@ -288,6 +288,23 @@ def test_past_due_tenant_at_the_daily_cap_is_offered_a_card_update_not_another_p
     assert "Your Pro plan is paused until your card is updated." in page and "Update your card" in page
 
 
+@pytest.mark.parametrize("status", ["past_due", "unpaid"])
+def test_every_paywall_of_a_failed_payment_points_to_the_card_never_to_upgrading_or_midnight(web, user, status):
+    set_plan(user.tenant_id, "pro", status=status, active=False)
+    set_usage(user.tenant_id, day_analyzed=FREE_DAILY_ANALYZE_LIMIT)
+    txns = imported(web)
+    for htmx in (True, False):  # the modal, and the same content as a page without JavaScript
+        html = post(web, "/app/propose", {"txn_id": txns[0]}, htmx=htmx).get_data(as_text=True)
+        assert "Payment needed" in html and "Your Pro plan is paused" in html and "Update card" in html
+        for word in ("midnight", "pgrade", "Resets in", "Compare all plans", "Choose "):
+            assert word not in html, word
+    api = user.post("/api/post/propose", json={"txn_ids": ["t-1"]}).get_json()
+    assert api["code"] == "FREE_CAP_EXCEEDED" and "midnight" not in api["message"]
+    assert "update your card" in api["message"] and api["portal_url"] == "/api/billing/portal"
+    commit = post(web, "/app/commit", {"je_id": "je_nope"}, htmx=True).get_data(as_text=True)
+    assert "Payment needed" in commit and "Update card" in commit and "pgrade" not in commit
+
+
 def proposals_on_starter(web, db, user) -> list[JournalEntry]:
     """Both sample rows proposed, the tenant on starter; the entries, oldest first."""
     set_plan(user.tenant_id, "starter")

@@ -64,6 +64,8 @@ class Config:
         self.STRIPE_WEBHOOK_SECRET = env.get("STRIPE_WEBHOOK_SECRET")
         self.BILLING_RETURN_URL = env.get("BILLING_RETURN_URL")
         self.TRIAL_DAYS = int(env.get("TRIAL_DAYS", "14"))
+        # Where billing pages and emails tell people to write; unset: they point to the billing portal only.
+        self.SUPPORT_EMAIL = env.get("SUPPORT_EMAIL")
         # Price ids from the bootstrap's .env lines; config/stripe_products.json or lookup keys otherwise.
         self.STRIPE_PRICE_IDS = {key: env[f"STRIPE_PRICE_{key.upper()}"]
                                  for key in ("starter", "pro", "firm", "firm_addon")

@@ -29,6 +29,12 @@ TITLES = {
     "SUBSCRIPTION_REQUIRED": "Posting to the ledger needs a paid plan",
     "PAYMENT_REQUIRED": "Your last payment did not go through",
 }
+# What the free tier stopped, said after "you are on the free tier" for a tenant whose payment failed.
+PAUSED_REASONS = {
+    "FREE_CAP_EXCEEDED": ", whose daily analyses are used up",
+    "COMPANY_LIMIT_REACHED": ", which includes one company",
+    "BULK_APPROVE_NOT_INCLUDED": ", which commits one entry at a time",
+}
 LEFT_TITLES = {
     "FREE_CAP_EXCEEDED": "Only {n} free analyses left today",
     "MONTHLY_CAP_EXCEEDED": "Only {n} postings left this month",
@@ -62,6 +68,7 @@ class PaywallView:
     trial_days: int = 0
     addon: AddOn | None = None
     offers_title: str = "Plans that include it"
+    payment_problem: bool = False
 
     @property
     def title_id(self) -> str:
@@ -176,15 +183,19 @@ def paywall_view(err: PaywallError) -> PaywallView:
                    f"{'it is' if meter.used == 1 else 'all are'} in use. To add another, move to a plan with more"
                    + (" or add extra companies to your plan." if addon else "."))
     offers = [offer(p) for p in suggested_plans(err)]
-    if payment_problem and err.code != "PAYMENT_REQUIRED":
+    title, resets_in = _title(err), describe_wait(err.retry_after)
+    if payment_problem:  # the way back is the card, never another plan or waiting for midnight
         name = subscribed_plan.name if subscribed_plan else "paid"
-        message = (f"{message} Your {name} plan is paused because the last payment did not go through: "
-                   "update your card and its limits come back at once.")
-        offers, addon = [], None
+        title = f"Your {name} plan is paused" if err.code != "PAYMENT_REQUIRED" else title
+        if err.code != "PAYMENT_REQUIRED":
+            message = (f"The last payment for your {name} plan did not go through, so you are on the free tier"
+                       f"{PAUSED_REASONS.get(err.code, '')}. Update your card: the payment is retried at once and "
+                       f"your {name} limits come back as soon as it succeeds.")
+        offers, addon, resets_in = [], None, None
     return PaywallView(
-        code=err.code, status=err.status, title=_title(err), message=message,
-        meter=meter, resets_at=meter.resets_at if meter else None, resets_in=describe_wait(err.retry_after),
+        code=err.code, status=err.status, title=title, message=message,
+        meter=meter, resets_at=meter.resets_at if meter and not payment_problem else None, resets_in=resets_in,
         offers=offers,
         offer_via="portal" if subscribed or err.code == "PAYMENT_REQUIRED" else "checkout",
-        portal_label=portal_label, trial_days=trial_days, addon=addon,
+        portal_label=portal_label, trial_days=trial_days, addon=addon, payment_problem=payment_problem,
         offers_title=OFFER_TITLES.get(err.code, "Plans that include it"))

@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from webapp.auth.guards import api_user, bearer_required
-from webapp.billing import api_bp, bp, checkout, status
+from webapp.billing import api_bp, bp, checkout, page, status
 from webapp import clock
 from webapp.error_handlers import is_htmx
 from webapp.errors import ValidationError
@@ -57,6 +57,12 @@ def _since_arg() -> datetime | None:
     return since if 0 <= age <= 86400 else None
 
 
+def _page_arg(name: str) -> int:
+    """A page number from the query string (1 for anything that is not a small whole number)."""
+    raw = request.args.get(name, "")
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 6 else 1
+
+
 @bp.get("/billing")
 @login_required
 def status_page() -> str | Response:
@@ -66,8 +72,9 @@ def status_page() -> str | Response:
     if activating and since is None and not is_htmx():  # every wait has a start, so it can time out
         return redirect(url_for("billing.status_page", activating="1", since=int(clock.now().timestamp())),
                         code=303)
-    view = status.billing_status(current_user.tenant_id, activating=activating, activating_since=since)
-    return render_template("billing/_status.html" if is_htmx() else "billing/status.html", status=view)
+    view = page.billing_page(current_user.tenant_id, invoices_page=_page_arg("invoices"), activating=activating,
+                             activating_since=since)
+    return render_template("billing/_status.html" if is_htmx() else "billing/status.html", page=view)
 
 
 @bp.get("/billing/plans")

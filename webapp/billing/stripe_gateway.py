@@ -129,8 +129,30 @@ class StripeGateway:
 
     # --- subscriptions -----------------------------------------------------------------------
     def retrieve_subscription(self, subscription_id: str) -> dict[str, Any] | None:
-        """The subscription as Stripe has it now, or None if Stripe does not know it."""
-        return self._retrieve_or_none(lambda: self.client.v1.subscriptions.retrieve(subscription_id))
+        """The subscription as Stripe has it now (its card expanded), or None if Stripe does not know it."""
+        return self._retrieve_or_none(lambda: self.client.v1.subscriptions.retrieve(
+            subscription_id, {"expand": ["default_payment_method"]}))
+
+    def preview_invoice(self, subscription_id: str, details: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """Stripe's preview of the subscription's next invoice (with `details`: after a proposed change);
+        None when Stripe says there is no upcoming invoice (the subscription ends instead)."""
+        params: dict[str, Any] = {"subscription": subscription_id}
+        if details:
+            params["subscription_details"] = details
+        try:
+            return _plain(self.client.v1.invoices.create_preview(params))  # type: ignore[arg-type]
+        except stripe.InvalidRequestError as exc:
+            if exc.code == "invoice_upcoming_none":
+                return None
+            raise _translate(exc) from exc
+        except stripe.StripeError as exc:
+            raise _translate(exc) from exc
+
+    def update_subscription(self, subscription_id: str, params: dict[str, Any], idempotency_key: str
+                            ) -> dict[str, Any]:
+        """Change a subscription (items with proration, cancel at period end, resume)."""
+        return _plain(self._call(lambda: self.client.v1.subscriptions.update(
+            subscription_id, params, {"idempotency_key": idempotency_key})))  # type: ignore[arg-type]
 
     def list_subscriptions(self, customer_id: str) -> list[dict[str, Any]]:
         """Every subscription of a customer, any status, newest first."""
