@@ -118,7 +118,8 @@ def test_starter_commits_one_then_the_301st_is_a_402_modal_with_the_next_plan(we
     html = resp.get_data(as_text=True)
     assert resp.status_code == 402 and 'data-code="MONTHLY_CAP_EXCEEDED"' in html
     assert '<p class="offer-name"><strong>Pro</strong>' in html and "<strong>Firm</strong>" not in html
-    assert "Change plan in the billing portal" in html  # a subscriber changes plan in the Portal
+    assert 'href="/billing/change/pro">Upgrade to Pro</a>' in html  # previewed and confirmed in the app
+    assert "Change plan in the billing portal" not in html
     assert db.session.get(JournalEntry, second).status == "proposed"
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from webapp import clock
-from webapp.billing import copies, next_invoice, notices
+from webapp.billing import copies, links, next_invoice, notices
 from webapp.billing.plans import FREE, FREE_DAILY_ANALYZE_LIMIT
 from webapp.billing.services import get_entitlement
 from webapp.billing.status import BillingStatus, billing_status
@@ -49,6 +49,41 @@ class CompaniesLine:
     over: int  # companies beyond what the tenant may add now
 
 
+DONE_KINDS = ("checkout", "portal", "plan", "canceled", "resumed")
+
+
+@dataclass(frozen=True)
+class Banner:
+    """The confirmation after Checkout, the Portal or a change here, and the way back to the work."""
+
+    text: str
+    continue_to: str | None
+
+
+def banner(kind: str | None, status: BillingStatus, return_to: str | None) -> Banner | None:
+    """What the confirmation says, read from the entitlement (never from the URL), or None."""
+    if kind not in DONE_KINDS or status.activating:
+        return None
+    back = links.same_site_path(return_to)
+    plan = status.plan
+    if status.payment_problem:
+        text = "Your payment has not gone through yet: see below what is owed and update your card."
+    elif kind == "canceled" or (status.paid and status.cancel_at_period_end):
+        ends = f" on {status.current_period_end:%Y-%m-%d}" if status.current_period_end else ""
+        text = f"Your {plan.name} plan ends{ends}. Until then everything works as now; resume it any time before."
+    elif status.paid:
+        text = f"You're on {plan.name} — {plan.tx_cap:,} postings a month."
+        if status.subscription_status == "trialing" and status.trial_end is not None:
+            text += f" Your free trial runs until {status.trial_end:%Y-%m-%d}."
+        elif kind == "resumed" and status.current_period_end is not None:
+            text += f" It renews on {status.current_period_end:%Y-%m-%d}."
+    elif kind == "checkout":
+        return None  # not active yet: the activation card says so
+    else:
+        text = "You're on the Free plan."
+    return Banner(text, back)
+
+
 @dataclass
 class BillingPage:
     """Everything /billing shows."""
@@ -61,6 +96,9 @@ class BillingPage:
     companies: CompaniesLine
     chart: UsageChart
     notices: list[str]
+    banner: Banner | None = None
+    done: str | None = None
+    return_to: str | None = None
     free_daily_limit: int = FREE_DAILY_ANALYZE_LIMIT
 
 
@@ -89,7 +127,8 @@ def _companies(status: BillingStatus) -> CompaniesLine:
 
 
 def billing_page(tenant_id: str, invoices_page: int = 1, activating: bool = False,
-                 activating_since: datetime | None = None) -> BillingPage:
+                 activating_since: datetime | None = None, done: str | None = None,
+                 return_to: str | None = None) -> BillingPage:
     """Assemble the billing page for a tenant."""
     status = billing_status(tenant_id, activating=activating, activating_since=activating_since)
     ent = get_entitlement(tenant_id)
@@ -101,5 +140,6 @@ def billing_page(tenant_id: str, invoices_page: int = 1, activating: bool = Fals
     return BillingPage(
         status=status, card=copies.card_on_file(tenant_id), invoices=copies.invoice_page(tenant_id, invoices_page),
         next_invoice=upcoming, problem=problem, companies=_companies(status),
-        chart=usage_chart(tenant_id, clock.now()), notices=shown)
+        chart=usage_chart(tenant_id, clock.now()), notices=shown, banner=banner(done, status, return_to),
+        done=done if done in DONE_KINDS else None, return_to=links.same_site_path(return_to))
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from flask import request
 from flask_login import current_user
 
+from webapp.billing import links
 from webapp.billing.plans import ADDONS, PAID_PLANS, PLANS, AddOn, Plan, next_plan_up
 from webapp.billing.status import UsageMeter, plan_picker
 from webapp.errors import PaywallError
@@ -53,7 +55,8 @@ class PlanOffer:
 
 @dataclass(frozen=True)
 class PaywallView:
-    """Everything the paywall fragment shows; `offer_via` says how offers are bought (checkout or portal)."""
+    """Everything the paywall fragment shows; `offer_via` says how offers are bought: checkout (no
+    subscription yet), change (a subscriber's plan change here, previewed first) or portal."""
 
     code: str
     status: int
@@ -69,6 +72,7 @@ class PaywallView:
     addon: AddOn | None = None
     offers_title: str = "Plans that include it"
     payment_problem: bool = False
+    return_to: str | None = None  # the page the paywall interrupted, to come back to after Checkout/Portal
 
     @property
     def title_id(self) -> str:
@@ -146,22 +150,31 @@ def _title(err: PaywallError) -> str:
     return TITLES.get(err.code, "Upgrade needed")
 
 
+def _interrupted_page() -> str | None:
+    """Where the person was when the paywall opened: htmx's current page, else this page if it was a GET."""
+    current = links.path_of(request.headers.get("HX-Current-URL"), request.host)
+    if current is None and request.method == "GET" and not request.path.startswith("/api/"):
+        current = links.same_site_path(request.full_path.rstrip("?"))
+    return current
+
+
 def paywall_view(err: PaywallError) -> PaywallView:
     """Turn the gate's error into the modal: title, meter, reset time, and the way to a plan that allows it.
 
     A tenant whose payment failed (past_due, unpaid) is on the free tier only until the card works, so
     every paywall it meets points to updating the card rather than to buying another plan.
     """
-    subscribed, trial_days, payment_problem, subscribed_plan = False, 0, False, None
+    subscribed, trial_days, payment_problem, subscribed_plan, in_app = False, 0, False, None, False
     if current_user.is_authenticated:
         picker = plan_picker(current_user.tenant_id)
         subscribed, trial_days = picker.subscribed, picker.trial_days
         payment_problem, subscribed_plan = picker.payment_problem, picker.subscribed_plan
+        in_app = picker.can_change_in_app
     meter = _meter(err)
     portal_label = None
     if err.code == "PAYMENT_REQUIRED" or payment_problem:
         portal_label = "Update card"
-    elif subscribed:
+    elif subscribed and not in_app:
         portal_label = "Change plan in the billing portal"
     addon = None
     if err.code == "COMPANY_LIMIT_REACHED" and err.details.get("addon_available"):
@@ -196,6 +209,8 @@ def paywall_view(err: PaywallError) -> PaywallView:
         code=err.code, status=err.status, title=title, message=message,
         meter=meter, resets_at=meter.resets_at if meter and not payment_problem else None, resets_in=resets_in,
         offers=offers,
-        offer_via="portal" if subscribed or err.code == "PAYMENT_REQUIRED" else "checkout",
+        offer_via=("change" if in_app and not payment_problem else "portal")
+        if subscribed or err.code == "PAYMENT_REQUIRED" else "checkout",
         portal_label=portal_label, trial_days=trial_days, addon=addon, payment_problem=payment_problem,
+        return_to=_interrupted_page(),
         offers_title=OFFER_TITLES.get(err.code, "Plans that include it"))
