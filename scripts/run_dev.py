@@ -1,4 +1,5 @@
-"""`make run`: serve the app on :8000; with no STRIPE_SECRET_KEY, start the local Stripe emulator first.
+"""`make run`: serve the app on :8000; with no STRIPE_SECRET_KEY, start the local Stripe emulator first;
+with no MAIL_URL, start the local mail sink (billing emails land there, listed at /dev/mail).
 
 With the emulator: it listens on 127.0.0.1:12111 with its state in instance/stripe_emulator.db, delivers
 signed webhooks to this app, and the plan catalog is bootstrapped into it, so sign-up → Checkout →
@@ -19,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = ROOT / "instance"
 EMULATOR_PORT = int(os.environ.get("STRIPE_EMULATOR_PORT", "12111"))
 EMULATOR_KEY = "sk_test_local_emulator"
+MAIL_SINK_PORT = int(os.environ.get("MAIL_SINK_PORT", "1025"))
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -58,6 +60,25 @@ def start_emulator(app_port: int) -> subprocess.Popen[bytes] | None:
     sys.exit("run: the Stripe emulator did not start")
 
 
+def start_mail_sink() -> subprocess.Popen[bytes] | None:
+    """Start the local SMTP sink (unless one already answers) and send the app's billing emails to it."""
+    directory = INSTANCE / "mail"
+    os.environ.update({"MAIL_URL": f"smtp://127.0.0.1:{MAIL_SINK_PORT}", "MAIL_SINK_DIR": str(directory)})
+    if port_open(MAIL_SINK_PORT):
+        print(f"run: reusing the mail sink already on 127.0.0.1:{MAIL_SINK_PORT}", flush=True)
+        return None
+    proc = subprocess.Popen([sys.executable, "-m", "webapp.ops.mail_sink", "--port", str(MAIL_SINK_PORT),
+                             "--dir", str(directory)], cwd=ROOT)
+    for _ in range(100):
+        if port_open(MAIL_SINK_PORT):
+            return proc
+        if proc.poll() is not None:
+            sys.exit(f"run: the mail sink exited with {proc.returncode}")
+        time.sleep(0.1)
+    proc.terminate()
+    sys.exit("run: the mail sink did not start")
+
+
 def bootstrap_catalog() -> None:
     """Create (or find) the plans' products and prices in Stripe (the emulator here)."""
     sys.path.insert(0, str(ROOT))
@@ -85,12 +106,16 @@ def main() -> int:
                            "STRIPE_PRODUCTS_FILE": str(INSTANCE / "stripe_products.emulator.json")})
         emulator = start_emulator(port)
         bootstrap_catalog()
+    sink = None
+    if not os.environ.get("MAIL_URL"):
+        sink = start_mail_sink()
+        print(f"run: billing emails go to the local mail sink: http://localhost:{port}/dev/mail", flush=True)
     print(f"run: AI Bookkeeper on http://localhost:{port}", flush=True)
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", "2",
                                "--threads", "4", "--timeout", "60", "wsgi:app"], cwd=ROOT)
 
     def stop(*_: object) -> None:
-        for proc in (server, emulator):
+        for proc in (server, emulator, sink):
             if proc is not None and proc.poll() is None:
                 proc.terminate()
 
@@ -100,8 +125,9 @@ def main() -> int:
         return server.wait()
     finally:
         stop()
-        if emulator is not None:
-            emulator.wait(timeout=10)
+        for proc in (emulator, sink):
+            if proc is not None:
+                proc.wait(timeout=10)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Billing copies: webhook-fed invoices and card on file, and the next-invoice preview cache.
+"""Billing copies: webhook-fed invoices and card on file, the next-invoice preview cache, the sent-email log.
 
 Revision ID: 0010
 Revises: 0006
@@ -62,6 +62,31 @@ def upgrade():
     with op.batch_alter_table('billing_invoices', schema=None) as batch_op:
         batch_op.create_index('ix_billing_invoices_tenant_created', ['tenant_id', 'stripe_created'], unique=False)
 
+    op.create_table('billing_emails',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('tenant_id', sa.String(length=40), nullable=False),
+    sa.Column('kind', sa.String(length=40), nullable=False),
+    sa.Column('cause_key', sa.String(length=300), nullable=False),
+    sa.Column('event_id', sa.String(length=255), nullable=True),
+    sa.Column('to_address', sa.String(length=254), nullable=False),
+    sa.Column('subject', sa.String(length=200), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('claimed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed')", name=op.f('ck_billing_emails_status_known')),
+    sa.CheckConstraint('attempts >= 0', name=op.f('ck_billing_emails_attempts_nonnegative')),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_billing_emails_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_billing_emails')),
+    sa.UniqueConstraint('cause_key', name=op.f('uq_billing_emails_cause_key'))
+    )
+    with op.batch_alter_table('billing_emails', schema=None) as batch_op:
+        batch_op.create_index('ix_billing_emails_status', ['status'], unique=False)
+        batch_op.create_index('ix_billing_emails_tenant_created', ['tenant_id', 'created_at'], unique=False)
+
     op.create_table('billing_previews',
     sa.Column('tenant_id', sa.String(length=40), nullable=False),
     sa.Column('subscription_id', sa.String(length=255), nullable=False),
@@ -78,6 +103,11 @@ def upgrade():
 
 def downgrade():
     op.drop_table('billing_previews')
+    with op.batch_alter_table('billing_emails', schema=None) as batch_op:
+        batch_op.drop_index('ix_billing_emails_tenant_created')
+        batch_op.drop_index('ix_billing_emails_status')
+
+    op.drop_table('billing_emails')
     with op.batch_alter_table('billing_invoices', schema=None) as batch_op:
         batch_op.drop_index('ix_billing_invoices_tenant_created')
 

@@ -14,7 +14,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webapp import clock
-from webapp.billing import copies, notices
+from webapp.billing import copies, emails, notices, notify
 from webapp.billing.subscriptions import SyncResult, find_entitlement, sync_from_stripe, ts
 from webapp.errors import Conflict
 from webapp.extensions import db
@@ -222,7 +222,17 @@ def record_and_process(event: dict[str, Any], actor: str = "webhook") -> Outcome
             log.warning("webhook.in_progress_elsewhere")
             raise Conflict("EVENT_IN_PROGRESS", "Another delivery of this event is being processed; retry later.",
                            event_id=event["id"])
-        return process(row, event, actor, claimed_at)
+        outcome = process(row, event, actor, claimed_at)
+    _send_emails(event["id"])
+    return outcome
+
+
+def _send_emails(event_id: str) -> None:
+    """Send what the event queued, now that its transaction has committed (a failure leaves them queued)."""
+    try:
+        emails.deliver(event_id)
+    except ValueError:  # a malformed MAIL_URL: the event is applied; the emails wait for the fix
+        log.exception("billing.mail_misconfigured")
 
 
 def process(row: BillingEvent, event: dict[str, Any], actor: str, claimed_at: datetime | None,
@@ -238,6 +248,8 @@ def process(row: BillingEvent, event: dict[str, Any], actor: str, claimed_at: da
         try:
             result = handler(event, actor) if handler else SyncResult(None, {})
             outcome = "ignored" if handler is None else ("stale" if result.stale else "applied")
+            if handler is not None:
+                notify.queue_for_event(event, result.tenant_id)
             still_ours = BillingEvent.processing_started_at == claimed_at if claimed_at else True
             done = db.session.execute(
                 update(BillingEvent).where(BillingEvent.id == row_id, BillingEvent.processed.is_(False), still_ours)

@@ -108,10 +108,10 @@ def checkout_page(plan: str) -> Response | tuple[str, int]:
     return redirect(start.url, code=303)
 
 
-@bp.post("/billing/portal")
+@bp.route("/billing/portal", methods=["GET", "POST"])
 @login_required
 def portal_page() -> Response:
-    """Manage billing: 303 to the Stripe Billing Portal."""
+    """Manage billing: 303 to the Stripe Billing Portal (GET too, for the link in billing emails)."""
     return redirect(checkout.portal_url(current_user.tenant_id, request.host_url, _return_to()), code=303)
 
 

@@ -81,3 +81,34 @@ class BillingPreview(Base):
     bills_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
     stale: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+EMAIL_STATUSES = ("pending", "sending", "sent", "failed")
+
+
+class BillingEmail(Base):
+    """The sent-email log: one row per cause (an invoice attempt, a subscription change), so a notice is
+    sent at most once however often Stripe delivers the event behind it."""
+
+    __tablename__ = "billing_emails"
+    __table_args__ = (
+        CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in EMAIL_STATUSES) + ")", name="status_known"),
+        CheckConstraint("attempts >= 0", name="attempts_nonnegative"),
+        Index("ix_billing_emails_tenant_created", "tenant_id", "created_at"),
+        Index("ix_billing_emails_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    cause_key: Mapped[str] = mapped_column(String(300), unique=True)
+    event_id: Mapped[str | None] = mapped_column(String(255))
+    to_address: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
