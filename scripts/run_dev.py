@@ -48,16 +48,21 @@ def start_emulator(app_port: int) -> subprocess.Popen[bytes] | None:
            "--db", str(INSTANCE / "stripe_emulator.db"),
            "--webhook-url", f"http://127.0.0.1:{app_port}/api/billing/webhook",
            "--webhook-secret", os.environ["STRIPE_WEBHOOK_SECRET"], "--log-level", "WARNING"]
-    proc = subprocess.Popen(cmd, cwd=ROOT)
+    proc = wait_until_listening(subprocess.Popen(cmd, cwd=ROOT), EMULATOR_PORT, "the Stripe emulator")
+    print(f"run: Stripe emulator on http://127.0.0.1:{EMULATOR_PORT} (events: /events)", flush=True)
+    return proc
+
+
+def wait_until_listening(proc: subprocess.Popen[bytes], port: int, name: str) -> subprocess.Popen[bytes]:
+    """Wait up to 10 s for a started process to accept connections on its port; exit with why if it does not."""
     for _ in range(100):
-        if port_open(EMULATOR_PORT):
-            print(f"run: Stripe emulator on http://127.0.0.1:{EMULATOR_PORT} (events: /events)", flush=True)
+        if port_open(port):
             return proc
         if proc.poll() is not None:
-            sys.exit(f"run: the Stripe emulator exited with {proc.returncode}")
+            sys.exit(f"run: {name} exited with {proc.returncode}")
         time.sleep(0.1)
     proc.terminate()
-    sys.exit("run: the Stripe emulator did not start")
+    sys.exit(f"run: {name} did not start")
 
 
 def start_mail_sink() -> subprocess.Popen[bytes] | None:
@@ -69,14 +74,7 @@ def start_mail_sink() -> subprocess.Popen[bytes] | None:
         return None
     proc = subprocess.Popen([sys.executable, "-m", "webapp.ops.mail_sink", "--port", str(MAIL_SINK_PORT),
                              "--dir", str(directory)], cwd=ROOT)
-    for _ in range(100):
-        if port_open(MAIL_SINK_PORT):
-            return proc
-        if proc.poll() is not None:
-            sys.exit(f"run: the mail sink exited with {proc.returncode}")
-        time.sleep(0.1)
-    proc.terminate()
-    sys.exit("run: the mail sink did not start")
+    return wait_until_listening(proc, MAIL_SINK_PORT, "the mail sink")
 
 
 def bootstrap_catalog() -> None:

@@ -184,3 +184,14 @@ def test_an_invoice_payload_without_a_known_status_or_id_is_not_copied(billing, 
     copies.record_invoice(tenant.tenant_id, {**invoice(1), **bad}, datetime(2026, 1, 1, tzinfo=UTC))
     db.session.commit()
     assert db.session.scalars(db.select(BillingInvoice)).all() == []
+
+
+def test_reconcile_restores_invoice_copies_whose_webhooks_were_lost(billing, tenant, db):
+    billing.app.config["TRIAL_DAYS"] = 0
+    subscribe(billing, tenant, "starter")
+    db.session.execute(db.delete(BillingInvoice))
+    db.session.commit()
+    result = billing.app.test_cli_runner().invoke(args=["billing", "reconcile", tenant.tenant_id])
+    assert result.exit_code == 0, result.output
+    rows = copies.invoice_page(tenant.tenant_id, 1).invoices
+    assert [(r.status, r.amount_paid) for r in rows] == [("paid", 4900)] and rows[0].hosted_invoice_url

@@ -44,7 +44,8 @@ def _id(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _subscription_of(invoice: dict[str, Any]) -> str | None:
+def subscription_of(invoice: dict[str, Any]) -> str | None:
+    """The subscription an invoice belongs to, in today's layout (parent) or the older top-level field."""
     parent = invoice.get("parent") if isinstance(invoice.get("parent"), dict) else {}
     details = parent.get("subscription_details") if isinstance(parent.get("subscription_details"), dict) else {}
     return _id(details.get("subscription")) or _id(invoice.get("subscription"))
@@ -63,7 +64,7 @@ def record_invoice(tenant_id: str, invoice: dict[str, Any], event_created: datet
         return
     transitions = invoice.get("status_transitions") if isinstance(invoice.get("status_transitions"), dict) else {}
     fields = {
-        "tenant_id": tenant_id, "subscription_id": _subscription_of(invoice),
+        "tenant_id": tenant_id, "subscription_id": subscription_of(invoice),
         "number": _str(invoice.get("number"), 64), "status": status, "status_rank": STATUS_RANK[status],
         "billing_reason": _str(invoice.get("billing_reason"), 40),
         "currency": (_str(invoice.get("currency"), 3) or "usd").lower(),
@@ -89,6 +90,13 @@ def record_invoice(tenant_id: str, invoice: dict[str, Any], event_created: datet
                               BillingInvoice.tenant_id == tenant_id, newer)
                        .values(**fields).execution_options(synchronize_session=False))
     mark_preview_stale(tenant_id)
+
+
+def backfill_invoices(tenant_id: str, invoices: list[dict[str, Any]]) -> None:
+    """Bring the copies up to Stripe's invoices as just read (reconcile: webhooks may have been lost)."""
+    read_at = clock.now()
+    for invoice in invoices:
+        record_invoice(tenant_id, invoice, read_at)
 
 
 def record_card(tenant_id: str, payment_method: Any) -> None:

@@ -48,10 +48,8 @@ def _id(value: Any) -> str | None:
 
 
 def _subscription_id(obj: dict[str, Any]) -> str | None:
-    """The subscription an invoice belongs to, in today's layout or the older top-level field."""
-    parent = obj.get("parent") if isinstance(obj.get("parent"), dict) else {}
-    details = parent.get("subscription_details") if isinstance(parent.get("subscription_details"), dict) else {}
-    return _id(details.get("subscription")) or _id(obj.get("subscription"))
+    """The subscription an invoice belongs to."""
+    return copies.subscription_of(obj)
 
 
 def _hints(obj: dict[str, Any]) -> dict[str, str | None]:

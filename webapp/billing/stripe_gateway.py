@@ -154,6 +154,11 @@ class StripeGateway:
         return _plain(self._call(lambda: self.client.v1.subscriptions.update(
             subscription_id, params, {"idempotency_key": idempotency_key})))  # type: ignore[arg-type]
 
+    def list_invoices(self, customer_id: str) -> list[dict[str, Any]]:
+        """The customer's 100 newest invoices."""
+        page = self._call(lambda: self.client.v1.invoices.list({"customer": customer_id, "limit": 100}))
+        return [_plain(i) for i in page.data]
+
     def list_subscriptions(self, customer_id: str) -> list[dict[str, Any]]:
         """Every subscription of a customer, any status, newest first."""
         page = self._call(lambda: self.client.v1.subscriptions.list(
