@@ -194,6 +194,19 @@ def test_status_fragment_polls_every_2s_while_activating_and_gives_up_after_60s(
     assert "hx-trigger" not in late and "taking longer than usual" in late
 
 
+def test_activation_wait_works_without_javascript_and_its_timeout_names_only_what_exists(web, user, clock, app):
+    since = int(clock.now().timestamp())
+    waiting = web.client.get(f"/billing?activating=1&since={since}").get_data(as_text=True)
+    assert "<noscript>" in waiting and "Check again" in waiting and "This updates by itself" not in waiting
+    clock.advance(seconds=61)
+    late = web.client.get(f"/billing?activating=1&since={since}").get_data(as_text=True)
+    assert "taking longer than usual" in late and "Manage billing" not in late  # no billing account yet
+    assert "write to" not in late
+    app.config["SUPPORT_EMAIL"] = "help@books.example"
+    late = web.client.get(f"/billing?activating=1&since={since}").get_data(as_text=True)
+    assert 'href="mailto:help@books.example"' in late
+
+
 def test_status_page_shows_trial_days_left_and_usage_meter(web, user, clock):
     ent = set_plan(user.tenant_id, "starter", status="trialing")
     ent.trial_end = clock.now() + timedelta(days=13, hours=12)
