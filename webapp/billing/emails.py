@@ -140,6 +140,15 @@ def deliver(event_id: str | None = None, retry: bool = False) -> int:
     return sent
 
 
+def deliver_after_commit(event_id: str) -> None:
+    """Send what an event queued, once its transaction has committed; a bad MAIL_URL leaves them queued
+    (the event itself is applied: the mail waits for the fix and `flask billing send-emails`)."""
+    try:
+        deliver(event_id)
+    except ValueError:
+        log.exception("billing.mail_misconfigured")
+
+
 def _finish(email_id: int, status: str, error: str | None) -> None:
     db.session.execute(update(BillingEmail).where(BillingEmail.id == email_id)
                        .values(status=status, last_error=error, sent_at=clock.now() if status == "sent" else None)

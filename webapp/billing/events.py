@@ -221,16 +221,8 @@ def record_and_process(event: dict[str, Any], actor: str = "webhook") -> Outcome
             raise Conflict("EVENT_IN_PROGRESS", "Another delivery of this event is being processed; retry later.",
                            event_id=event["id"])
         outcome = process(row, event, actor, claimed_at)
-    _send_emails(event["id"])
+    emails.deliver_after_commit(event["id"])
     return outcome
-
-
-def _send_emails(event_id: str) -> None:
-    """Send what the event queued, now that its transaction has committed (a failure leaves them queued)."""
-    try:
-        emails.deliver(event_id)
-    except ValueError:  # a malformed MAIL_URL: the event is applied; the emails wait for the fix
-        log.exception("billing.mail_misconfigured")
 
 
 def process(row: BillingEvent, event: dict[str, Any], actor: str, claimed_at: datetime | None,
