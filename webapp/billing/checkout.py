@@ -14,6 +14,7 @@ from webapp.billing.subscriptions import sync_from_stripe
 from webapp.errors import Conflict, ValidationError
 from webapp.extensions import db
 from webapp.models import User
+from webapp.redirects import public_base_url
 
 log = logging.getLogger(__name__)
 
@@ -29,26 +30,20 @@ class CheckoutStart:
     session_id: str
 
 
-def _return_base(request_base: str) -> str:
-    """The app's origin for Checkout's return links: BILLING_RETURN_URL's scheme and host, or the request's."""
-    configured = current_app.config.get("BILLING_RETURN_URL")
-    if configured:
-        parts = urlsplit(configured)
-        return f"{parts.scheme}://{parts.netloc}"
-    return request_base.rstrip("/")
-
-
 def _back_to(return_to: str | None) -> str:
     """The `&next=` part carrying a same-site path back (nothing for anything else)."""
-    path = links.same_site_path(return_to)
+    path = links.return_path(return_to)
     return f"&next={quote(path, safe='')}" if path else ""
 
 
 def _portal_return_url(request_base: str, return_to: str | None = None) -> str:
-    """Where the Billing Portal's return link goes: BILLING_RETURN_URL as given, else the billing page
-    with its confirmation banner (and the way back to `return_to`)."""
-    return (current_app.config.get("BILLING_RETURN_URL")
-            or f"{request_base.rstrip('/')}/billing?done=portal{_back_to(return_to)}")
+    """Where the Billing Portal's return link goes: BILLING_RETURN_URL as given, else the billing page;
+    on the billing page it carries the confirmation banner (done=portal) and the way back to `return_to`."""
+    target = current_app.config.get("BILLING_RETURN_URL") or f"{public_base_url(request_base)}/billing"
+    parts = urlsplit(target)
+    if parts.path.rstrip("/") == "/billing" and not parts.query:
+        target = f"{target.rstrip('/')}?done=portal{_back_to(return_to)}"
+    return target
 
 
 def ensure_customer(user: User) -> str:
@@ -85,7 +80,7 @@ def start_checkout(user: User, request_base: str, *, plan: str | None = None, pr
     line_items = [{"price": catalog.price_for(plan_key), "quantity": 1}]
     if addon_companies and addon is not None:
         line_items.append({"price": catalog.price_for(addon.key), "quantity": addon_companies})
-    base = _return_base(request_base)
+    base = public_base_url(request_base)
     customer = ensure_customer(user)
     expired = stripe_gateway.gateway().expire_open_checkout_sessions(customer)
     if expired:

@@ -8,6 +8,7 @@ true when it arrives (a failure for an invoice since paid, a cancellation since 
 """
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,8 +17,12 @@ from sqlalchemy import select
 
 from webapp.billing import catalog, emails
 from webapp.billing.plans import FREE, PLANS
+from webapp.errors import BillingUnavailable
 from webapp.extensions import db
 from webapp.models import BillingInvoice, Entitlement
+from webapp.redirects import public_base_url
+
+log = logging.getLogger(__name__)
 
 
 def _ts(value: Any) -> datetime | None:
@@ -25,13 +30,13 @@ def _ts(value: Any) -> datetime | None:
 
 
 def app_url(path: str) -> str:
-    """An absolute link into the app for an email: BILLING_RETURN_URL's origin, else the request's host."""
-    configured = current_app.config.get("BILLING_RETURN_URL")
-    if configured:
-        parts = configured.split("/")
-        return "/".join(parts[:3]) + path
-    base = request.host_url.rstrip("/") if has_request_context() else ""
-    return base + path
+    """An absolute link into the app for an email (webapp.redirects.public_base_url: BILLING_RETURN_URL's
+    origin or SERVER_NAME); without either outside a debug run, the bare path (logged)."""
+    try:
+        return public_base_url(request.host_url if has_request_context() else "") + path
+    except BillingUnavailable:
+        log.warning("billing.email_links_relative", extra={"path": path})
+        return path
 
 
 def _context(ent: Entitlement) -> dict[str, Any]:

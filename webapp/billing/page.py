@@ -64,7 +64,7 @@ def banner(kind: str | None, status: BillingStatus, return_to: str | None) -> Ba
     """What the confirmation says, read from the entitlement (never from the URL), or None."""
     if kind not in DONE_KINDS or status.activating:
         return None
-    back = links.same_site_path(return_to)
+    back = links.return_path(return_to)
     plan = status.plan
     if status.payment_problem:
         text = "Your payment has not gone through yet: see below what is owed and update your card."
@@ -141,5 +141,5 @@ def billing_page(tenant_id: str, invoices_page: int = 1, activating: bool = Fals
         status=status, card=copies.card_on_file(tenant_id), invoices=copies.invoice_page(tenant_id, invoices_page),
         next_invoice=upcoming, problem=problem, companies=_companies(status),
         chart=usage_chart(tenant_id, clock.now()), notices=shown, banner=banner(done, status, return_to),
-        done=done if done in DONE_KINDS else None, return_to=links.same_site_path(return_to))
+        done=done if done in DONE_KINDS else None, return_to=links.return_path(return_to))
 

@@ -154,7 +154,7 @@ def _interrupted_page() -> str | None:
     """Where the person was when the paywall opened: htmx's current page, else this page if it was a GET."""
     current = links.path_of(request.headers.get("HX-Current-URL"), request.host)
     if current is None and request.method == "GET" and not request.path.startswith("/api/"):
-        current = links.same_site_path(request.full_path.rstrip("?"))
+        current = links.return_path(request.full_path.rstrip("?"))
     return current
 
 

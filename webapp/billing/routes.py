@@ -12,6 +12,7 @@ from webapp.billing import api_bp, bp, checkout, links, page, status
 from webapp import clock
 from webapp.error_handlers import is_htmx
 from webapp.errors import ValidationError
+from webapp.input_policy import shows_refused_input
 from webapp.payloads import Field, parse
 
 
@@ -59,7 +60,7 @@ def _since_arg() -> datetime | None:
 
 def _return_to() -> str | None:
     """The same-site path a form asks to come back to after Checkout or the Portal (`next`), if any."""
-    return links.same_site_path(request.form.get("next") or request.args.get("next"))
+    return links.return_path(request.form.get("next") or request.args.get("next"))
 
 
 def _page_arg(name: str) -> int:
@@ -89,10 +90,20 @@ def plans_page() -> str:
     """The plan picker."""
     return render_template("billing/plans.html", picker=status.plan_picker(current_user.tenant_id),
                            canceled=request.args.get("checkout") == "canceled", errors={}, form={},
-                           return_to=links.same_site_path(request.args.get("next")))
+                           return_to=links.return_path(request.args.get("next")))
+
+
+def _plans_refused(fields: dict[str, str]) -> tuple[str, int] | None:
+    """The plan picker with a refused extra-companies field marked next to it."""
+    plan = (request.view_args or {}).get("plan", "")
+    if not current_user.is_authenticated or "addon_companies" not in fields or "plan" in fields:
+        return None
+    return render_template("billing/plans.html", picker=status.plan_picker(current_user.tenant_id), canceled=False,
+                           errors={f"{plan}.addon_companies": fields["addon_companies"]}, form={}), 400
 
 
 @bp.post("/billing/checkout/<plan>")
+@shows_refused_input(_plans_refused)
 @login_required
 def checkout_page(plan: str) -> Response | tuple[str, int]:
     """Choose a plan: 303 to Stripe Checkout; a bad extra-companies field comes back next to the field."""
@@ -120,7 +131,7 @@ def portal_page() -> Response:
 def success_page() -> Response:
     """Back from Checkout: apply the subscription now, then show the status page (polling if not yet active)."""
     applied = checkout.complete_checkout(current_user.tenant_id, request.args.get("session_id", ""))
-    back = {"done": "checkout", "next": links.same_site_path(request.args.get("next"))}
+    back = {"done": "checkout", "next": links.return_path(request.args.get("next"))}
     if applied:
         return redirect(url_for("billing.status_page", **back), code=303)
     since = int(clock.now().timestamp())
