@@ -95,6 +95,7 @@ def upgrade():
     sa.Column('bills_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('fetched_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('stale', sa.Boolean(), nullable=False),
+    sa.Column('marked_stale_at', sa.DateTime(timezone=True), nullable=True),
     sa.CheckConstraint('amount_due IS NULL OR amount_due >= 0', name=op.f('ck_billing_previews_amount_nonnegative')),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_billing_previews_tenant_id_tenants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('tenant_id', name=op.f('pk_billing_previews'))

@@ -195,3 +195,26 @@ def test_reconcile_restores_invoice_copies_whose_webhooks_were_lost(billing, ten
     assert result.exit_code == 0, result.output
     rows = copies.invoice_page(tenant.tenant_id, 1).invoices
     assert [(r.status, r.amount_paid) for r in rows] == [("paid", 4900)] and rows[0].hosted_invoice_url
+
+
+def test_a_webhook_landing_while_stripe_is_asked_leaves_the_cached_preview_stale(
+        billing, tenant, logged_in_billing, monkeypatch, db):
+    from webapp.extensions import db as _db
+    from webapp.models import BillingPreview
+
+    subscribe(billing, tenant, "starter")
+    billing_html(logged_in_billing)  # the cache exists
+    db.session.execute(db.update(BillingPreview).values(stale=True))
+    db.session.commit()
+    real = stripe_gateway.StripeGateway.preview_invoice
+
+    def webhook_meanwhile(self, *args, **kwargs):
+        answer = real(self, *args, **kwargs)
+        with _db.engine.begin() as conn:  # another worker applies an event while Stripe answers
+            conn.execute(_db.update(BillingPreview).values(stale=True, marked_stale_at=datetime.now(UTC)))
+        return answer
+
+    monkeypatch.setattr(stripe_gateway.StripeGateway, "preview_invoice", webhook_meanwhile)
+    billing_html(logged_in_billing)
+    db.session.expire_all()
+    assert db.session.scalar(db.select(BillingPreview.stale)) is True  # fetched again on the next view

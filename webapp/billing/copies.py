@@ -117,8 +117,8 @@ def record_card(tenant_id: str, payment_method: Any) -> None:
 
 def mark_preview_stale(tenant_id: str) -> None:
     """Something changed what the next invoice will be: the cached preview is fetched again on next view."""
-    db.session.execute(update(BillingPreview).where(BillingPreview.tenant_id == tenant_id).values(stale=True)
-                       .execution_options(synchronize_session=False))
+    db.session.execute(update(BillingPreview).where(BillingPreview.tenant_id == tenant_id)
+                       .values(stale=True, marked_stale_at=clock.now()).execution_options(synchronize_session=False))
 
 
 @dataclass(frozen=True)

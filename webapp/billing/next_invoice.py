@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import case, update
 from sqlalchemy.exc import IntegrityError
 
 from webapp import clock
@@ -53,6 +53,7 @@ def next_invoice(tenant_id: str, subscription_id: str | None, status: str) -> Ne
             and now - row.fetched_at < PREVIEW_TTL:
         return NextInvoice(row.amount_due, row.currency or "usd", row.bills_at)
     db.session.commit()  # end the read: no transaction stays open while Stripe answers
+    asked_at = clock.now()
     try:
         amount, currency, bills_at = _from_preview(stripe_gateway.gateway().preview_invoice(subscription_id))
     except (BillingUnavailable, StripeRequestFailed):
@@ -60,18 +61,21 @@ def next_invoice(tenant_id: str, subscription_id: str | None, status: str) -> Ne
         if row is not None and row.subscription_id == subscription_id:
             return NextInvoice(row.amount_due, row.currency or "usd", row.bills_at)
         return NextInvoice(None, "usd", None, unavailable=True)
-    _save(tenant_id, subscription_id, amount, currency, bills_at, now)
+    _save(tenant_id, subscription_id, amount, currency, bills_at, asked_at)
     return NextInvoice(amount, currency or "usd", bills_at)
 
 
 def _save(tenant_id: str, subscription_id: str, amount: int | None, currency: str | None,
-          bills_at: datetime | None, fetched_at: datetime) -> None:
+          bills_at: datetime | None, asked_at: datetime) -> None:
+    """Keep what Stripe said; still stale if a webhook marked it stale while Stripe was being asked."""
     values = {"subscription_id": subscription_id, "amount_due": amount, "currency": currency,
-              "bills_at": bills_at, "fetched_at": fetched_at, "stale": False}
+              "bills_at": bills_at, "fetched_at": asked_at}
+    marked_meanwhile = BillingPreview.marked_stale_at.is_not(None) & (BillingPreview.marked_stale_at >= asked_at)
     done = db.session.execute(update(BillingPreview).where(BillingPreview.tenant_id == tenant_id)
-                              .values(**values).execution_options(synchronize_session=False))
+                              .values(stale=case((marked_meanwhile, True), else_=False), **values)
+                              .execution_options(synchronize_session=False))
     if done.rowcount == 0:
-        db.session.add(BillingPreview(tenant_id=tenant_id, **values))
+        db.session.add(BillingPreview(tenant_id=tenant_id, stale=False, **values))
     try:
         db.session.commit()
     except IntegrityError:  # another view saved it at the same moment: theirs is as fresh

@@ -81,6 +81,8 @@ class BillingPreview(Base):
     bills_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
     stale: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When a webhook last marked it stale: a preview fetched before that moment is saved still stale.
+    marked_stale_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 EMAIL_STATUSES = ("pending", "sending", "sent", "failed")
