@@ -1,7 +1,7 @@
 """Billing copies: webhook-fed invoices and card on file, the next-invoice preview cache, the sent-email log.
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0011
 Create Date: 2026-11-30 10:34:55.454183
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0010'
-down_revision = '0007'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 

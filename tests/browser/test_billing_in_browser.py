@@ -69,5 +69,5 @@ def test_after_checkout_from_the_paywall_the_banner_confirms_and_continue_return
     pay_on_checkout(page)
     expect(page.locator("#done-banner")).to_contain_text("You're on Starter — 300 postings a month.", timeout=15_000)
     page.get_by_role("link", name="Continue").click()
-    page.wait_for_url(re.compile(r"/app$"))
+    page.wait_for_url(re.compile(r"/app/companies/[^/?]+$"))
     expect(page.get_by_role("button", name="Commit: Staples order 1042")).to_be_visible()

@@ -118,7 +118,7 @@ def _problem(status: BillingStatus, subscription_id: str | None) -> PaymentProbl
 
 def _companies(status: BillingStatus) -> CompaniesLine:
     used = db.session.scalar(select(func.count()).select_from(Company)
-                             .where(Company.tenant_id == status.tenant_id)) or 0
+                             .where(Company.tenant_id == status.tenant_id, Company.archived_at.is_(None))) or 0
     subscribed = status.paid or status.payment_problem or status.cancel_at_period_end
     plan = status.plan if subscribed else FREE
     allowed = (status.included_companies + status.addon_companies) if subscribed else FREE.included_companies

@@ -12,6 +12,7 @@ from flask import request
 from flask_login import current_user
 
 from webapp.billing import links
+from webapp.billing.partial import PartialRetry, partial_of
 from webapp.billing.plans import ADDONS, PAID_PLANS, PLANS, AddOn, Plan, next_plan_up
 from webapp.billing.status import UsageMeter, plan_picker
 from webapp.errors import PaywallError
@@ -73,6 +74,7 @@ class PaywallView:
     offers_title: str = "Plans that include it"
     payment_problem: bool = False
     return_to: str | None = None  # the page the paywall interrupted, to come back to after Checkout/Portal
+    partial: PartialRetry | None = None
 
     @property
     def title_id(self) -> str:
@@ -213,4 +215,4 @@ def paywall_view(err: PaywallError) -> PaywallView:
         if subscribed or err.code == "PAYMENT_REQUIRED" else "checkout",
         portal_label=portal_label, trial_days=trial_days, addon=addon, payment_problem=payment_problem,
         return_to=_interrupted_page(),
-        offers_title=OFFER_TITLES.get(err.code, "Plans that include it"))
+        offers_title=OFFER_TITLES.get(err.code, "Plans that include it"), partial=partial_of(err))

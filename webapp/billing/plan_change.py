@@ -106,7 +106,8 @@ def _details(sub: dict[str, Any], target: Plan, current: Plan, when: int) -> tup
 
 
 def _companies_used(tenant_id: str) -> int:
-    return db.session.scalar(select(func.count()).select_from(Company).where(Company.tenant_id == tenant_id)) or 0
+    active = (Company.tenant_id == tenant_id, Company.archived_at.is_(None))  # archived ones free their place
+    return db.session.scalar(select(func.count()).select_from(Company).where(*active)) or 0
 
 
 def preview_change(tenant_id: str, plan_key: str) -> ChangePreview:
