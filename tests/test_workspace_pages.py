@@ -317,14 +317,14 @@ def test_every_paywall_of_a_failed_payment_points_to_the_card_never_to_upgrading
     set_usage(user.tenant_id, day_analyzed=FREE_DAILY_ANALYZE_LIMIT)
     txns = imported(web)
     for htmx in (True, False):  # the modal, and the same content as a page without JavaScript
-        html = post(web, "/app/propose", {"txn_id": txns[0]}, htmx=htmx).get_data(as_text=True)
+        html = post(web, web.at("propose"), {"txn_id": txns[0]}, htmx=htmx).get_data(as_text=True)
         assert "Payment needed" in html and "Your Pro plan is paused" in html and "Update card" in html
         for word in ("midnight", "pgrade", "Resets in", "Compare all plans", "Choose "):
             assert word not in html, word
     api = user.post("/api/post/propose", json={"txn_ids": ["t-1"]}).get_json()
     assert api["code"] == "FREE_CAP_EXCEEDED" and "midnight" not in api["message"]
     assert "update your card" in api["message"] and api["portal_url"] == "/api/billing/portal"
-    commit = post(web, "/app/commit", {"je_id": "je_nope"}, htmx=True).get_data(as_text=True)
+    commit = post(web, web.at("commit"), {"je_id": "je_nope"}, htmx=True).get_data(as_text=True)
     assert "Payment needed" in commit and "Update card" in commit and "pgrade" not in commit
 
 
