@@ -57,6 +57,16 @@ def bootstrap_command() -> None:
     run_bootstrap()
 
 
+@billing_cli.command("send-emails")
+def send_emails_command() -> None:
+    """Send billing emails still waiting (pending, failed fewer than 5 times, or stuck mid-send)."""
+    from webapp.billing import emails
+
+    if emails.settings() is None:
+        raise click.ClickException("MAIL_URL is not set: nothing can be sent.")
+    click.echo(f"{emails.deliver(retry=True)} email(s) sent")
+
+
 def init_app(app: Flask) -> None:
     """Register the `flask billing` command group."""
     app.cli.add_command(billing_cli)

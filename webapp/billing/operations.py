@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from webapp import clock
-from webapp.billing import audit, events, overrides
+from webapp.billing import audit, copies, events, overrides, stripe_gateway
 from webapp.billing.event_failures import error_text, known_failure
 from webapp.billing.subscriptions import ENDED_STATUSES, live_subscription_of, sync_from_stripe
 from webapp.errors import EventFailure, NotFound, ValidationError
@@ -187,11 +187,14 @@ def _reconcile_one(ent: Entitlement, actor: str, dry_run: bool) -> Report:
         target = live["id"] if live else linked
     if target is None:
         return Report(customer, tenant, "no subscription")
+    db.session.commit()  # nothing pending: end the read before asking Stripe
     try:
+        invoices = stripe_gateway.gateway().list_invoices(customer)
         result = sync_from_stripe(target, actor=actor, hints={"tenant_id": tenant})
     except EventFailure as exc:  # one tenant's unknown price must not stop the others
         db.session.rollback()
         return Report(target, tenant, "failed", error=f"{exc.cause}: {exc.message} (fix: {exc.fix})")
+    copies.backfill_invoices(tenant, invoices)
     outcome = "drift fixed" if result.changes else "in sync"
     if overrides.warn_if_overridden(tenant, log_it=not dry_run):
         outcome += " (an override is in force: the effective plan stays its own until it ends)"
