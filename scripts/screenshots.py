@@ -1,10 +1,13 @@
 """Save a PNG of every page and modal to docs/screenshots/ (run by hand: python scripts/screenshots.py).
 
+`python scripts/screenshots.py admin` saves only the admin console's (admin.png, admin-events.png).
+
 Starts the app and a fresh Stripe emulator exactly as the browser tests do (tests/browser/live.py),
 then walks through the product as a new user would, in Debian's Chromium at 1280×800.
 """
 from __future__ import annotations
 
+import re
 import sys
 import tempfile
 import time
@@ -20,8 +23,8 @@ from tests.factories import set_plan  # noqa: E402
 OUT = ROOT / "docs" / "screenshots"
 
 
-def main() -> int:
-    """Walk the pages and save the screenshots; the file names are listed in README.md."""
+def main(argv: list[str]) -> int:
+    """Walk the pages and save the screenshots (`admin`: the admin console's only); names are in README.md."""
     reason = browser_unavailable()
     if reason:
         print(f"screenshots: {reason}", file=sys.stderr)
@@ -33,9 +36,11 @@ def main() -> int:
         page = context.new_page()
         page.set_default_timeout(15000)
         shoot = Shooter(page)
-        walk(env, page, shoot)
+        if argv != ["admin"]:
+            walk(env, page, shoot)
         context.close()
-    print(f"screenshots: {len(shoot.saved)} PNGs in {OUT.relative_to(ROOT)}")
+        walk_admin(env, browser)
+    print(f"screenshots: saved to {OUT.relative_to(ROOT)}")
     return 0
 
 
@@ -163,5 +168,30 @@ def walk(env, page, shoot: Shooter) -> None:  # type: ignore[no-untyped-def]
     context2.close()
 
 
+def walk_admin(env, browser) -> None:  # type: ignore[no-untyped-def]
+    """The operations console: an admin, a fortnight of known data, alerts evaluated, one event replayed."""
+    from datetime import UTC, datetime
+
+    from tests.ops.helpers import make_admin, seed_operations
+    from webapp.ops import alerts
+
+    context = browser.new_context(viewport=VIEWPORT, base_url=env.url)
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    shoot = Shooter(page)
+    sign_up(page, env.url, "ops@example.com", name="Olu Ops")
+    make_admin("ops@example.com")
+    seed_operations(datetime.now(UTC))
+    alerts.evaluate()
+    page.goto(f"{env.url}/admin")
+    shoot("admin")
+    page.get_by_role("button", name=re.compile("^Replay ")).first.click()
+    page.locator("#events-attention [role=status]").wait_for()
+    page.locator("#events-attention").scroll_into_view_if_needed()
+    page.evaluate("window.scrollBy(0, -20)")
+    shoot("admin-events")
+    context.close()
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask
@@ -74,3 +74,44 @@ def log_in(app: Flask, email: str, password: str = "testpass123") -> BrowserUser
     resp = web.post("/login", data={"email": email, "password": password, "csrf_token": token})
     assert resp.status_code == 302, resp.get_data(as_text=True)
     return BrowserUser(client=web, email=email, password=password)
+
+
+def seed_operations(now: datetime) -> list[str]:
+    """A believable fortnight for /admin (browser test, screenshots): tenants on each plan with usage over
+    three months, webhook events with a few failures, failed payments, rollover runs. Returns the failed
+    events' ids, oldest first (each is replayable: an event type no handler acts on)."""
+    from tests.factories import set_plan
+    from webapp.auth.services import signup
+
+    plans = [("starter", "active", [180, 300, 120]), ("starter", "active", [40, 90, 300]), ("pro", "active",
+             [900, 1400, 1700]), ("pro", "trialing", [0, 200, 650]), ("firm", "active", [4000, 5200, 6100]),
+             ("starter", "past_due", [300, 300, 0]), ("free", "none", [0, 0, 0])]
+    months = []
+    year, month = now.year, now.month
+    for _ in range(3):
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+    months.reverse()
+    for i, (plan, status, posted) in enumerate(plans):
+        user, _ = signup(f"customer{i}@example.com", "testpass123", f"Customer {i}")
+        if plan != "free":
+            set_plan(user.tenant_id, plan, status, active=status in ("active", "trialing"))
+        for m, n in zip(months, posted):
+            usage(user.tenant_id, m, n, analyzed=n + 25)
+    day = timedelta(days=1)
+    for d in range(7):
+        store_events(6 + (d * 5) % 9, now - d * day - timedelta(hours=1))
+    store_event(now - 2 * day, "pending")
+    failed = [store_event(now - timedelta(days=d, hours=3), "failed", type_="customer.updated",
+                          last_error=error)
+              for d, error in ((5, "BillingUnavailable: Stripe did not answer in 20 s"),
+                               (1, "UnknownSubscriptionPrice: price_1Q… is not one of our plans"),
+                               (0, "OperationalError: database is locked"))]
+    for d, n in enumerate((3, 12, 2, 0, 1, 4, 0, 2, 1, 0, 0, 3, 1, 0)):
+        for _ in range(n):
+            store_event(now - d * day - timedelta(hours=2), type_="invoice.payment_failed")
+    rollover_done(months[0], datetime(int(months[0][:4]), int(months[0][5:]), 1, 0, 0, 4, tzinfo=now.tzinfo))
+    rollover_failed(months[1], datetime(int(months[1][:4]), int(months[1][5:]), 1, 0, 0, 3, tzinfo=now.tzinfo))
+    rollover_done(months[1], datetime(int(months[1][:4]), int(months[1][5:]), 1, 7, 12, tzinfo=now.tzinfo),
+                  trigger="flask usage rollover")
+    return [e.event_id for e in failed]

@@ -101,7 +101,8 @@ def test_the_admin_page_shows_the_report_charts_and_stored_alerts(app, admin_web
     assert f'aria-label="Replay {failed.event_id}"' in html
     alerts.evaluate()  # no rollover this month, 1 of 2 events failed (too few to judge)
     html = admin_web.client.get("/account").get_data(as_text=True)
-    assert 'id="header-alerts"' in html and "1 alert firing" in html
+    assert 'id="header-alerts"' in html and "1<span class=\"visually-hidden\"> alert firing" in html
+    assert "Firing: Monthly rollover" in html
 
 
 def test_replay_from_admin_runs_the_replay_service_and_is_audited(app, admin_web, clock):

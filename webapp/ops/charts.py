@@ -8,8 +8,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-WIDTH, HEIGHT = 520, 200
-LEFT, RIGHT, TOP, BOTTOM = 44, 10, 12, 34
+WIDTH, HEIGHT = 360, 190
+LEFT, RIGHT, TOP, BOTTOM = 40, 8, 10, 26
+MAX_LABELS = 7  # x labels beyond this many would overlap: every other one (or third…) is shown
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,8 @@ def bar_chart(key: str, title: str, description: str, categories: list[str], ser
                                   round(y_of(low) - y_of(high), 1), s.css, f"{category} · {s.name}: "
                                   f"{_fmt(value, unit)}"))
             stack += value if stacked else 0
-        chart.x_ticks.append(Tick(round(LEFT + slot * i + slot / 2, 1), category))
+        if (len(categories) - 1 - i) % math.ceil(len(categories) / MAX_LABELS) == 0:  # the newest always
+            chart.x_ticks.append(Tick(round(LEFT + slot * i + slot / 2, 1), category))
     chart.y_ticks = [Tick(round(y_of(top * f), 1), _fmt(top * f, unit)) for f in (0, 0.5, 1)]
     if threshold is not None:
         chart.threshold = Tick(round(y_of(threshold), 1), threshold_label)
