@@ -9,15 +9,21 @@ Counters of a worker that exits stay in the sum (a counter never goes down).
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 _ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
+_OWNED = "AIBK_METRICS_DIR_IS_TEMPORARY"  # set when the directory is ours: removed when gunicorn stops
+
+
 def _fresh_metrics_dir() -> str:
     """The multiprocess directory, emptied: stale files from an earlier run would be added to this one's."""
-    path = Path(os.environ.get(_ENV) or tempfile.mkdtemp(prefix="aibk-metrics-"))
+    if not os.environ.get(_ENV):
+        os.environ[_ENV], os.environ[_OWNED] = tempfile.mkdtemp(prefix="aibk-metrics-"), "1"
+    path = Path(os.environ[_ENV])
     path.mkdir(parents=True, exist_ok=True)
     for stale in path.glob("*.db"):
         stale.unlink()
@@ -25,6 +31,12 @@ def _fresh_metrics_dir() -> str:
 
 
 os.environ[_ENV] = _fresh_metrics_dir()
+
+
+def on_exit(server: object) -> None:
+    """gunicorn stops: remove the temporary metrics directory it made (one given by the environment stays)."""
+    if os.environ.get(_OWNED):
+        shutil.rmtree(os.environ[_ENV], ignore_errors=True)
 
 
 def child_exit(server: object, worker: object) -> None:

@@ -38,7 +38,8 @@ def test_grant_and_revoke_admin_change_the_flag_and_write_one_audit_row_each(app
     again = runner.invoke(args=["ops", "grant-admin", "ops@example.com"])
     assert again.exit_code == 0 and "already an admin: nothing changed" in again.output
     revoked = runner.invoke(args=["ops", "revoke-admin", "ops@example.com"])
-    assert revoked.exit_code == 0 and not is_admin("ops@example.com")
+    assert revoked.exit_code == 0 and revoked.output == "ops@example.com is no longer an admin.\n"
+    assert not is_admin("ops@example.com")
     rows = db.session.scalars(select(OpsAudit).order_by(OpsAudit.id)).all()
     assert [(r.action, r.actor, r.subject, r.tenant_id) for r in rows] == [
         ("grant_admin", "flask ops grant-admin (by dana)", "ops@example.com", user.tenant_id),

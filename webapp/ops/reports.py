@@ -247,6 +247,11 @@ def rollover_runs(limit: int = ROLLOVER_LIMIT) -> list[RolloverRow]:
             for r in rows]
 
 
+def to_the_second(moment: datetime) -> str:
+    """An aware datetime as ISO 8601 UTC to the second, e.g. 2025-11-01T00:00:04Z: what an operator reads."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def as_utc(value: datetime | str) -> datetime:
     """A timestamp read through a UNION: SQLite may hand back text, and never an offset."""
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
