@@ -160,3 +160,12 @@ def test_flask_ops_alerts_exits_0_when_nothing_fires_and_1_with_the_figure_and_r
     assert "Runbook: Review the Stripe Dashboard" in loud.output
     assert "ok     webhook_failure_rate:" in loud.output and "1 of 3 alerts firing." in loud.output
     assert db.session.scalar(select(BillingEvent.id).limit(1)) is not None
+
+
+def test_a_failed_run_of_an_earlier_month_fires_until_that_month_is_rolled_over(app, now):
+    rollover_failed("2025-02", datetime(2025, 2, 1, 0, 0, 3, tzinfo=UTC))
+    check = alerts.evaluate().checks[2]
+    assert check.firing and check.figure == ("failed runs not yet redone: 2025-02 (last failure "
+                                             "2025-02-01T00:00:03Z)")
+    rollover_done("2025-02", datetime(2025, 3, 10, 11, 0, tzinfo=UTC), trigger="flask usage rollover")
+    assert alerts.evaluate().cleared == [alerts.ROLLOVER]

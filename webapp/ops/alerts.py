@@ -18,7 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from webapp import clock
 from webapp.extensions import db
 from webapp.models import AlertState, BillingEvent, RolloverFailure, RolloverRun
-from webapp.ops import reports
+from webapp.ops import days, reports
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def check_rollover(now: datetime) -> Check:
     parts = []
     if failures:
         parts.append("failed runs not yet redone: " + ", ".join(
-            f"{m} (last failure {reports.to_the_second(reports.as_utc(at))})"
+            f"{m} (last failure {days.to_the_second(days.as_utc(at))})"
             for m, at in failures))
     if done is None and now >= deadline:
         parts.append(f"no completed rollover for {month} (due by {clock.isoformat(deadline)})")
@@ -126,7 +126,7 @@ def check_rollover(now: datetime) -> Check:
         return Check(ROLLOVER, True, "; ".join(parts))
     if done is None:
         return Check(ROLLOVER, False, f"rollover for {month} not done yet, due by {clock.isoformat(deadline)}")
-    return Check(ROLLOVER, False, f"{month} rolled over at {reports.to_the_second(done.finished_at or done.started_at)}"
+    return Check(ROLLOVER, False, f"{month} rolled over at {days.to_the_second(done.finished_at or done.started_at)}"
                                   f" ({done.trigger})")
 
 

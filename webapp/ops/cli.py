@@ -10,7 +10,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from webapp.errors import DomainError
-from webapp.ops import admin, alerts, reports
+from webapp.ops import admin, alerts, days, reports
 
 ops_cli = AppGroup("ops", help="Operations: the monitoring report, the alerts, admin users.")
 
@@ -32,7 +32,7 @@ def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) 
 
 def report_lines(r: reports.OpsReport) -> list[str]:
     """The whole report as aligned tables (newest day first, like the runbook's queries)."""
-    lines = [f"Operations report, {reports.to_the_second(r.generated_at)} (UTC days)", ""]
+    lines = [f"Operations report, {days.to_the_second(r.generated_at)} (UTC days)", ""]
     lines += table(f"Webhook success per day (last {r.webhook_days} days)",
                    ["day", "total", "processed", "failed", "pending", "rate %"],
                    [[d.day.isoformat(), d.total, d.processed, d.failed, d.pending, d.rate] for d in reversed(r.webhooks)])
@@ -47,15 +47,15 @@ def report_lines(r: reports.OpsReport) -> list[str]:
     shown = len(r.attention.events)
     lines += table(f"Webhook events failed or unprocessed, oldest first ({shown} of {r.attention.total})",
                    ["event", "type", "received", "attempts", "outcome", "tenant", "last error"],
-                   [[e.event_id, e.type, reports.to_the_second(e.created_at), e.attempts,
+                   [[e.event_id, e.type, days.to_the_second(e.created_at), e.attempts,
                      e.outcome if e.replayable else f"{e.outcome} (in progress)", e.tenant_id,
                      (e.last_error or "")[:80] or None] for e in r.attention.events])
     lines += table("Recent rollover runs", ["month", "at", "outcome", "trigger", "tenants", "rows", "error"],
-                   [[x.year_month, reports.to_the_second(x.at), x.outcome, x.trigger, x.tenants, x.rows_created,
+                   [[x.year_month, days.to_the_second(x.at), x.outcome, x.trigger, x.tenants, x.rows_created,
                      (x.error or "")[:60] or None] for x in r.rollovers])
     lines += table(f"Audit (last {reports.AUDIT_LIMIT})", ["at", "source", "action", "actor", "tenant", "subject",
                                                            "summary"],
-                   [[reports.to_the_second(a.created_at), a.source, a.action, a.actor, a.tenant_id, a.subject,
+                   [[days.to_the_second(a.created_at), a.source, a.action, a.actor, a.tenant_id, a.subject,
                      a.summary[:100]] for a in r.audit])
     return lines
 

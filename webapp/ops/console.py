@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from webapp.billing.plans import PLANS
-from webapp.ops import alerts, charts, reports
+from webapp.ops import alerts, charts, days, reports
 
 
 @dataclass
@@ -53,7 +53,7 @@ def webhook_chart(report: reports.OpsReport) -> charts.BarChart:
 
 def usage_chart(report: reports.OpsReport) -> charts.BarChart:
     """Average postings as a share of each paid plan's monthly cap, per month (free posts nothing: left out)."""
-    months = sorted({r.year_month for r in report.usage} | set(reports.last_months(reports.USAGE_MONTHS,
+    months = sorted({r.year_month for r in report.usage} | set(days.last_months(reports.USAGE_MONTHS,
                                                                                    report.generated_at)))
     paid = [p for p in PLANS.values() if p.tx_cap > 0]
     rows = {(r.year_month, r.plan): r for r in report.usage}

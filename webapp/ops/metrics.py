@@ -27,7 +27,7 @@ from webapp import signals
 from webapp.errors import NotFound, Unauthorized
 from webapp.extensions import db
 from webapp.models import AlertState, RolloverRun
-from webapp.ops import alerts, reports
+from webapp.ops import alerts, days, reports
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 SCRAPE_ENDPOINT = "ops.metrics_endpoint"
@@ -111,7 +111,7 @@ class DatabaseGauges(Collector):
         last = db.session.scalar(select(func.max(RolloverRun.finished_at)))
         rollover = GaugeMetricFamily("aibk_rollover_last_success_timestamp_seconds",
                                      "Unix time of the last completed monthly usage rollover (0: never)")
-        rollover.add_metric([], reports.as_utc(last).timestamp() if last else 0.0)
+        rollover.add_metric([], days.as_utc(last).timestamp() if last else 0.0)
         yield rollover
         firing = dict(db.session.execute(select(AlertState.name, AlertState.firing)).tuples().all())
         gauge = GaugeMetricFamily("aibk_alert_firing", "1 while the alert fires (state of its last evaluation)",
