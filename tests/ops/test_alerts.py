@@ -169,3 +169,20 @@ def test_a_failed_run_of_an_earlier_month_fires_until_that_month_is_rolled_over(
                                              "2025-02-01T00:00:03Z)")
     rollover_done("2025-02", datetime(2025, 3, 10, 11, 0, tzinfo=UTC), trigger="flask usage rollover")
     assert alerts.evaluate().cleared == [alerts.ROLLOVER]
+
+
+def test_the_scheduler_checks_the_alerts_every_hour_on_the_hour(app, now):
+    from webapp import scheduler
+
+    app.testing, app.config["SCHEDULER_ENABLED"] = False, True
+    sched = scheduler.start_scheduler(app)
+    try:
+        job = sched.get_job("ops-alerts")
+        assert job.trigger.get_next_fire_time(None, datetime(2025, 3, 10, 12, 0, 1, tzinfo=UTC)) == datetime(
+            2025, 3, 10, 13, 0, tzinfo=UTC)
+    finally:
+        scheduler.stop_scheduler(sched)
+        app.testing = True
+    store_events(20, NOW - timedelta(hours=1), "failed")
+    scheduler.run_alerts(app)
+    assert state(alerts.WEBHOOK_FAILURE_RATE).firing and state(alerts.ROLLOVER).evaluated_at == NOW
