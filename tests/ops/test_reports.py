@@ -5,7 +5,7 @@ import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from tests.conftest import signup_api_client
 from tests.factories import set_plan
@@ -151,3 +151,13 @@ def test_flask_ops_report_prints_aligned_tables_and_the_same_data_as_json(app, n
 def test_flask_ops_report_refuses_a_bad_day_count_with_exit_2(app, days):
     out = app.test_cli_runner().invoke(args=["ops", "report", "--days", days])
     assert out.exit_code == 2 and "--days" in out.output
+
+
+def test_days_are_utc_days_whatever_the_database_sessions_time_zone(app, backend, now):
+    """PostgreSQL's own date() would follow the session's zone; Auckland (+13) would move 23:30 UTC a day on."""
+    if backend != "postgresql":
+        pytest.skip("the session time zone is PostgreSQL's (SQLite stores UTC text)")
+    store_event(datetime(2025, 3, 9, 23, 30, tzinfo=UTC), "applied")
+    db.session.execute(text("SET LOCAL TIME ZONE 'Pacific/Auckland'"))
+    days = {d.day: d.total for d in reports.webhook_success(7, NOW) if d.total}
+    assert days == {date(2025, 3, 9): 1}
