@@ -119,9 +119,8 @@ class DatabaseGauges(Collector):
         for name in alerts.TITLES:
             gauge.add_metric([name], 1.0 if firing.get(name) else 0.0)
         yield gauge
-        attention = reports.events_needing_attention(limit=0)
         backlog = GaugeMetricFamily("aibk_webhook_events_unprocessed", "Stored webhook events not processed yet")
-        backlog.add_metric([], attention.total)
+        backlog.add_metric([], reports.unprocessed_count())
         yield backlog
 
 

@@ -17,6 +17,7 @@ from webapp.billing import audit as billing_audit
 from webapp.billing import events
 from webapp.billing.plans import PLANS
 from webapp.billing.subscriptions import ENDED_STATUSES
+from webapp.errors import ValidationError
 from webapp.extensions import db
 from webapp.models import (BillingAudit, BillingEvent, Entitlement, OpsAudit, RolloverFailure, RolloverRun,
                            UsageMonthly)
@@ -171,10 +172,14 @@ def events_needing_attention(limit: int = ATTENTION_LIMIT, now: datetime | None 
     rows = db.session.execute(
         select(BillingEvent, replayable).where(BillingEvent.processed.is_(False))
         .order_by(BillingEvent.created_at, BillingEvent.id).limit(limit)).all()
-    total = db.session.scalar(select(func.count()).select_from(BillingEvent)
-                              .where(BillingEvent.processed.is_(False))) or 0
-    return Attention(int(total), [EventRow(e.event_id, e.type, e.created_at, e.attempts, e.outcome, e.tenant_id,
+    return Attention(unprocessed_count(), [EventRow(e.event_id, e.type, e.created_at, e.attempts, e.outcome, e.tenant_id,
                                            e.last_error, bool(ok)) for e, ok in rows])
+
+
+def unprocessed_count() -> int:
+    """How many stored webhook events are not processed (failed or pending)."""
+    return int(db.session.scalar(select(func.count()).select_from(BillingEvent)
+                                 .where(BillingEvent.processed.is_(False))) or 0)
 
 
 @dataclass
@@ -259,8 +264,6 @@ class OpsReport:
 
 def check_days(days: int | None) -> int | None:
     """A --days value: None (each view's default) or 1..366."""
-    from webapp.errors import ValidationError
-
     if days is not None and not 1 <= days <= MAX_DAYS:
         raise ValidationError(f"--days must be between 1 and {MAX_DAYS}.", {"days": f"1..{MAX_DAYS}"})
     return days
