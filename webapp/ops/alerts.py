@@ -96,10 +96,10 @@ def check_payments(now: datetime, limits: Thresholds) -> Check:
     Yesterday counts too, so failures in a day's last hour are never missed by an hourly check; the
     alert clears at the end of the day after the spike.
     """
-    days = reports.failed_payments(2, now)
-    worst = max(days, key=lambda d: (d.count, d.day))
+    recent = reports.failed_payments(2, now)
+    worst = max(recent, key=lambda d: (d.count, d.day))
     firing = worst.count > limits.failed_payments_per_day
-    which = "today" if worst.day == days[-1].day else "yesterday"
+    which = "today" if worst.day == recent[-1].day else "yesterday"
     figure = (f"{worst.count} failed payments on {worst.day.isoformat()} ({which}, UTC; fires above "
               f"{limits.failed_payments_per_day} a day)")
     return Check(FAILED_PAYMENTS, firing, figure)
@@ -118,16 +118,15 @@ def check_rollover(now: datetime) -> Check:
     parts = []
     if failures:
         parts.append("failed runs not yet redone: " + ", ".join(
-            f"{m} (last failure {days.to_the_second(days.as_utc(at))})"
-            for m, at in failures))
+            f"{m} (last failure {days.to_the_second(days.as_utc(at))})" for m, at in failures))
     if done is None and now >= deadline:
         parts.append(f"no completed rollover for {month} (due by {clock.isoformat(deadline)})")
     if parts:
         return Check(ROLLOVER, True, "; ".join(parts))
     if done is None:
         return Check(ROLLOVER, False, f"rollover for {month} not done yet, due by {clock.isoformat(deadline)}")
-    return Check(ROLLOVER, False, f"{month} rolled over at {days.to_the_second(done.finished_at or done.started_at)}"
-                                  f" ({done.trigger})")
+    finished = days.to_the_second(done.finished_at or done.started_at)
+    return Check(ROLLOVER, False, f"{month} rolled over at {finished} ({done.trigger})")
 
 
 @dataclass(frozen=True)

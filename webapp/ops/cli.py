@@ -35,7 +35,8 @@ def report_lines(r: reports.OpsReport) -> list[str]:
     lines = [f"Operations report, {days.to_the_second(r.generated_at)} (UTC days)", ""]
     lines += table(f"Webhook success per day (last {r.webhook_days} days)",
                    ["day", "total", "processed", "failed", "pending", "rate %"],
-                   [[d.day.isoformat(), d.total, d.processed, d.failed, d.pending, d.rate] for d in reversed(r.webhooks)])
+                   [[d.day.isoformat(), d.total, d.processed, d.failed, d.pending, d.rate]
+                    for d in reversed(r.webhooks)])
     lines += table("Subscriptions by plan and status (not canceled)", ["plan", "status", "tenants", "entitled"],
                    [[s.plan, s.status, s.tenants, s.entitled] for s in r.subscriptions])
     lines += table(f"Usage by plan (last {reports.USAGE_MONTHS} months; at cap counts only plans with a cap above 0)",

@@ -172,8 +172,9 @@ def events_needing_attention(limit: int = ATTENTION_LIMIT, now: datetime | None 
     rows = db.session.execute(
         select(BillingEvent, replayable).where(BillingEvent.processed.is_(False))
         .order_by(BillingEvent.created_at, BillingEvent.id).limit(limit)).all()
-    return Attention(unprocessed_count(), [EventRow(e.event_id, e.type, e.created_at, e.attempts, e.outcome, e.tenant_id,
-                                           e.last_error, bool(ok)) for e, ok in rows])
+    found = [EventRow(e.event_id, e.type, e.created_at, e.attempts, e.outcome, e.tenant_id, e.last_error, bool(ok))
+             for e, ok in rows]
+    return Attention(unprocessed_count(), found)
 
 
 def unprocessed_count() -> int:
