@@ -134,7 +134,7 @@ def test_flask_ops_report_prints_aligned_tables_and_the_same_data_as_json(app, n
     lines = text.output.splitlines()
     head = lines.index("Webhook success per day (last 7 days)")
     assert lines[head + 1].split() == ["day", "total", "processed", "failed", "pending", "rate", "%"]
-    assert lines[head + 3].split() == ["2025-03-10", "4", "3", "1", "0", "75.0"]
+    assert lines[head + 3].split() == ["2025-03-10", "4", "3", "1", "0", "75.00"]
     assert len({len(lines[head + i]) for i in (1, 2, 3)}) == 1   # the header, rule and first row line up
     assert failed.event_id in text.output and "BillingUnavailable: Stripe is down" in text.output
     as_json = runner.invoke(args=["ops", "report", "--json", "--days", "3"])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Sequence
 
@@ -12,6 +13,7 @@ from flask.cli import AppGroup
 from webapp.errors import DomainError
 from webapp.ops import admin, alerts, days, reports
 
+NUMBER = re.compile(r"-?\d[\d,]*(\.\d+)?")  # right-aligned in a table
 ops_cli = AppGroup("ops", help="Operations: the monitoring report, the alerts, admin users.")
 
 
@@ -19,7 +21,7 @@ def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) 
     """An aligned text table: numbers right-aligned, text left-aligned, '-' for nothing."""
     cells = [[("-" if v is None else str(v)) for v in row] for row in rows]
     widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
-    numeric = [all(isinstance(row[i], int | float) or row[i] is None for row in rows) and bool(rows)
+    numeric = [bool(rows) and all(row[i] is None or NUMBER.fullmatch(str(row[i])) for row in rows)
                for i in range(len(headers))]
 
     def line(values: Sequence[str]) -> str:
@@ -35,8 +37,8 @@ def report_lines(r: reports.OpsReport) -> list[str]:
     lines = [f"Operations report, {days.to_the_second(r.generated_at)} (UTC days)", ""]
     lines += table(f"Webhook success per day (last {r.webhook_days} days)",
                    ["day", "total", "processed", "failed", "pending", "rate %"],
-                   [[d.day.isoformat(), d.total, d.processed, d.failed, d.pending, d.rate]
-                    for d in reversed(r.webhooks)])
+                   [[d.day.isoformat(), d.total, d.processed, d.failed, d.pending,
+                     f"{d.rate:.2f}" if d.rate is not None else None] for d in reversed(r.webhooks)])
     lines += table("Subscriptions by plan and status (not canceled)", ["plan", "status", "tenants", "entitled"],
                    [[s.plan, s.status, s.tenants, s.entitled] for s in r.subscriptions])
     lines += table(f"Usage by plan (last {reports.USAGE_MONTHS} months; at cap counts only plans with a cap above 0)",
