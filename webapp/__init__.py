@@ -88,14 +88,16 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    """The `flask billing|usage|ops ...` commands (`flask db ...` comes with Flask-Migrate)."""
+    """The `flask billing|usage|ops|demo ...` commands (`flask db ...` comes with Flask-Migrate)."""
     from webapp.billing import cli as billing_cli
     from webapp.metering import cli as usage_cli
     from webapp.ops import cli as ops_cli
+    from webapp.ops import demo_cli
 
     billing_cli.init_app(app)
     usage_cli.init_app(app)
     ops_cli.init_app(app)
+    demo_cli.init_app(app)
 
 
 def register_template_helpers(app: Flask) -> None:

@@ -1,6 +1,7 @@
 """Settings, read from the environment when a Config is instantiated (never at import)."""
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
@@ -8,6 +9,41 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = ROOT / "instance"
 DEFAULT_SQLITE_URL = f"sqlite:///{INSTANCE_DIR / 'ai_bookkeeper_demo.db'}"
+# Written by `make run` (scripts/run_dev.py) while it serves, removed when it stops: how the app, the
+# `flask` commands, the scripts and `python -m stripe_emulator` reach the local stack's Stripe emulator.
+LOCAL_STACK_FILE = INSTANCE_DIR / "local_stack.json"
+LOCAL_STACK_SETTINGS = ("STRIPE_SECRET_KEY", "STRIPE_API_BASE", "STRIPE_WEBHOOK_SECRET", "STRIPE_PRODUCTS_FILE")
+
+
+def _pid_alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def local_stack() -> dict[str, object]:
+    """What `make run` wrote about the stack it is serving from this checkout; {} when none is running."""
+    try:
+        data = json.loads(LOCAL_STACK_FILE.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or not _pid_alive(data.get("PID")):
+        return {}  # left behind by a stack that was killed: its emulator is gone too
+    return data
+
+
+def local_stack_settings(env: dict[str, str]) -> dict[str, str]:
+    """The local stack's Stripe settings, unless the environment configures Stripe itself."""
+    if env.get("STRIPE_SECRET_KEY"):
+        return {}
+    stack = local_stack()
+    return {k: str(stack[k]) for k in LOCAL_STACK_SETTINGS if stack.get(k)}
 
 
 def instance_secret() -> str:
@@ -45,10 +81,13 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     RATELIMIT_HEADERS_ENABLED = True
     PASSWORD_HASH_METHOD = "scrypt"
+    READ_LOCAL_STACK = True  # TestConfig: a test never reaches a developer's running stack
 
     def __init__(self) -> None:
         # An empty value (as in a copied .env.example) counts as unset.
         env = {k: v for k, v in os.environ.items() if v.strip()}
+        if self.READ_LOCAL_STACK:
+            env.update(local_stack_settings(env))
         self.SECRET_KEY = env.get("SECRET_KEY") or instance_secret()
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(env.get("DATABASE_URL", DEFAULT_SQLITE_URL))
         self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO").upper()
@@ -68,7 +107,8 @@ class Config:
         self.STRIPE_PRICE_IDS = {key: env[f"STRIPE_PRICE_{key.upper()}"]
                                  for key in ("starter", "pro", "firm", "firm_addon")
                                  if env.get(f"STRIPE_PRICE_{key.upper()}")}
-        self.STRIPE_PRODUCTS_FILE = env.get("STRIPE_PRODUCTS_FILE", str(ROOT / "config" / "stripe_products.json"))
+        # A relative path is the checkout's, whatever directory a command runs from (cron, scripts).
+        self.STRIPE_PRODUCTS_FILE = str(ROOT / env.get("STRIPE_PRODUCTS_FILE", "config/stripe_products.json"))
         self.SCHEDULER_ENABLED = _flag("SCHEDULER_ENABLED", "1")
         # The entitlement gate and metering; off only to benchmark the routes without it (bench/).
         self.GATE_ENABLED = _flag("GATE_ENABLED", "1")
@@ -87,6 +127,7 @@ class TestConfig(Config):
     __test__ = False  # not a pytest test class
     TESTING = True
     LOG_FILE = None
+    READ_LOCAL_STACK = False
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # fast hashes; the algorithm is not under test
 
     def __init__(self, database_url: str, **overrides: object) -> None:

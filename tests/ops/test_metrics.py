@@ -109,7 +109,7 @@ def gunicorn_two_workers(tmp_path: Path) -> Iterator[tuple[str, Path]]:
            "SECRET_KEY": "gunicorn-test", "PROMETHEUS_MULTIPROC_DIR": str(prom), "STRIPE_WEBHOOK_SECRET": "whsec_x"}
     log = (tmp_path / "gunicorn.log").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--workers", "2",
-                             "--bind", f"fd://{listener.fileno()}", "wsgi:app"],
+                             "--bind", f"fd://{listener.fileno()}", "--no-control-socket", "wsgi:app"],
                             cwd=ROOT, env=env, pass_fds=[listener.fileno()], stdout=log, stderr=log)
     base = f"http://127.0.0.1:{listener.getsockname()[1]}"
     try:

@@ -56,8 +56,10 @@ def ensure_customer(user: User) -> str:
 def start_checkout(user: User, request_base: str, *, plan: str | None = None, price_id: str | None = None,
                    addon_companies: int = 0) -> CheckoutStart:
     """Open a Checkout Session for a paid plan (plus firm add-on companies), with a trial for newcomers."""
-    if bool(plan) == bool(price_id):
-        raise ValidationError("Give either price_id or plan.", {"price_id": "give price_id or plan, not both"})
+    if plan and price_id:
+        raise ValidationError("Give either price_id or plan, not both.", {"price_id": "give price_id or plan, not both"})
+    if not plan and not price_id:
+        raise ValidationError("Say what to buy: give price_id or plan.", {"price_id": "is required (or give plan)"})
     plan_key = plan if plan else catalog.plan_key_for_price_id(str(price_id))
     if plan_key not in PLANS or not PLANS[plan_key].paid:
         raise catalog.UnknownPrice(f"'{plan_key}' is not a plan we sell.", plans=list(catalog.SELLABLE_KEYS))

@@ -32,6 +32,10 @@ class Report:
     error: str | None = None
 
 
+# A dry run changed nothing, so its lines say what a real run would do.
+DRY_RUN_OUTCOMES = {"drift fixed": "drift found", "applied": "would apply"}
+
+
 def describe(reports: list[Report], dry_run: bool) -> list[str]:
     """Human lines for a list of reports."""
     if not reports:
@@ -39,11 +43,12 @@ def describe(reports: list[Report], dry_run: bool) -> list[str]:
     lines = []
     verb = "would change" if dry_run else "changed"
     for r in reports:
-        head = f"{r.subject} tenant={r.tenant_id or '-'} {r.outcome}"
+        outcome = DRY_RUN_OUTCOMES.get(r.outcome, r.outcome) if dry_run else r.outcome
+        head = f"{r.subject} tenant={r.tenant_id or '-'} {outcome}"
         if r.error:
             lines.append(f"{head} ERROR {r.error}")
         elif r.changes:
-            lines.append(f"{head} {verb}: " + ", ".join(f"{k} {b!r} → {a!r}" for k, (b, a) in sorted(r.changes.items())))
+            lines.append(f"{head}: {verb} " + ", ".join(f"{k} {b!r} → {a!r}" for k, (b, a) in sorted(r.changes.items())))
         else:
             lines.append(f"{head} no change")
     lines.append(f"{len(reports)} item(s); {sum(1 for r in reports if r.changes)} with changes"

@@ -47,7 +47,8 @@ class StripeGateway:
     def client(self) -> stripe.StripeClient:
         """The StripeClient; BillingUnavailable when no key is configured."""
         if self._client is None:
-            raise BillingUnavailable("Billing is not configured: STRIPE_SECRET_KEY is not set.")
+            raise BillingUnavailable("Billing is not configured: STRIPE_SECRET_KEY is not set (set it, or start "
+                                     "the local stack with `make run`, whose emulator every command then uses).")
         return self._client
 
     # --- catalog -----------------------------------------------------------------------------
@@ -107,6 +108,33 @@ class StripeGateway:
         return str(session.url)
 
     # --- subscriptions -----------------------------------------------------------------------
+    def create_subscription(self, customer_id: str, price_id: str, tenant_id: str,
+                            trial_days: int | None = None) -> dict[str, Any]:
+        """Subscribe a customer that has a default card to a price directly (test data: `flask demo seed`)."""
+        params: dict[str, Any] = {"customer": customer_id, "items": [{"price": price_id}],
+                                  "metadata": {"tenant_id": tenant_id}}
+        if trial_days:
+            params["trial_period_days"] = trial_days
+        return _plain(self._call(lambda: self.client.v1.subscriptions.create(
+            params, {"idempotency_key": _new_key()})))  # type: ignore[arg-type]
+
+    def create_test_customer(self, email: str, name: str, tenant_id: str, card: str,
+                             test_clock: str | None = None) -> str:
+        """A test-mode customer with a test card (`pm_card_…`) as default, optionally on a test clock."""
+        params: dict[str, Any] = {"email": email, "name": name, "metadata": {"tenant_id": tenant_id},
+                                  "payment_method": card, "invoice_settings": {"default_payment_method": card}}
+        if test_clock:
+            params["test_clock"] = test_clock
+        customer = self._call(lambda: self.client.v1.customers.create(
+            params, {"idempotency_key": _new_key()}))  # type: ignore[arg-type]
+        return str(customer.id)
+
+    def create_test_clock(self, frozen_time: int, name: str) -> str:
+        """A test clock frozen at frozen_time (test mode only)."""
+        clock = self._call(lambda: self.client.v1.test_helpers.test_clocks.create(
+            {"frozen_time": frozen_time, "name": name}, {"idempotency_key": _new_key()}))
+        return str(clock.id)
+
     def retrieve_subscription(self, subscription_id: str) -> dict[str, Any] | None:
         """The subscription as Stripe has it now, or None if Stripe does not know it."""
         return self._retrieve_or_none(lambda: self.client.v1.subscriptions.retrieve(subscription_id))

@@ -19,9 +19,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from webapp import clock
+from webapp.billing.services import paid_plan_clause
 from webapp.errors import ValidationError
 from webapp.extensions import db
-from webapp.models import RolloverFailure, RolloverRun, Tenant, UsageMonthly
+from webapp.models import Entitlement, RolloverFailure, RolloverRun, Tenant, UsageMonthly
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ class RolloverResult:
     tenants: list[str] = field(default_factory=list)
     reset: list[str] = field(default_factory=list)
     kept: dict[str, tuple[int, int]] = field(default_factory=dict)
+    active: int = 0  # tenants with a paid plan (active, status active or trialing)
 
 
 def check_month(year_month: str | None) -> str:
@@ -103,11 +105,12 @@ def _roll(month: str, trigger: str) -> RolloverResult:
     kept_rows = db.session.execute(
         select(UsageMonthly.tenant_id, UsageMonthly.tx_posted, UsageMonthly.tx_analyzed)
         .where(UsageMonthly.year_month == month, UsageMonthly.tenant_id.not_in(reset or [""]))).all()
+    active = int(db.session.scalar(select(func.count()).select_from(Entitlement).where(paid_plan_clause())) or 0)
     run.finished_at, run.tenants, run.rows_created = clock.now(), len(tenants), len(reset)
     db.session.commit()
     log.info("rollover.completed", extra={"year_month": month, "trigger": trigger, "tenants": len(tenants),
                                           "rows_created": len(reset)})
-    return RolloverResult(month, tenants=tenants, reset=reset,
+    return RolloverResult(month, tenants=tenants, reset=reset, active=active,
                           kept={r.tenant_id: (r.tx_posted, r.tx_analyzed) for r in kept_rows})
 
 
@@ -116,8 +119,11 @@ def report(result: RolloverResult) -> list[str]:
     if result.already_done:
         return [f"Monthly usage rollover for {result.year_month} was already done"
                 f" ({result.done_by}, {result.done_at}): nothing to do."]
-    lines = [f"Starting monthly usage rollover for {result.year_month}...",
-             f"Found {len(result.tenants)} active tenants"]
+    others = len(result.tenants) - result.active
+    found = f"Found {result.active} active tenants"  # the runbook's line; "active" means paying, as in the gate
+    if others:
+        found += f" and {others} on the free tier or not paying"
+    lines = [f"Starting monthly usage rollover for {result.year_month}...", found]
     lines += [f"  Reset usage for tenant {t}" for t in result.reset]
     lines += [f"  Kept usage for tenant {t}: already counting this month ({p} posted, {a} analysed)"
               for t, (p, a) in sorted(result.kept.items())]
