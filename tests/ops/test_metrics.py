@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.billing.helpers import post_event
@@ -61,7 +62,7 @@ def test_metrics_count_gate_decisions_requests_and_webhook_outcomes(app, client,
     assert api_client.post("/api/post/commit", json={"je_ids": ["je_nope"]}).status_code == 402
     assert post_event(client, {"id": "evt_1", "type": "invoice.paid"}, secret="whsec_wrong").status_code == 400
     resp = client.get("/metrics", headers=AUTH)
-    assert resp.status_code == 200 and resp.mimetype == "text/plain"
+    assert resp.status_code == 200 and resp.headers["Content-Type"] == CONTENT_TYPE_LATEST
     scrape = samples(resp.get_data(as_text=True))
     assert value(scrape, "aibk_gate_decisions_total", action="propose", code="ALLOWED") == 1
     assert value(scrape, "aibk_gate_decisions_total", action="propose", code="FREE_CAP_EXCEEDED") == 1

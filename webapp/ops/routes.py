@@ -50,4 +50,4 @@ def admin_alerts() -> dict[str, object]:
 def metrics_endpoint() -> Response:
     """Prometheus text format; 404 unless METRICS_TOKEN is set, 401 without that Bearer token."""
     metrics.check_scrape_token(request.headers.get("Authorization", ""))
-    return Response(metrics.render(), mimetype=CONTENT_TYPE_LATEST)
+    return Response(metrics.render(), content_type=CONTENT_TYPE_LATEST)
