@@ -51,7 +51,7 @@ def test_subscriptions_group_live_ones_by_plan_and_status_with_who_is_entitled(a
     assert rows == [("starter", "active", 1, 1), ("pro", "past_due", 1, 0), ("pro", "trialing", 1, 1)]
 
 
-def test_usage_by_plan_counts_only_tenants_with_a_cap_above_zero_as_at_cap(app, client, now):
+def test_usage_by_plan_counts_only_tenants_with_a_cap_above_zero_so_free_is_never_at_cap(app, client, now):
     starter_full, starter_half, pro, free = (signup_api_client(client).tenant_id for _ in range(4))
     set_plan(starter_full, "starter")
     set_plan(starter_half, "starter")
@@ -64,8 +64,7 @@ def test_usage_by_plan_counts_only_tenants_with_a_cap_above_zero_as_at_cap(app, 
     usage(free, "2024-12", 0)                 # outside the 3 months
     rows = {(r.year_month, r.plan): (r.tenants, r.avg_posted, r.max_posted, r.at_cap, r.cap)
             for r in reports.usage_by_plan(3, NOW)}
-    assert rows == {("2025-03", "free"): (1, 0.0, 0, 0, 0),
-                    ("2025-03", "starter"): (2, 225.0, 300, 1, 300),
+    assert rows == {("2025-03", "starter"): (2, 225.0, 300, 1, 300),
                     ("2025-03", "pro"): (1, 2000.0, 2000, 1, 2000),
                     ("2025-01", "pro"): (1, 20.0, 20, 0, 2000)}
 

@@ -41,7 +41,7 @@ def report_lines(r: reports.OpsReport) -> list[str]:
                      f"{d.rate:.2f}" if d.rate is not None else None] for d in reversed(r.webhooks)])
     lines += table("Subscriptions by plan and status (not canceled)", ["plan", "status", "tenants", "entitled"],
                    [[s.plan, s.status, s.tenants, s.entitled] for s in r.subscriptions])
-    lines += table(f"Usage by plan (last {reports.USAGE_MONTHS} months; at cap counts only plans with a cap above 0)",
+    lines += table(f"Usage by plan (last {reports.USAGE_MONTHS} months; tenants with a cap above 0)",
                    ["month", "plan", "cap", "tenants", "avg posted", "max posted", "at cap"],
                    [[u.year_month, u.plan, u.cap, u.tenants, u.avg_posted, u.max_posted, u.at_cap]
                     for u in sorted(r.usage, key=lambda u: u.year_month, reverse=True)])

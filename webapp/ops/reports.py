@@ -108,14 +108,15 @@ class UsageRow:
 
 
 def usage_by_plan(months: int = USAGE_MONTHS, now: datetime | None = None) -> list[UsageRow]:
-    """Usage of the last `months` months by (current) plan; only tenants with a cap above 0 can be at cap."""
+    """Usage of the last `months` months by (current) plan, of tenants whose cap is above 0 (the free tier, cap 0,
+    posts nothing and would always look "at cap")."""
     window = last_months(months, now or clock.now())
     at_cap = case((and_(Entitlement.tx_cap > 0, UsageMonthly.tx_posted >= Entitlement.tx_cap), 1), else_=0)
     rows = db.session.execute(
         select(UsageMonthly.year_month, Entitlement.plan, func.count(), func.avg(UsageMonthly.tx_posted),
                func.max(UsageMonthly.tx_posted), func.sum(at_cap))
         .join(Entitlement, Entitlement.tenant_id == UsageMonthly.tenant_id)
-        .where(UsageMonthly.year_month.in_(window))
+        .where(UsageMonthly.year_month.in_(window), Entitlement.tx_cap > 0)
         .group_by(UsageMonthly.year_month, Entitlement.plan)).all()
     out = [UsageRow(month, plan, int(n), round(float(avg or 0), 1), int(top or 0), int(capped or 0),
                     PLANS[plan].tx_cap if plan in PLANS else 0)
