@@ -10,7 +10,7 @@ from sqlalchemy import select
 from tests.conftest import csrf_token_from, signup_api_client
 from tests.ops.helpers import log_in, make_admin, store_event
 from webapp.extensions import db
-from webapp.models import BillingEvent, OpsAudit, User
+from webapp.models import AlertState, BillingEvent, OpsAudit, User
 from webapp.ops import alerts
 
 NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
@@ -142,6 +142,24 @@ def test_a_replay_that_fails_again_is_shown_and_audited_with_its_error(app, admi
     assert detail["outcome"] == "failed" and detail["error"].startswith("BillingUnavailable")
     db.session.expire_all()
     assert db.session.get(BillingEvent, event.id).outcome == "failed"
+
+
+def test_check_now_evaluates_the_alerts_and_refreshes_the_section_and_the_header_count(app, admin_web, clock):
+    clock.set(NOW)
+    token = admin_web.csrf("/admin")
+    resp = admin_web.client.post("/admin/alerts/check", data={"csrf_token": token}, headers={"HX-Request": "true"})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and 'id="alerts"' in html and "<html" not in html
+    assert "no completed rollover for 2025-03" in html and "have not been evaluated yet" not in html
+    assert '<span id="admin-nav" hx-swap-oob="true">' in html and "Firing: Monthly rollover" in html
+    assert db.session.get(AlertState, alerts.ROLLOVER).firing
+    plain = admin_web.client.post("/admin/alerts/check", data={"csrf_token": token})
+    assert plain.status_code == 303 and plain.headers["Location"] == "/admin#alerts"
+
+
+def test_check_now_is_refused_to_a_non_admin(app, logged_in, clock):
+    resp = logged_in.client.post("/admin/alerts/check", data={"csrf_token": logged_in.csrf()})
+    assert resp.status_code == 403 and db.session.scalars(select(AlertState)).all() == []
 
 
 def test_replay_needs_a_csrf_token_and_a_known_event(app, admin_web, clock):

@@ -30,12 +30,12 @@ TITLES = {WEBHOOK_FAILURE_RATE: "Webhook failure rate", FAILED_PAYMENTS: "Failed
 # What the runbook says to do, shown with each firing alert (docs/RUNBOOK.md, "Monitoring & Alerts").
 RUNBOOK_STEPS = {
     WEBHOOK_FAILURE_RATE: "Check the Stripe Dashboard's webhook deliveries for errors, verify STRIPE_WEBHOOK_SECRET, "
-                          "read the events' last errors (/admin or `flask ops report`) and logs/app.log, fix the "
-                          "cause, then `flask billing replay --failed`.",
+                          "read the events' last errors (/admin or flask ops report) and logs/app.log, fix the "
+                          "cause, then flask billing replay --failed.",
     FAILED_PAYMENTS: "Review the Stripe Dashboard (Payments → failed) for a pattern (one card brand, one country, a "
                      "bank outage); consider a customer notice. Affected tenants are on the free tier until paid.",
     ROLLOVER: "Check the cron job's log (logs/rollover.log) and the scheduler's lines in logs/app.log, check that the "
-              "database answers (/healthz), then run `flask usage rollover` (safe to run again).",
+              "database answers (/healthz), then run flask usage rollover (safe to run again).",
 }
 WEBHOOK_WINDOW = timedelta(hours=24)
 ROLLOVER_DEADLINE = timedelta(hours=1)  # the rollover runs at 00:00 UTC on the 1st; 01:00 is late

@@ -8,13 +8,10 @@ from webapp.ops import alerts, charts, days, reports
 
 
 @dataclass
-class Dashboard:
-    """What /admin shows."""
+class AlertsPanel:
+    """The alerts as last evaluated (stored state)."""
 
-    report: reports.OpsReport
     alerts: list[alerts.AlertView]
-    charts: list[charts.BarChart]
-    payment_threshold: int
 
     @property
     def firing(self) -> list[alerts.AlertView]:
@@ -27,12 +24,32 @@ class Dashboard:
         return all(a.evaluated_at is None for a in self.alerts)
 
 
+@dataclass
+class Dashboard:
+    """What /admin shows."""
+
+    report: reports.OpsReport
+    panel: AlertsPanel
+    charts: list[charts.BarChart]
+
+
+def alerts_panel() -> AlertsPanel:
+    """The alerts' stored state, for the page and for "Check now"."""
+    return AlertsPanel(alerts.current_states())
+
+
+def check_alerts() -> AlertsPanel:
+    """Evaluate the alerts now (as the hourly job does: transitions logged once) and return their new state."""
+    alerts.evaluate()
+    return alerts_panel()
+
+
 def dashboard() -> Dashboard:
     """Build the admin page: one report, the charts drawn from it, the alerts as last evaluated."""
     report = reports.build_report()
     threshold = alerts.Thresholds.from_config().failed_payments_per_day
-    return Dashboard(report, alerts.current_states(),
-                     [webhook_chart(report), usage_chart(report), payments_chart(report, threshold)], threshold)
+    return Dashboard(report, alerts_panel(),
+                     [webhook_chart(report), usage_chart(report), payments_chart(report, threshold)])
 
 
 def _day(d: object) -> str:

@@ -37,6 +37,16 @@ def replay_event(event_id: str) -> Response | str:
     return redirect(url_for("ops.admin_dashboard"), code=303)
 
 
+@bp.post("/admin/alerts/check")
+@admin_required
+def check_alerts() -> Response | str:
+    """Evaluate the alerts now; htmx gets the alerts section and the header's count, a form post a redirect."""
+    panel = console.check_alerts()
+    if is_htmx():
+        return render_template("ops/_alerts.html", panel=panel, refresh_header=True)
+    return redirect(url_for("ops.admin_dashboard", _anchor="alerts"), code=303)
+
+
 @bp.app_context_processor
 def admin_alerts() -> dict[str, object]:
     """`admin_alerts()` for the header: the firing alerts' titles, read only when an admin's page asks."""
