@@ -172,6 +172,27 @@ def remove_local_stack() -> None:
         return
 
 
+def choose_rate_limit_storage(host: str = "127.0.0.1", port: int = 6379) -> str | None:
+    """REDIS_URL as set; else the Redis on host:port when it answers a PING; else None (in memory, warned once).
+
+    In memory, each gunicorn worker counts on its own, so the limit is only as good as one worker's share.
+    """
+    if os.environ.get("REDIS_URL"):
+        return os.environ["REDIS_URL"]
+    import redis
+
+    url = f"redis://{host}:{port}/0"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5).ping()
+    except redis.RedisError:
+        print(f"run: WARNING: REDIS_URL is unset and no Redis answers on {host}:{port}: rate limits are counted "
+              "in memory, per worker process (set REDIS_URL to share them)", file=sys.stderr, flush=True)
+        return None
+    os.environ["REDIS_URL"] = url
+    print(f"run: rate limits shared through the Redis on {host}:{port}", flush=True)
+    return url
+
+
 def bootstrap_catalog() -> None:
     """Create (or find) the plans' products and prices in Stripe (the emulator here)."""
     from webapp import create_app
@@ -209,8 +230,9 @@ def check_free(host: str, port: int) -> None:
 def serve(host: str, port: int, emulator: EmulatorProcess | None) -> int:
     """Run gunicorn until it exits or we are told to stop; stop everything we started."""
     print(f"run: AI Bookkeeper on http://localhost:{port}", flush=True)
+    timeout = os.environ.get("REQUEST_TIMEOUT_SECONDS") or "60"  # the app's webhook claims expire after it too
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", "2",
-                               "--threads", "4", "--timeout", "60", "--no-control-socket", "wsgi:app"], cwd=ROOT)
+                               "--threads", "4", "--timeout", timeout, "--no-control-socket", "wsgi:app"], cwd=ROOT)
     procs = [p for p in (server, emulator.proc if emulator else None) if p is not None]
 
     def stop(*_: object) -> None:
@@ -252,6 +274,10 @@ def main() -> int:
     try:
         host, port = read_settings()
         check_free(host, port)
+        choose_rate_limit_storage()
+        # gunicorn is not in debug: Checkout's and the Portal's return links come from configuration.
+        if not os.environ.get("BILLING_RETURN_URL"):
+            os.environ["BILLING_RETURN_URL"] = f"http://localhost:{port}/billing"
         if not os.environ.get("STRIPE_SECRET_KEY"):
             emulator = start_local_emulator(port)
             bootstrap_catalog()

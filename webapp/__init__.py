@@ -19,6 +19,7 @@ def create_app(config: Config | None = None) -> Flask:
 
     configure_logging(app)
     register_extensions(app)
+    register_request_policies(app)
     register_blueprints(app)
     register_metrics(app)
     register_error_handlers(app)
@@ -55,6 +56,15 @@ def register_extensions(app: Flask) -> None:
     from webapp.billing import stripe_gateway
 
     stripe_gateway.init_app(app)
+
+
+def register_request_policies(app: Flask) -> None:
+    """What every request goes through before its view: real client addresses and the rate limiter's
+    failure handling (webapp/rate_limits.py), then the input policy (webapp/input_policy.py)."""
+    from webapp import input_policy, rate_limits
+
+    rate_limits.init_app(app)
+    input_policy.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,6 +81,7 @@ class Config:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True  # storage down: let the request through, log ratelimit.storage_failed
     PASSWORD_HASH_METHOD = "scrypt"
     READ_LOCAL_STACK = True  # TestConfig: a test never reaches a developer's running stack
 
@@ -96,12 +98,26 @@ class Config:
         # A pasted statement is a form field: Flask's 500 kB default for fields would cut it off with a 413 first.
         self.MAX_FORM_MEMORY_SIZE = self.MAX_CONTENT_LENGTH
         self.SESSION_COOKIE_SECURE = _flag("SESSION_COOKIE_SECURE", "0")
+        # The remember-me cookie follows the session cookie's flags, and lasts REMEMBER_COOKIE_DAYS.
+        self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.REMEMBER_COOKIE_DURATION = timedelta(days=int(env.get("REMEMBER_COOKIE_DAYS", "14")))
         self.RATELIMIT_STORAGE_URI = env.get("REDIS_URL") or "memory://"
         self.AUTH_RATE_LIMIT = env.get("AUTH_RATE_LIMIT", "10 per minute")
+        # How many reverse proxies in front of the app set X-Forwarded-For/-Proto/-Host (0: trust none).
+        self.TRUSTED_PROXIES = int(env.get("TRUSTED_PROXIES", "0"))
         self.STRIPE_SECRET_KEY = env.get("STRIPE_SECRET_KEY")
         self.STRIPE_API_BASE = env.get("STRIPE_API_BASE")
         self.STRIPE_WEBHOOK_SECRET = env.get("STRIPE_WEBHOOK_SECRET")
+        # No request outlives this (gunicorn's --timeout, which `make run` passes); a webhook's claim on an
+        # event expires after it. Stripe's calls fit inside it: timeout × (retries + 1) plus back-off.
+        self.REQUEST_TIMEOUT_SECONDS = int(env.get("REQUEST_TIMEOUT_SECONDS", "60"))
+        self.STRIPE_TIMEOUT_SECONDS = float(env.get("STRIPE_TIMEOUT_SECONDS", "15"))
+        self.STRIPE_MAX_NETWORK_RETRIES = int(env.get("STRIPE_MAX_NETWORK_RETRIES", "2"))
         self.BILLING_RETURN_URL = env.get("BILLING_RETURN_URL")
+        # The public host and scheme: Stripe's return links when BILLING_RETURN_URL is unset (never the Host header).
+        self.SERVER_NAME = env.get("SERVER_NAME")
+        self.PREFERRED_URL_SCHEME = env.get("PREFERRED_URL_SCHEME", "http")
         self.TRIAL_DAYS = int(env.get("TRIAL_DAYS", "14"))
         # Price ids from the bootstrap's .env lines; config/stripe_products.json or lookup keys otherwise.
         self.STRIPE_PRICE_IDS = {key: env[f"STRIPE_PRICE_{key.upper()}"]

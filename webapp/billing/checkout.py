@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from flask import current_app
 
@@ -14,6 +13,7 @@ from webapp.billing.subscriptions import sync_from_stripe
 from webapp.errors import Conflict, ValidationError
 from webapp.extensions import db
 from webapp.models import User
+from webapp.redirects import portal_return_url, public_base_url
 
 log = logging.getLogger(__name__)
 
@@ -27,20 +27,6 @@ class CheckoutStart:
 
     url: str
     session_id: str
-
-
-def _return_base(request_base: str) -> str:
-    """The app's origin for Checkout's return links: BILLING_RETURN_URL's scheme and host, or the request's."""
-    configured = current_app.config.get("BILLING_RETURN_URL")
-    if configured:
-        parts = urlsplit(configured)
-        return f"{parts.scheme}://{parts.netloc}"
-    return request_base.rstrip("/")
-
-
-def _portal_return_url(request_base: str) -> str:
-    """Where the Billing Portal's return link goes: BILLING_RETURN_URL as given, else the billing page."""
-    return current_app.config.get("BILLING_RETURN_URL") or f"{request_base.rstrip('/')}/billing"
 
 
 def ensure_customer(user: User) -> str:
@@ -77,7 +63,7 @@ def start_checkout(user: User, request_base: str, *, plan: str | None = None, pr
     line_items = [{"price": catalog.price_for(plan_key), "quantity": 1}]
     if addon_companies and addon is not None:
         line_items.append({"price": catalog.price_for(addon.key), "quantity": addon_companies})
-    base = _return_base(request_base)
+    base = public_base_url(request_base)
     customer = ensure_customer(user)
     expired = stripe_gateway.gateway().expire_open_checkout_sessions(customer)
     if expired:
@@ -103,7 +89,7 @@ def portal_url(tenant_id: str, request_base: str) -> str:
     if not ent.stripe_customer_id:
         raise Conflict("NO_BILLING_ACCOUNT", "There is no billing account yet: choose a plan first.",
                        upgrade_url=links.upgrade_url())
-    return stripe_gateway.gateway().create_portal_session(ent.stripe_customer_id, _portal_return_url(request_base))
+    return stripe_gateway.gateway().create_portal_session(ent.stripe_customer_id, portal_return_url(request_base))
 
 
 def complete_checkout(tenant_id: str, session_id: str) -> bool:

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from webapp import clock
-from webapp.billing import audit, events
+from webapp.billing import audit, events, notices
 from webapp.billing.plans import PLANS
 from webapp.billing.subscriptions import ENDED_STATUSES, live_subscription_of, set_plan, sync_from_stripe
 from webapp.errors import Conflict, NotFound
@@ -134,6 +134,7 @@ def reactivate(tenant_id: str, actor: str) -> Report:
     before = audit.snapshot(ent)
     ent.active, ent.subscription_status = True, "active"
     set_plan(ent, ent.plan, ent.addon_companies)
+    notices.resolve(tenant_id, ent.subscription_status)  # a failed-payment notice ends with the problem
     changes = audit.record(ent, before, "manual_reactivate", actor, always=True)
     db.session.commit()
     log.info("billing.reactivated", extra={"tenant_id": tenant_id, "actor": actor})

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -22,7 +23,7 @@ class StripeGateway:
     """Wraps StripeClient with timeouts, network retries and an idempotency key on every create."""
 
     def __init__(self, api_key: str | None, api_base: str | None, webhook_secret: str | None,
-                 timeout: float = 20.0, max_network_retries: int = 2) -> None:
+                 timeout: float = 15.0, max_network_retries: int = 2) -> None:
         self.api_key = api_key
         self.api_base = api_base
         self.webhook_secret = webhook_secret
@@ -159,6 +160,8 @@ class StripeGateway:
             raise WebhookRejected("BAD_SIGNATURE", f"Signature check failed: {exc.user_message}") from exc
         except (UnicodeDecodeError, ValueError) as exc:  # the library decodes the body before checking it
             raise WebhookRejected("BAD_SIGNATURE", "Signature check failed: the body is not UTF-8 text.") from exc
+        if _signed_at(signature_header) > time.time() + WEBHOOK_TOLERANCE_SECONDS:  # the library checks only the past
+            raise WebhookRejected("BAD_SIGNATURE", "Signature check failed: the timestamp is in the future.")
         try:
             event = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -182,6 +185,15 @@ class StripeGateway:
             return fn()
         except stripe.StripeError as exc:
             raise _translate(exc) from exc
+
+
+def _signed_at(signature_header: str) -> int:
+    """The `t=` of a Stripe-Signature header (verified by then, so it is present and an integer)."""
+    for part in signature_header.split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t" and value.isascii() and value.isdigit():
+            return int(value)
+    return 0
 
 
 MAX_EVENT_TIMESTAMP = 2**33  # year 2242: anything larger is not a Stripe `created`
@@ -219,7 +231,8 @@ def init_app(app: Flask) -> None:
     """Build the app's gateway from its config (no network at build time)."""
     app.extensions["stripe_gateway"] = StripeGateway(
         app.config.get("STRIPE_SECRET_KEY"), app.config.get("STRIPE_API_BASE"),
-        app.config.get("STRIPE_WEBHOOK_SECRET"))
+        app.config.get("STRIPE_WEBHOOK_SECRET"), timeout=app.config.get("STRIPE_TIMEOUT_SECONDS", 15.0),
+        max_network_retries=app.config.get("STRIPE_MAX_NETWORK_RETRIES", 2))
 
 
 def gateway() -> StripeGateway:
