@@ -33,7 +33,8 @@ def test_render_yaml_web_service_runs_gunicorn_with_health_check_and_migrations_
     web = by_name("ai-bookkeeper")
     assert web["type"] == "web" and web["healthCheckPath"] == "/healthz"
     assert web["preDeployCommand"] == "flask db upgrade"
-    assert re.search(r"\bgunicorn -c gunicorn\.conf\.py\b.*\bwsgi:app$", web["startCommand"])
+    assert re.search(r"\bgunicorn -c gunicorn\.conf\.py\b.*--timeout \$REQUEST_TIMEOUT_SECONDS\b.*\bwsgi:app$",
+                     web["startCommand"])
     assert (ROOT / "gunicorn.conf.py").exists() and (ROOT / "wsgi.py").exists()
 
 
@@ -49,7 +50,7 @@ def test_render_yaml_declares_postgresql_and_redis_and_wires_them_in():
 def test_render_yaml_lists_every_setting_the_web_service_needs_each_documented_in_the_readme():
     web = env_keys(by_name("ai-bookkeeper"))
     needed = {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET",
-              "METRICS_TOKEN", "SESSION_COOKIE_SECURE", "FLASK_APP"}
+              "METRICS_TOKEN", "SESSION_COOKIE_SECURE", "FLASK_APP", "TRUSTED_PROXIES", "REQUEST_TIMEOUT_SECONDS"}
     assert needed <= web
     readme = (ROOT / "README.md").read_text()
     for key in web - {"FLASK_APP", "PYTHON_VERSION"}:
