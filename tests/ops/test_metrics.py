@@ -47,11 +47,10 @@ def test_metrics_answer_404_when_no_token_is_configured(app, client):
     assert client.get("/metrics", headers=AUTH).status_code == 404
 
 
-@pytest.mark.parametrize("header", [None, "Bearer wrong-token", f"Basic {TOKEN}", "Bearer "])
-def test_metrics_answer_401_without_the_right_bearer_token(app, client, header):
-    resp = client.get("/metrics", headers={"Authorization": header} if header else {})
-    assert resp.status_code == 401
-    assert b"aibk_" not in resp.data
+def test_metrics_answer_401_without_the_right_bearer_token(app, client):
+    for header in (None, "Bearer wrong-token", f"Basic {TOKEN}", "Bearer ", f"Bearer {TOKEN}x"):
+        resp = client.get("/metrics", headers={"Authorization": header} if header else {})
+        assert resp.status_code == 401 and b"aibk_" not in resp.data, header
 
 
 def test_metrics_count_gate_decisions_requests_and_webhook_outcomes(app, client, api_client, clock):

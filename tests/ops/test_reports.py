@@ -146,10 +146,10 @@ def test_flask_ops_report_prints_aligned_tables_and_the_same_data_as_json(app, n
     assert data["generated_at"] == "2025-03-10T12:00:00Z"
 
 
-@pytest.mark.parametrize("days", ["0", "367", "x"])
-def test_flask_ops_report_refuses_a_bad_day_count_with_exit_2(app, days):
-    out = app.test_cli_runner().invoke(args=["ops", "report", "--days", days])
-    assert out.exit_code == 2 and "--days" in out.output
+def test_flask_ops_report_refuses_a_bad_day_count_with_exit_2(app):
+    for days in ("0", "367", "x"):
+        out = app.test_cli_runner().invoke(args=["ops", "report", "--days", days])
+        assert out.exit_code == 2 and "--days" in out.output, days
 
 
 def test_days_are_utc_days_whatever_the_database_sessions_time_zone(app, backend, now):
