@@ -61,14 +61,24 @@ def set_admin(email: str, is_admin: bool, actor: str) -> AdminChange:
     return AdminChange(address, is_admin, changed=True)
 
 
-def replay_event(event_id: str, admin_email: str) -> operations.Report:
+@dataclass(frozen=True)
+class Replayed:
+    """How replaying one event from /admin went."""
+
+    event_id: str
+    outcome: str
+    error: str | None
+    changed: list[str]
+
+
+def replay_event(event_id: str, admin_email: str) -> Replayed:
     """Replay one stored event with the same service as `flask billing replay`, and audit who did it and how it went."""
     actor = f"/admin replay (by {admin_email})"
-    reports = operations.replay(event_id=event_id, actor=actor)  # NotFound for an unknown event
-    report = reports[0]
-    _audit("replay_event", actor, event_id, report.tenant_id, outcome=report.outcome,
-           **({"error": report.error} if report.error else {}),
-           **({"changed": ", ".join(sorted(report.changes))} if report.changes else {}))
+    result = operations.replay(event_id=event_id, actor=actor)[0]  # NotFound for an unknown event
+    replayed = Replayed(event_id, result.outcome, result.error, sorted(result.changes))
+    _audit("replay_event", actor, event_id, result.tenant_id, outcome=replayed.outcome,
+           **({"error": replayed.error} if replayed.error else {}),
+           **({"changed": ", ".join(replayed.changed)} if replayed.changed else {}))
     db.session.commit()
-    log.info("ops.event_replayed", extra={"event_id": event_id, "outcome": report.outcome, "actor": actor})
-    return report
+    log.info("ops.event_replayed", extra={"event_id": event_id, "outcome": replayed.outcome, "actor": actor})
+    return replayed

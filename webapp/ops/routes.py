@@ -32,7 +32,7 @@ def replay_event(event_id: str) -> Response | str:
     result = admin.replay_event(event_id, current_user.email)
     if is_htmx():
         return render_template("ops/_events.html", attention=reports.events_needing_attention(), result=result)
-    flash(f"Replayed {result.subject}: {result.outcome}" + (f" ({result.error})" if result.error else ""),
+    flash(f"Replayed {result.event_id}: {result.outcome}" + (f" ({result.error})" if result.error else ""),
           "error" if result.error else "info")
     return redirect(url_for("ops.admin_dashboard"), code=303)
 
