@@ -3,7 +3,8 @@
 `python scripts/screenshots.py admin` saves only the admin console's (admin.png, admin-events.png).
 
 Starts the app and a fresh Stripe emulator exactly as the browser tests do (tests/browser/live.py),
-then walks through the product as a new user would, in Debian's Chromium at 1280×800.
+then walks through the product as a new user would, in Debian's Chromium at 1280×800, and again the
+pages a bookkeeper uses on the go at 390×844 (the `phone-*` files).
 """
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from tests.browser.live import (VIEWPORT, browser_unavailable, chromium, import_
 from tests.factories import set_plan  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
+PHONE = {"width": 390, "height": 844}
+SAMPLE_EXPORT = ROOT / "tests" / "samples" / "us_bank_checking.csv"
 
 
 def main(argv: list[str]) -> int:
@@ -40,9 +43,14 @@ def main(argv: list[str]) -> int:
         shoot = Shooter(page)
         if argv != ["admin"]:
             walk(env, page, shoot)
+            phone = browser.new_context(viewport=PHONE, base_url=env.url, is_mobile=True, has_touch=True)
+            on_phone = Shooter(phone.new_page())
+            walk_phone(env, on_phone.page, on_phone)
+            shoot.saved += on_phone.saved
+            phone.close()
         context.close()
-        walk_admin(env, browser)
-    print(f"screenshots: saved to {OUT.relative_to(ROOT)}")
+        shoot.saved += walk_admin(env, browser)
+    print(f"screenshots: {len(shoot.saved)} PNGs in {OUT.relative_to(ROOT)}")
     return 0
 
 
@@ -52,11 +60,11 @@ class Shooter:
     def __init__(self, page) -> None:  # type: ignore[no-untyped-def]
         self.page, self.saved = page, []
 
-    def __call__(self, name: str, modal: bool = False) -> None:
+    def __call__(self, name: str, modal: bool = False, full_page: bool = False) -> None:
         if modal:
             self.page.get_by_role("dialog").wait_for()
         self.page.wait_for_load_state("networkidle")
-        self.page.screenshot(path=str(OUT / f"{name}.png"))
+        self.page.screenshot(path=str(OUT / f"{name}.png"), full_page=full_page)
         self.saved.append(name)
 
     def close_modal(self) -> None:
@@ -83,9 +91,15 @@ def walk(env, page, shoot: Shooter) -> None:  # type: ignore[no-untyped-def]
     tenant = tenant_of(email)
     shoot("workspace-empty")
     page.get_by_label("…or paste it").fill("date,description,amount\n2025-01-02,Staples order,twelve")
-    page.get_by_role("button", name="Import").click()
+    page.get_by_role("button", name="Preview import").click()
     page.get_by_text("line 2").wait_for()
     shoot("workspace-import-error")
+    page.locator("#csv-file").set_input_files(str(SAMPLE_EXPORT))
+    page.get_by_role("button", name="Preview import").click()
+    page.get_by_text("Ready to import").wait_for()
+    page.locator("#import-card").evaluate("el => el.scrollIntoView()")
+    shoot("workspace-import-preview")
+    page.get_by_label("…or paste it").wait_for(state="detached")
     txns = import_sample(tenant)
     propose(tenant, txns[:5])
     page.goto(f"{base}/app")
@@ -101,6 +115,7 @@ def walk(env, page, shoot: Shooter) -> None:  # type: ignore[no-untyped-def]
     page.get_by_role("button", name="Commit: Staples order 1042").click()
     shoot("modal-subscription-required", modal=True)
     shoot.close_modal()
+    page.get_by_text("Switch company").click()
     page.get_by_label("New company").fill("Second Street Bakery")
     page.get_by_role("button", name="Add company").click()
     shoot("modal-company-limit", modal=True)
@@ -108,6 +123,10 @@ def walk(env, page, shoot: Shooter) -> None:  # type: ignore[no-untyped-def]
     use_free_analyses(tenant, 45)
     page.goto(f"{base}/app")
     shoot("workspace-nudge")
+    page.get_by_role("checkbox", name="Select all transactions").check()
+    page.get_by_role("button", name="Propose selected").click()
+    shoot("modal-free-cap-partial", modal=True)
+    shoot.close_modal()
     use_free_analyses(tenant, 5)
     page.get_by_role("button", name="Propose: Google Ads campaign").click()
     shoot("modal-free-cap", modal=True)
@@ -126,7 +145,7 @@ def walk(env, page, shoot: Shooter) -> None:  # type: ignore[no-untyped-def]
     page.goto(f"{base}/app")
     for memo in ("Staples order 1042", "Adobe Creative Cloud", "Invoice 2025-001 paid"):
         page.get_by_role("button", name=f"Commit: {memo}").click()
-        page.get_by_role("status").filter(has_text="Posted 1 entry").wait_for()
+        page.get_by_role("status").filter(has_text=f"Posted 1 entry: {memo}").wait_for()
     page.evaluate("window.scrollTo(0, 0)")
     shoot("workspace-paid")
     page.get_by_role("heading", name="Ledger").scroll_into_view_if_needed()
@@ -170,7 +189,39 @@ def walk(env, page, shoot: Shooter) -> None:  # type: ignore[no-untyped-def]
     context2.close()
 
 
-def walk_admin(env, browser) -> None:  # type: ignore[no-untyped-def]
+def walk_phone(env, page, shoot: Shooter) -> None:  # type: ignore[no-untyped-def]
+    """The same product at 390×844: the workspace, its switcher, an import preview, account and billing."""
+    base = env.url
+    page.set_default_timeout(15000)
+    page.goto(f"{base}/signup")
+    shoot("phone-signup")
+    email = "lee@example.com"
+    sign_up(page, base, email, name="Lee Park", company="Harbor Street Bakery")
+    tenant = tenant_of(email)
+    set_plan(tenant, "pro")
+    propose(tenant, import_sample(tenant)[:5])
+    page.reload()
+    shoot("phone-workspace")
+    page.get_by_role("heading", name="Proposals").scroll_into_view_if_needed()
+    shoot("phone-workspace-proposals")
+    page.evaluate("window.scrollTo(0, 0)")
+    page.get_by_text("Switch company").click()
+    shoot("phone-company-switcher")
+    page.reload()
+    page.locator("#csv-file").set_input_files(str(SAMPLE_EXPORT))
+    page.get_by_role("button", name="Preview import").click()
+    page.get_by_text("Ready to import").wait_for()
+    page.locator("#import-card").evaluate("el => el.scrollIntoView()")
+    shoot("phone-import-preview")
+    page.goto(f"{base}/account")
+    shoot("phone-account")
+    page.goto(f"{base}/billing")
+    shoot("phone-billing")
+    page.goto(f"{base}/billing/plans")
+    shoot("phone-plans")
+
+
+def walk_admin(env, browser) -> list[str]:  # type: ignore[no-untyped-def]
     """The operations console: an admin, a fortnight of known data, alerts evaluated, one event replayed."""
     from datetime import UTC, datetime
 
@@ -193,6 +244,7 @@ def walk_admin(env, browser) -> None:  # type: ignore[no-untyped-def]
     page.evaluate("window.scrollBy(0, -20)")
     shoot("admin-events")
     context.close()
+    return shoot.saved
 
 
 if __name__ == "__main__":

@@ -131,6 +131,7 @@ def test_bulk_commit_and_second_company_show_which_plan_includes_them(page: Page
     expect(dialog(page).get_by_role("heading", name="Bulk approve is not in your plan")).to_be_visible()
     expect(dialog(page)).to_contain_text("Pro")
     page.keyboard.press("Escape")
+    page.get_by_text("Switch company").click()
     page.get_by_label("New company").fill("Second Street Bakery")
     page.get_by_role("button", name="Add company").click()
     expect(dialog(page).get_by_role("heading", name="Your plan's companies are all in use")).to_be_visible()

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from flask_login import current_user
 
+from webapp.billing.partial import PartialRetry, partial_of
 from webapp.billing.plans import ADDONS, PAID_PLANS, PLANS, AddOn, Plan, next_plan_up
 from webapp.billing.status import UsageMeter, plan_picker
 from webapp.errors import PaywallError
@@ -62,6 +63,7 @@ class PaywallView:
     trial_days: int = 0
     addon: AddOn | None = None
     offers_title: str = "Plans that include it"
+    partial: PartialRetry | None = None
 
     @property
     def title_id(self) -> str:
@@ -187,4 +189,4 @@ def paywall_view(err: PaywallError) -> PaywallView:
         offers=offers,
         offer_via="portal" if subscribed or err.code == "PAYMENT_REQUIRED" else "checkout",
         portal_label=portal_label, trial_days=trial_days, addon=addon,
-        offers_title=OFFER_TITLES.get(err.code, "Plans that include it"))
+        offers_title=OFFER_TITLES.get(err.code, "Plans that include it"), partial=partial_of(err))
