@@ -113,12 +113,12 @@ def gunicorn_two_workers(tmp_path: Path) -> Iterator[tuple[str, Path]]:
                             cwd=ROOT, env=env, pass_fds=[listener.fileno()], stdout=log, stderr=log)
     base = f"http://127.0.0.1:{listener.getsockname()[1]}"
     try:
-        deadline = datetime.now(UTC) + timedelta(seconds=30)
-        while True:  # the socket accepts at once; wait until a worker answers
+        deadline = datetime.now(UTC) + timedelta(seconds=60)
+        while True:  # the socket accepts at once; wait until a worker has booted and answers
             try:
-                if requests.get(f"{base}/metrics", headers=AUTH, timeout=5).status_code == 200:
+                if requests.get(f"{base}/metrics", headers=AUTH, timeout=10).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # refused or reset while booting, or slow on a busy machine
                 pass
             assert proc.poll() is None and datetime.now(UTC) < deadline, (tmp_path / "gunicorn.log").read_text()
         yield base, prom
@@ -133,10 +133,10 @@ def test_counters_add_up_across_two_gunicorn_workers(gunicorn_two_workers):
     base, prom = gunicorn_two_workers
 
     def hit(path: str) -> int:
-        return requests.get(base + path, headers={"Connection": "close"}, timeout=10).status_code
+        return requests.get(base + path, headers={"Connection": "close"}, timeout=30).status_code
 
     def reject(_: int) -> int:
-        return requests.post(base + "/api/billing/webhook", data=b"{}", timeout=10,
+        return requests.post(base + "/api/billing/webhook", data=b"{}", timeout=30,
                              headers={"Stripe-Signature": "t=1,v1=bad", "Connection": "close"}).status_code
 
     sent = 0
@@ -149,7 +149,7 @@ def test_counters_add_up_across_two_gunicorn_workers(gunicorn_two_workers):
         assert set(pool.map(reject, range(12))) == {400}
     assert len({f.stem.rsplit("_", 1)[1] for f in prom.glob("counter_*.db")}) == 2, "one worker served everything"
     for _ in range(4):  # whichever worker answers the scrape, it reports both workers' sum
-        scrape = samples(requests.get(f"{base}/metrics", headers=AUTH, timeout=10).text)
+        scrape = samples(requests.get(f"{base}/metrics", headers=AUTH, timeout=30).text)
         assert value(scrape, "aibk_http_requests_total", method="GET", route="/healthz", status="200") == sent
         assert value(scrape, "aibk_webhook_deliveries_total", type="unverified", outcome="rejected") == 12
         assert value(scrape, "aibk_http_requests_total", method="POST", route="/api/billing/webhook",
