@@ -51,3 +51,22 @@ def test_admin_console_draws_the_charts_shows_alerts_and_replays_an_event(page: 
     assert db.session.scalar(select(BillingEvent.outcome).where(BillingEvent.event_id == failed[0])) == "ignored"
     audit = db.session.scalars(select(OpsAudit).where(OpsAudit.action == "replay_event")).one()
     assert audit.subject == failed[0] and audit.actor == "/admin replay (by ops@example.com)"
+
+
+def test_admin_console_fits_a_340px_phone_without_scrolling_sideways(browser, live) -> None:
+    from tests.browser.live import sign_up as sign_up_on
+
+    context = browser.new_context(viewport={"width": 340, "height": 740}, base_url=live.url, is_mobile=True)
+    page = context.new_page()
+    try:
+        sign_up_on(page, live.url, "phone-ops@example.com", name="Pat Ops")
+        make_admin("phone-ops@example.com")
+        seed_operations(datetime.now(UTC))
+        page.goto("/admin")
+        expect(page.locator("#chart-payments svg")).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+        widest = page.evaluate("Math.max(...[...document.querySelectorAll('main .card')]"
+                               ".map(el => el.getBoundingClientRect().right))")
+        assert widest <= 340, f"a card reaches {widest}px on a 340px screen"
+    finally:
+        context.close()
