@@ -22,10 +22,53 @@ if __name__ == "__main__":  # before the imports below, which need the project's
 from tests.browser.live import (VIEWPORT, browser_unavailable, chromium, import_sample, live_billing,  # noqa: E402
                                 pay_on_checkout, propose, sign_up, tenant_of, use_free_analyses, use_postings)
 from tests.factories import set_plan  # noqa: E402
+from webapp.ops.mail_sink import start_sink  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 PHONE = {"width": 390, "height": 844}
 SAMPLE_EXPORT = ROOT / "tests" / "samples" / "us_bank_checking.csv"
+
+
+def free_port() -> int:
+    """A port nothing listens on now (for the mail sink)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def seed_usage_history(tenant: str) -> None:
+    """Months of past usage, so the billing page's 12-month chart has something to draw."""
+    from datetime import timedelta
+
+    from webapp import clock
+    from webapp.extensions import db
+    from webapp.models import UsageMonthly
+
+    now = clock.now()
+    for back, (posted, analysed) in enumerate([(0, 0), (120, 180), (210, 260), (160, 240), (90, 150), (40, 60)]):
+        month = (now.replace(day=1) - timedelta(days=28 * back + 1)).strftime("%Y-%m") if back else None
+        if month and posted:
+            db.session.merge(UsageMonthly(tenant_id=tenant, year_month=month, tx_posted=posted, tx_analyzed=analysed))
+    db.session.commit()
+
+
+def seed_failed_invoice(tenant: str) -> None:
+    """The webhook-fed copy of a renewal that failed twice, as Stripe's events would leave it."""
+    from webapp import clock
+    from webapp.billing import copies
+    from webapp.extensions import db
+    from webapp.models import Entitlement
+
+    now = int(clock.now().timestamp())
+    ent = db.session.get(Entitlement, tenant)
+    copies.record_invoice(tenant, {
+        "id": "in_shots_failed", "status": "open", "number": "DANA-0002", "currency": "usd", "total": 4900,
+        "amount_due": 4900, "amount_paid": 0, "amount_remaining": 4900, "attempt_count": 2, "created": now - 4 * 86400,
+        "next_payment_attempt": now + 4 * 86400, "billing_reason": "subscription_cycle",
+        "parent": {"subscription_details": {"subscription": ent.stripe_subscription_id}}}, clock.now())
+    db.session.commit()
 
 
 def main(argv: list[str]) -> int:
@@ -36,7 +79,9 @@ def main(argv: list[str]) -> int:
         return 1
     OUT.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="aibk-shots-"))
-    with live_billing(f"sqlite:///{tmp / 'shots.db'}", tmp) as env, chromium() as browser:
+    sink = start_sink(tmp / "mail", port=free_port())
+    mail = {"MAIL_URL": f"smtp://127.0.0.1:{sink.port}", "MAIL_SINK_DIR": str(tmp / "mail")}
+    with live_billing(f"sqlite:///{tmp / 'shots.db'}", tmp, mail) as env, chromium() as browser:
         context = browser.new_context(viewport=VIEWPORT, base_url=env.url)
         page = context.new_page()
         page.set_default_timeout(15000)
@@ -50,6 +95,7 @@ def main(argv: list[str]) -> int:
             phone.close()
         context.close()
         shoot.saved += walk_admin(env, browser)
+    sink.stop()
     print(f"screenshots: {len(shoot.saved)} PNGs in {OUT.relative_to(ROOT)}")
     return 0
 
@@ -141,6 +187,11 @@ def walk(env, page, shoot: Shooter) -> None:  # type: ignore[no-untyped-def]
     env.wait_for_webhooks()
     page.reload()
     shoot("billing-trialing")
+    page.goto(f"{base}/billing/plans")
+    shoot("plans-subscriber")
+    page.get_by_role("link", name="Upgrade to Pro").click()
+    page.locator("#preview-summary").wait_for()
+    shoot("billing-change-confirm")
 
     page.goto(f"{base}/app")
     for memo in ("Staples order 1042", "Adobe Creative Cloud", "Invoice 2025-001 paid"):
@@ -167,10 +218,20 @@ def walk(env, page, shoot: Shooter) -> None:  # type: ignore[no-untyped-def]
     page.locator("#cancel-plan").click()
     env.wait_for_webhooks()
     page.locator("#return").click()
-    page.wait_for_url(f"{base}/billing")
+    page.wait_for_url(f"{base}/billing?*")
+    seed_usage_history(tenant)
+    page.reload()
     shoot("billing-canceling")
+    page.goto(f"{base}/billing/resume")
+    shoot("billing-resume-confirm")
+    page.get_by_role("button", name="Confirm: resume Starter").click()
+    page.locator("#done-banner").wait_for()
+    shoot("billing-resumed-banner")
+    page.goto(f"{base}/billing/cancel")
+    shoot("billing-cancel-confirm")
 
     set_plan(tenant, "starter", status="past_due", active=False)
+    seed_failed_invoice(tenant)
     page.goto(f"{base}/billing")
     shoot("billing-past-due")
     page.goto(f"{base}/app")
@@ -187,6 +248,8 @@ def walk(env, page, shoot: Shooter) -> None:  # type: ignore[no-untyped-def]
     other.goto(f"{base}/billing?activating=1&since={now - 61}")
     Shooter.__call__(Shooter(other), "billing-activation-slow")
     context2.close()
+    page.goto(f"{base}/dev/mail")
+    shoot("dev-mail")
 
 
 def walk_phone(env, page, shoot: Shooter) -> None:  # type: ignore[no-untyped-def]

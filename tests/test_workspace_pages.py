@@ -122,7 +122,8 @@ def test_starter_commits_one_then_the_301st_is_a_402_modal_with_the_next_plan(we
     html = resp.get_data(as_text=True)
     assert resp.status_code == 402 and 'data-code="MONTHLY_CAP_EXCEEDED"' in html
     assert '<p class="offer-name"><strong>Pro</strong>' in html and "<strong>Firm</strong>" not in html
-    assert "Change plan in the billing portal" in html  # a subscriber changes plan in the Portal
+    assert 'href="/billing/change/pro">Upgrade to Pro</a>' in html  # previewed and confirmed in the app
+    assert "Change plan in the billing portal" not in html
     assert db.session.get(JournalEntry, second).status == "proposed"
 
 
@@ -200,6 +201,19 @@ def test_status_fragment_polls_every_2s_while_activating_and_gives_up_after_60s(
     clock.advance(seconds=61)
     late = web.client.get(f"/billing?activating=1&since={since}", headers=HTMX).get_data(as_text=True)
     assert "hx-trigger" not in late and "taking longer than usual" in late
+
+
+def test_activation_wait_works_without_javascript_and_its_timeout_names_only_what_exists(web, user, clock, app):
+    since = int(clock.now().timestamp())
+    waiting = web.client.get(f"/billing?activating=1&since={since}").get_data(as_text=True)
+    assert "<noscript>" in waiting and "Check again" in waiting and "This updates by itself" not in waiting
+    clock.advance(seconds=61)
+    late = web.client.get(f"/billing?activating=1&since={since}").get_data(as_text=True)
+    assert "taking longer than usual" in late and "Manage billing" not in late  # no billing account yet
+    assert "write to" not in late
+    app.config["SUPPORT_EMAIL"] = "help@books.example"
+    late = web.client.get(f"/billing?activating=1&since={since}").get_data(as_text=True)
+    assert 'href="mailto:help@books.example"' in late
 
 
 def test_status_page_shows_trial_days_left_and_usage_meter(web, user, clock):
@@ -295,6 +309,23 @@ def test_past_due_tenant_at_the_daily_cap_is_offered_a_card_update_not_another_p
     assert "Choose Starter" not in html and "Change plan" not in html
     page = web.client.get(web.page).get_data(as_text=True)
     assert "Your Pro plan is paused until your card is updated." in page and "Update your card" in page
+
+
+@pytest.mark.parametrize("status", ["past_due", "unpaid"])
+def test_every_paywall_of_a_failed_payment_points_to_the_card_never_to_upgrading_or_midnight(web, user, status):
+    set_plan(user.tenant_id, "pro", status=status, active=False)
+    set_usage(user.tenant_id, day_analyzed=FREE_DAILY_ANALYZE_LIMIT)
+    txns = imported(web)
+    for htmx in (True, False):  # the modal, and the same content as a page without JavaScript
+        html = post(web, web.at("propose"), {"txn_id": txns[0]}, htmx=htmx).get_data(as_text=True)
+        assert "Payment needed" in html and "Your Pro plan is paused" in html and "Update card" in html
+        for word in ("midnight", "pgrade", "Resets in", "Compare all plans", "Choose "):
+            assert word not in html, word
+    api = user.post("/api/post/propose", json={"txn_ids": ["t-1"]}).get_json()
+    assert api["code"] == "FREE_CAP_EXCEEDED" and "midnight" not in api["message"]
+    assert "update your card" in api["message"] and api["portal_url"] == "/api/billing/portal"
+    commit = post(web, web.at("commit"), {"je_id": "je_nope"}, htmx=True).get_data(as_text=True)
+    assert "Payment needed" in commit and "Update card" in commit and "pgrade" not in commit
 
 
 def proposals_on_starter(web, db, user) -> list[JournalEntry]:

@@ -4,14 +4,14 @@ users.is_admin already exists (0001); this adds what the alerts, the admin actio
 rollover alert keep.
 
 Revision ID: 0008
-Revises: 0011
+Revises: 0010
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0008'
-down_revision = '0011'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

@@ -57,7 +57,7 @@ API_FIELDS: dict[str, list[str]] = {
 API_GETS = ["/api/auth/me", "/api/billing/status", "/api/billing/portal", "/api/companies", "/api/ledger",
             "/api/trial-balance", "/api/usage"]
 QUERY_NAMES = ["company_id", "company", "limit", "offset", "as_of", "since", "activating", "session_id", "next",
-               "checkout", "txn_page", "je_page", "ledger_page"]
+               "checkout", "txn_page", "je_page", "ledger_page", "invoices", "done", "expired"]
 TXN_FIELDS = ["id", "date", "description", "amount", "amount_cents", "counterparty", "extra"]
 PLANS = ["free", "starter", "pro", "firm", "firm_addon"]
 
@@ -77,10 +77,13 @@ FORMS: dict[str, list[str]] = {
     "/app/companies/{co}/commit": ["je_id", "je_ids", "account_{je}"],
     "/app/companies/{co}/entries/{id}/account": ["account_{id}"],
     "/billing/checkout/{plan}": ["addon_companies"],
-    "/billing/portal": [],
+    "/billing/portal": ["next"],
+    "/billing/change/{plan}": ["proration_date"],
+    "/billing/cancel": [],
+    "/billing/resume": [],
 }
 PAGES = ["/", "/app", "/app/companies/{co}", "/billing", "/billing/plans", "/billing/success", "/login", "/signup",
-         "/account", "/healthz"]
+         "/account", "/healthz", "/billing/change/pro", "/billing/cancel", "/billing/resume", "/dev/mail"]
 
 
 @st.composite

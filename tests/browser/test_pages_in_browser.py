@@ -86,7 +86,7 @@ def test_choose_starter_pay_with_4242_and_the_status_page_turns_active(page: Pag
     page.get_by_role("button", name="Choose Starter").click()
     expect(page.get_by_role("form", name="Payment")).to_be_visible()
     pay_on_checkout(page)
-    page.wait_for_url(re.compile(r"/billing\?activating="))
+    page.wait_for_url(re.compile(r"/billing\?done=checkout"))
     expect(page.get_by_role("heading", name="Starter plan")).to_be_visible()
     expect(page.locator("#status-badge")).to_contain_text("Trial")
     expect(page.locator("#usage-meter")).to_contain_text(f"0 / {STARTER.tx_cap}")
@@ -168,7 +168,8 @@ def test_cancel_at_period_end_in_the_portal_shows_on_the_status_page(page: Page,
     page.get_by_role("form", name="Cancel plan").get_by_role("button", name="Cancel plan").click()
     live.wait_for_webhooks()
     page.locator("#return").click()
-    page.wait_for_url(re.compile(r"/billing$"))
+    page.wait_for_url(re.compile(r"/billing\?done=portal$"))
+    expect(page.locator("#done-banner")).to_contain_text("Your Starter plan ends on")
     expect(page.locator("#status-badge")).to_contain_text("Cancels")
     expect(page.get_by_text("Your plan is canceled and ends on")).to_be_visible()
 

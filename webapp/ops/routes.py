@@ -1,12 +1,12 @@
 """Thin views for operations: health, the admin console, event replay, Prometheus metrics."""
 from __future__ import annotations
 
-from flask import Response, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from webapp.error_handlers import is_htmx
-from webapp.ops import admin, alerts, bp, console, metrics, reports, services
+from webapp.ops import admin, alerts, bp, console, mail_sink, metrics, reports, services
 from webapp.ops.guards import admin_required
 
 
@@ -61,3 +61,12 @@ def metrics_endpoint() -> Response:
     """Prometheus text format; 404 unless METRICS_TOKEN is set, 401 without that Bearer token."""
     metrics.check_scrape_token(request.headers.get("Authorization", ""))
     return Response(metrics.render(), content_type=CONTENT_TYPE_LATEST)
+
+
+@bp.get("/dev/mail")
+def dev_mail() -> str:
+    """Development only: what the local mail sink received (404 unless MAIL_SINK_DIR is set)."""
+    directory = current_app.config.get("MAIL_SINK_DIR")
+    if not directory:
+        abort(404)
+    return render_template("ops/dev_mail.html", mails=mail_sink.received(directory), directory=directory)
