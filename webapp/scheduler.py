@@ -1,4 +1,7 @@
-"""The in-process scheduler: the monthly usage rollover at 00:00 UTC on the 1st. Never started by create_app."""
+"""The in-process scheduler: the monthly usage rollover (00:00 UTC on the 1st) and the hourly alert check.
+
+Never started by create_app.
+"""
 from __future__ import annotations
 
 import atexit
@@ -28,6 +31,18 @@ def run_rollover(app: Flask) -> None:
             log.info("rollover.report", extra={"line": line})
 
 
+def run_alerts(app: Flask) -> None:
+    """The hourly job: evaluate the alerts (each transition is logged once, whichever process sees it)."""
+    from webapp.ops import alerts
+
+    with app.app_context():
+        try:
+            alerts.evaluate()
+        except Exception:
+            log.exception("alerts.evaluation_failed")
+            raise
+
+
 def stop_scheduler(sched: BackgroundScheduler) -> None:
     """Stop the scheduler if it still runs (at exit, or earlier by hand)."""
     if sched.running:
@@ -51,6 +66,8 @@ def start_scheduler(app: Flask) -> BackgroundScheduler | None:
     sched.add_job(run_rollover, CronTrigger(day=1, hour=0, minute=0, timezone=UTC), args=[app],
                   id="usage-rollover", replace_existing=True, coalesce=True, max_instances=1,
                   misfire_grace_time=6 * 3600)
+    sched.add_job(run_alerts, CronTrigger(minute=0, timezone=UTC), args=[app], id="ops-alerts",
+                  replace_existing=True, coalesce=True, max_instances=1, misfire_grace_time=30 * 60)
     sched.start()
     atexit.register(stop_scheduler, sched)
     log.info("scheduler.started", extra={"jobs": [j.id for j in sched.get_jobs()]})

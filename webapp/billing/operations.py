@@ -56,8 +56,12 @@ def describe(reports: list[Report], dry_run: bool) -> list[str]:
     return lines
 
 
-def replay(event_id: str | None = None, failed: bool = False, dry_run: bool = False) -> list[Report]:
-    """Re-apply stored events: one by id, or every one that failed or stopped mid-way (claim expired)."""
+def replay(event_id: str | None = None, failed: bool = False, dry_run: bool = False,
+           actor: str = "flask billing replay") -> list[Report]:
+    """Re-apply stored events: one by id, or every one that failed or stopped mid-way (claim expired).
+
+    `actor` names who asked (the command, or an admin on /admin) in the audit rows the handlers write.
+    """
     stmt = select(BillingEvent).order_by(BillingEvent.stripe_created, BillingEvent.id)
     if event_id:
         stmt = stmt.where(BillingEvent.event_id == event_id)
@@ -71,13 +75,13 @@ def replay(event_id: str | None = None, failed: bool = False, dry_run: bool = Fa
         payload = json.loads(row.payload_json)
         try:
             if row.processed:
-                outcome = events.reapply(payload, actor="flask billing replay", dry_run=dry_run)
+                outcome = events.reapply(payload, actor=actor, dry_run=dry_run)
             else:
                 claimed_at = events.claim(row.id)
                 if claimed_at is None:
                     reports.append(Report(row.event_id, row.tenant_id, "skipped", error="being processed right now"))
                     continue
-                outcome = events.process(row, payload, "flask billing replay", claimed_at, dry_run=dry_run)
+                outcome = events.process(row, payload, actor, claimed_at, dry_run=dry_run)
         except Exception as exc:  # noqa: BLE001  (reported per event; the error is kept on the row)
             reports.append(Report(row.event_id, row.tenant_id, "failed", error=f"{type(exc).__name__}: {exc}"))
             continue

@@ -17,6 +17,7 @@ from webapp.billing.services import PAYMENT_PROBLEM_STATUSES, get_entitlement, h
 from webapp.errors import PaywallError
 from webapp.metering import usage
 from webapp.models import Entitlement
+from webapp.signals import gate_decided
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +57,15 @@ def admit(tenant_id: str, action: Action, n: int) -> None:
     """Let n transactions through for `action` and count them, or raise the one PaywallError that applies."""
     tier = tier_of(get_entitlement(tenant_id))
     now = clock.now()
-    if action is Action.PROPOSE:
-        admit_propose(tenant_id, tier, n, now)
-    else:
-        admit_commit(tenant_id, tier, n, now)
+    try:
+        if action is Action.PROPOSE:
+            admit_propose(tenant_id, tier, n, now)
+        else:
+            admit_commit(tenant_id, tier, n, now)
+    except PaywallError as err:
+        gate_decided.send(None, action=action.value, code=err.code)
+        raise
+    gate_decided.send(None, action=action.value, code="ALLOWED")
 
 
 def admit_propose(tenant_id: str, tier: Tier, n: int, now: datetime) -> None:
