@@ -1,11 +1,14 @@
 """Save a PNG of every page and modal to docs/screenshots/ (run by hand: python scripts/screenshots.py).
 
+`python scripts/screenshots.py admin` saves only the admin console's (admin.png, admin-events.png).
+
 Starts the app and a fresh Stripe emulator exactly as the browser tests do (tests/browser/live.py),
 then walks through the product as a new user would, in Debian's Chromium at 1280×800, and again the
 pages a bookkeeper uses on the go at 390×844 (the `phone-*` files).
 """
 from __future__ import annotations
 
+import re
 import sys
 import tempfile
 import time
@@ -68,8 +71,8 @@ def seed_failed_invoice(tenant: str) -> None:
     db.session.commit()
 
 
-def main() -> int:
-    """Walk the pages and save the screenshots; the file names are listed in README.md."""
+def main(argv: list[str]) -> int:
+    """Walk the pages and save the screenshots (`admin`: the admin console's only); names are in README.md."""
     reason = browser_unavailable()
     if reason:
         print(f"screenshots: {reason}", file=sys.stderr)
@@ -83,13 +86,15 @@ def main() -> int:
         page = context.new_page()
         page.set_default_timeout(15000)
         shoot = Shooter(page)
-        walk(env, page, shoot)
+        if argv != ["admin"]:
+            walk(env, page, shoot)
+            phone = browser.new_context(viewport=PHONE, base_url=env.url, is_mobile=True, has_touch=True)
+            on_phone = Shooter(phone.new_page())
+            walk_phone(env, on_phone.page, on_phone)
+            shoot.saved += on_phone.saved
+            phone.close()
         context.close()
-        phone = browser.new_context(viewport=PHONE, base_url=env.url, is_mobile=True, has_touch=True)
-        on_phone = Shooter(phone.new_page())
-        walk_phone(env, on_phone.page, on_phone)
-        shoot.saved += on_phone.saved
-        phone.close()
+        shoot.saved += walk_admin(env, browser)
     sink.stop()
     print(f"screenshots: {len(shoot.saved)} PNGs in {OUT.relative_to(ROOT)}")
     return 0
@@ -247,7 +252,6 @@ def walk(env, page, shoot: Shooter) -> None:  # type: ignore[no-untyped-def]
     shoot("dev-mail")
 
 
-
 def walk_phone(env, page, shoot: Shooter) -> None:  # type: ignore[no-untyped-def]
     """The same product at 390×844: the workspace, its switcher, an import preview, account and billing."""
     base = env.url
@@ -280,5 +284,31 @@ def walk_phone(env, page, shoot: Shooter) -> None:  # type: ignore[no-untyped-de
     shoot("phone-plans")
 
 
+def walk_admin(env, browser) -> list[str]:  # type: ignore[no-untyped-def]
+    """The operations console: an admin, a fortnight of known data, alerts evaluated, one event replayed."""
+    from datetime import UTC, datetime
+
+    from tests.ops.helpers import make_admin, seed_operations
+    from webapp.ops import alerts
+
+    context = browser.new_context(viewport=VIEWPORT, base_url=env.url)
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    shoot = Shooter(page)
+    sign_up(page, env.url, "ops@example.com", name="Olu Ops")
+    make_admin("ops@example.com")
+    seed_operations(datetime.now(UTC))
+    alerts.evaluate()
+    page.goto(f"{env.url}/admin")
+    shoot("admin")
+    page.get_by_role("button", name=re.compile("^Replay ")).first.click()
+    page.locator("#events-attention [role=status]").wait_for()
+    page.locator("#events-attention").scroll_into_view_if_needed()
+    page.evaluate("window.scrollBy(0, -20)")
+    shoot("admin-events")
+    context.close()
+    return shoot.saved
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))

@@ -21,6 +21,7 @@ def create_app(config: Config | None = None) -> Flask:
     register_extensions(app)
     register_request_policies(app)
     register_blueprints(app)
+    register_metrics(app)
     register_error_handlers(app)
     register_template_helpers(app)
     register_commands(app)
@@ -79,6 +80,13 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(api)
 
 
+def register_metrics(app: Flask) -> None:
+    """Prometheus counters for /metrics (webapp/ops/metrics.py): requests, webhook outcomes, gate decisions."""
+    from webapp.ops import metrics
+
+    metrics.init_app(app)
+
+
 def register_error_handlers(app: Flask) -> None:
     """One error contract for the whole app (see webapp/error_handlers.py)."""
     from webapp.billing.paywall import paywall_view
@@ -90,15 +98,17 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    """The `flask billing ...`, `flask usage ...` and `flask demo ...` commands (`flask db ...` comes with Flask-Migrate)."""
+    """The `flask billing|usage|ops|demo ...` commands (`flask db ...` comes with Flask-Migrate)."""
     from webapp.billing import cli as billing_cli
     from webapp.metering import cli as usage_cli
     from webapp.ops import cli as ops_cli
+    from webapp.ops import demo_cli
     from webapp.ops import support_cli
 
     billing_cli.init_app(app)
     usage_cli.init_app(app)
     ops_cli.init_app(app)
+    demo_cli.init_app(app)
     support_cli.init_app(app)
 
 

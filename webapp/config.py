@@ -135,6 +135,13 @@ class Config:
         self.SCHEDULER_ENABLED = _flag("SCHEDULER_ENABLED", "1")
         # The entitlement gate and metering; off only to benchmark the routes without it (bench/).
         self.GATE_ENABLED = _flag("GATE_ENABLED", "1")
+        # /metrics answers only with this Bearer token; unset, it answers 404.
+        self.METRICS_TOKEN = env.get("METRICS_TOKEN")
+        # The runbook's alerts (webapp/ops/alerts.py): webhook failure share over 24 h, from how many events,
+        # and failed payments in a UTC day; each fires when its figure is above the threshold.
+        self.ALERT_WEBHOOK_FAILURE_PCT = float(env.get("ALERT_WEBHOOK_FAILURE_PCT", "5"))
+        self.ALERT_WEBHOOK_MIN_EVENTS = int(env.get("ALERT_WEBHOOK_MIN_EVENTS", "20"))
+        self.ALERT_FAILED_PAYMENTS = int(env.get("ALERT_FAILED_PAYMENTS", "10"))
 
 
 class TestConfig(Config):
@@ -156,6 +163,7 @@ class TestConfig(Config):
         self.SERVER_NAME = None
         self.STRIPE_PRICE_IDS = {}
         self.STRIPE_PRODUCTS_FILE = None
+        self.METRICS_TOKEN = None
         for key, value in overrides.items():
             setattr(self, key, value)
 

@@ -1,5 +1,8 @@
-"""The in-process scheduler: the monthly usage rollover at 00:00 UTC on the 1st, and hourly the end of manual
-entitlement overrides past their `until`. Never started by create_app."""
+"""The in-process scheduler: the monthly usage rollover (00:00 UTC on the 1st), the hourly alert check, and
+hourly the end of manual entitlement overrides past their `until`.
+
+Never started by create_app.
+"""
 from __future__ import annotations
 
 import atexit
@@ -47,6 +50,18 @@ def run_override_expiry(app: Flask) -> int:
     return ended
 
 
+def run_alerts(app: Flask) -> None:
+    """The hourly job: evaluate the alerts (each transition is logged once, whichever process sees it)."""
+    from webapp.ops import alerts
+
+    with app.app_context():
+        try:
+            alerts.evaluate()
+        except Exception:
+            log.exception("alerts.evaluation_failed")
+            raise
+
+
 def stop_scheduler(sched: BackgroundScheduler) -> None:
     """Stop the scheduler if it still runs (at exit, or earlier by hand)."""
     if sched.running:
@@ -70,6 +85,8 @@ def start_scheduler(app: Flask) -> BackgroundScheduler | None:
     sched.add_job(run_rollover, CronTrigger(day=1, hour=0, minute=0, timezone=UTC), args=[app],
                   id="usage-rollover", replace_existing=True, coalesce=True, max_instances=1,
                   misfire_grace_time=6 * 3600)
+    sched.add_job(run_alerts, CronTrigger(minute=0, timezone=UTC), args=[app], id="ops-alerts",
+                  replace_existing=True, coalesce=True, max_instances=1, misfire_grace_time=30 * 60)
     # The effective plan already ignores an override past its `until`; this job records its end (and audits it).
     sched.add_job(run_override_expiry, CronTrigger(minute=0, timezone=UTC), args=[app], id="override-expiry",
                   replace_existing=True, coalesce=True, max_instances=1, misfire_grace_time=3600)

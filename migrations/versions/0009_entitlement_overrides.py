@@ -1,7 +1,7 @@
 """Support tools: manual entitlement overrides in their own table, and why on every audit row.
 
 Revision ID: 0009
-Revises: 0010
+Revises: 0008
 Create Date: 2026-11-30 10:45:00
 
 """
@@ -15,7 +15,7 @@ SUBSCRIPTION_STATUSES = ("none", "trialing", "active", "past_due", "unpaid", "ca
 
 # revision identifiers, used by Alembic.
 revision = '0009'
-down_revision = '0010'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

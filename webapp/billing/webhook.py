@@ -7,7 +7,8 @@ from collections import Counter
 from flask import Blueprint, request
 
 from webapp.billing import events, stripe_gateway
-from webapp.errors import WebhookRejected
+from webapp.errors import Conflict, WebhookRejected
+from webapp.signals import webhook_delivered
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +26,15 @@ def receive() -> tuple[dict[str, str], int]:
         event = stripe_gateway.gateway().verify_event(raw, request.headers.get("Stripe-Signature", ""))
     except WebhookRejected as exc:
         REJECTED[exc.code] += 1
+        webhook_delivered.send(None, event_type="unverified", outcome="rejected")
         log.warning("webhook.rejected", extra={"reason": exc.code, "detail": exc.message,
                                                "rejected_total": sum(REJECTED.values())})
         raise
-    outcome = events.record_and_process(event)
+    try:
+        outcome = events.record_and_process(event)
+    except Exception as exc:
+        webhook_delivered.send(None, event_type=event["type"],
+                               outcome="in_progress" if isinstance(exc, Conflict) else "failed")
+        raise
+    webhook_delivered.send(None, event_type=event["type"], outcome=outcome.outcome)
     return {"received": event["id"], "outcome": outcome.outcome}, 200

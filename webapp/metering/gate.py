@@ -17,6 +17,7 @@ from webapp.billing.services import PAYMENT_PROBLEM_STATUSES, effective, get_ent
 from webapp.errors import PaywallError
 from webapp.metering import usage
 from webapp.models import Entitlement
+from webapp.signals import gate_decided
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,9 @@ def admit(tenant_id: str, action: Action, n: int) -> None:
     except PaywallError as err:
         if tier.override_until is not None:  # the limits are support's override, not the Stripe subscription's
             err.details["override"] = {"plan": tier.subscribed_plan, "until": tier.override_until}
+        gate_decided.send(None, action=action.value, code=err.code)
         raise
+    gate_decided.send(None, action=action.value, code="ALLOWED")
 
 
 def admit_propose(tenant_id: str, tier: Tier, n: int, now: datetime) -> None:

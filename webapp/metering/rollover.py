@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, literal, select, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from webapp import clock
 from webapp.billing.services import paid_plan_clause
 from webapp.errors import ValidationError
 from webapp.extensions import db
-from webapp.models import Entitlement, RolloverRun, Tenant, UsageMonthly
+from webapp.models import Entitlement, RolloverFailure, RolloverRun, Tenant, UsageMonthly
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,31 @@ def check_month(year_month: str | None) -> str:
 
 
 def roll_usage_month(year_month: str | None = None, trigger: str = "manual") -> RolloverResult:
-    """Roll usage over for a month (default: the current UTC month) unless that month is already done."""
+    """Roll usage over for a month (default: the current UTC month) unless that month is already done.
+
+    A run that fails is rolled back and kept in `rollover_failures` (the rollover alert reads it), then re-raised.
+    """
     month = check_month(year_month)
+    try:
+        return _roll(month, trigger)
+    except Exception as exc:
+        db.session.rollback()
+        record_failure(month, trigger, exc)
+        raise
+
+
+def record_failure(month: str, trigger: str, exc: Exception) -> None:
+    """Keep a failed run; if even that fails (the database is down), the missing-run alert still fires."""
+    try:
+        db.session.add(RolloverFailure(year_month=month, failed_at=clock.now(), trigger=trigger,
+                                       error=f"{type(exc).__name__}: {exc}"[:2000]))
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.exception("rollover.failure_not_recorded", extra={"year_month": month})
+
+
+def _roll(month: str, trigger: str) -> RolloverResult:
     now = clock.now()
     run = RolloverRun(year_month=month, started_at=now, trigger=trigger)
     db.session.add(run)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, String
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.db_types import Base, UTCDateTime
@@ -45,3 +45,16 @@ class RolloverRun(Base):
     trigger: Mapped[str] = mapped_column(String(100))
     tenants: Mapped[int] = mapped_column(default=0)
     rows_created: Mapped[int] = mapped_column(default=0)
+
+
+class RolloverFailure(Base):
+    """A rollover run that failed (rolled back): what the rollover alert and the ops report show."""
+
+    __tablename__ = "rollover_failures"
+    __table_args__ = (Index("ix_rollover_failures_year_month", "year_month"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    year_month: Mapped[str] = mapped_column(String(7))
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    trigger: Mapped[str] = mapped_column(String(100))
+    error: Mapped[str] = mapped_column(Text)

@@ -1,108 +1,127 @@
-"""`flask demo seed [--scenario …]`: prepare the runbook's scenarios and print the commands that play them."""
+"""`flask ops ...`: the operations report, the alerts, and who is an admin — the services /admin uses."""
 from __future__ import annotations
 
-import shlex
+import json
+import re
+import sys
+from collections.abc import Sequence
 
 import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from webapp.billing.plans import FREE_DAILY_ANALYZE_LIMIT
-from webapp.config import local_stack
 from webapp.errors import DomainError
-from webapp.ops import demo
+from webapp.ops import admin, alerts, days, reports
 
-demo_cli = AppGroup("demo", help="Demo data for the operations runbook's scenarios.")
-DEFAULT_BASE_URL = "http://localhost:8000"
-IDS_PER_LINE = 4
-CURL_STATUS = "-s -w ' HTTP %{http_code}\\n'"  # each answer on its own line, ending with its status code
+NUMBER = re.compile(r"-?\d[\d,]*(\.\d+)?")  # right-aligned in a table
+ops_cli = AppGroup("ops", help="Operations: the monitoring report, the alerts, admin users.")
 
 
-def _auth(base: str, path: str) -> str:
-    return f'curl -s {base}{path} \\\n  -H "Authorization: Bearer $TOKEN"; echo'
+def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
+    """An aligned text table: numbers right-aligned, text left-aligned, '-' for nothing."""
+    cells = [[("-" if v is None else str(v)) for v in row] for row in rows]
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+    numeric = [bool(rows) and all(row[i] is None or NUMBER.fullmatch(str(row[i])) for row in rows)
+               for i in range(len(headers))]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)).rstrip()
+
+    out = [title, line(headers), line(["-" * w for w in widths])]
+    out += [line(r) for r in cells] if cells else ["(none)"]
+    return [*out, ""]
 
 
-def _head(t: demo.SeededTenant, base: str, title: str, what: str) -> list[str]:
-    return [f"== {t.scenario}: {title} ==", what,
-            f"Tenant {t.tenant_id} ({t.plan}, {t.subscription_status}). Log in at {base}/login as "
-            f"{t.email} / {t.password}", "", f"export TOKEN={t.token}"]
+def report_lines(r: reports.OpsReport) -> list[str]:
+    """The whole report as aligned tables (newest day first, like the runbook's queries)."""
+    lines = [f"Operations report, {days.to_the_second(r.generated_at)} (UTC days)", ""]
+    lines += table(f"Webhook success per day (last {r.webhook_days} days)",
+                   ["day", "total", "processed", "failed", "pending", "rate %"],
+                   [[d.day.isoformat(), d.total, d.processed, d.failed, d.pending,
+                     f"{d.rate:.2f}" if d.rate is not None else None] for d in reversed(r.webhooks)])
+    lines += table("Subscriptions by plan and status (not canceled)", ["plan", "status", "tenants", "entitled"],
+                   [[s.plan, s.status, s.tenants, s.entitled] for s in r.subscriptions])
+    lines += table(f"Usage by plan (last {reports.USAGE_MONTHS} months; tenants with a cap above 0)",
+                   ["month", "plan", "cap", "tenants", "avg posted", "max posted", "at cap"],
+                   [[u.year_month, u.plan, u.cap, u.tenants, u.avg_posted, u.max_posted, u.at_cap]
+                    for u in sorted(r.usage, key=lambda u: u.year_month, reverse=True)])
+    lines += table(f"Failed payments per day (last {r.payment_days} days)", ["day", "failed payments"],
+                   [[d.day.isoformat(), d.count] for d in reversed(r.failed_payments)])
+    shown = len(r.attention.events)
+    lines += table(f"Webhook events failed or unprocessed, oldest first ({shown} of {r.attention.total})",
+                   ["event", "type", "received", "attempts", "outcome", "tenant", "last error"],
+                   [[e.event_id, e.type, days.to_the_second(e.created_at), e.attempts,
+                     e.outcome if e.replayable else f"{e.outcome} (in progress)", e.tenant_id,
+                     (e.last_error or "")[:80] or None] for e in r.attention.events])
+    lines += table("Recent rollover runs", ["month", "at", "outcome", "trigger", "tenants", "rows", "error"],
+                   [[x.year_month, days.to_the_second(x.at), x.outcome, x.trigger, x.tenants, x.rows_created,
+                     (x.error or "")[:60] or None] for x in r.rollovers])
+    lines += table(f"Audit (last {reports.AUDIT_LIMIT})", ["at", "source", "action", "actor", "tenant", "subject",
+                                                           "summary"],
+                   [[days.to_the_second(a.created_at), a.source, a.action, a.actor, a.tenant_id, a.subject,
+                     a.summary[:100]] for a in r.audit])
+    return lines
 
 
-def new_subscription_lines(t: demo.SeededTenant, base: str) -> list[str]:
-    """Scenario 1's commands for this tenant, the runbook's with the real price id."""
-    return _head(t, base, "Scenario 1, New Subscription", "A new tenant on the free plan.") + [
-        "# 2. billing status (free, inactive)", _auth(base, "/api/billing/status"),
-        "# 3. a Checkout Session for the starter plan",
-        f"curl -s -X POST {base}/api/billing/checkout \\\n  -H \"Authorization: Bearer $TOKEN\" \\\n"
-        f"  -H \"Content-Type: application/json\" \\\n  -d '{{\"price_id\": \"{t.price_id}\"}}'; echo",
-        "# 4. open its \"url\" and pay with 4242 4242 4242 4242, any future expiry (e.g. 12/34), any CVC",
-        "# 5./6. the webhook activates the plan: billing status again (starter, active)",
-        _auth(base, "/api/billing/status")]
-
-
-def monthly_cap_lines(t: demo.SeededTenant, base: str) -> list[str]:
-    """Scenario 2's loop over the tenant's real proposed entries: 300 × 200, then 402 MONTHLY_CAP_EXCEEDED."""
-    rows = [" ".join(t.ids[i:i + IDS_PER_LINE]) for i in range(0, len(t.ids), IDS_PER_LINE)]
-    return _head(t, base, "Scenario 2, Monthly Cap Enforcement",
-                 f"{len(t.ids)} proposed entries; commit them one by one: commit number {len(t.ids)} answers 402 "
-                 "MONTHLY_CAP_EXCEEDED.") + [
-        "for je in " + " \\\n    ".join(rows) + "; do",
-        f"  curl {CURL_STATUS} -X POST {base}/api/post/commit \\",
-        '    -H "Authorization: Bearer $TOKEN" \\',
-        "    -d '{\"je_ids\": [\"'$je'\"]}'",
-        "done"]
-
-
-def free_cap_lines(t: demo.SeededTenant, base: str) -> list[str]:
-    """Scenario 3's loop as the runbook prints it (txn_1 … txn_51 exist): 50 × 200, then 429 FREE_CAP_EXCEEDED."""
-    return _head(t, base, "Scenario 3, Free Tier Daily Cap",
-                 f"{len(t.ids)} imported transactions txn_1 … txn_{len(t.ids)}; the free tier analyses "
-                 f"{FREE_DAILY_ANALYZE_LIMIT} a UTC day, so proposal {len(t.ids)} answers 429 FREE_CAP_EXCEEDED.") + [
-        f"for i in {{1..{len(t.ids)}}}; do",
-        f"  curl {CURL_STATUS} -X POST {base}/api/post/propose \\",
-        '    -H "Authorization: Bearer $TOKEN" \\',
-        "    -d '{\"txn_ids\": [\"txn_'$i'\"]}'",
-        "done"]
-
-
-def failed_payment_lines(t: demo.SeededTenant, base: str) -> list[str]:
-    """The failed-payment commands: status, the one command that fails the payment, status again."""
-    days = (t.trial_days or 0) + 1
-    return _head(t, base, "Handling Failed Payments",
-                 f"A starter subscriber in a {t.trial_days}-day trial on test clock {t.test_clock}, paying with "
-                 "4000 0000 0000 0341 (attaches, every charge fails).") + [
-        "# billing status: starter, trialing", _auth(base, "/api/billing/status"),
-        f"# the failed payment: move the clock {days} days on; the trial ends, the card is charged and declined "
-        "(invoice.payment_failed)",
-        f"python -m stripe_emulator advance {shlex.quote(str(t.test_clock))} --days {days}",
-        "# billing status: subscription_status past_due, on the free tier until the card works",
-        _auth(base, "/api/billing/status"),
-        f"# recover: the customer opens {base}/billing → Update card, or by hand:",
-        f"python scripts/admin_reactivate_subscription.py {t.tenant_id}"]
-
-
-PRINTERS = {"new-subscription": new_subscription_lines, "monthly-cap": monthly_cap_lines,
-            "free-cap": free_cap_lines, "failed-payment": failed_payment_lines}
-
-
-@demo_cli.command("seed")
-@click.option("--scenario", type=click.Choice([*demo.SCENARIOS, "all"]), default="all", show_default=True,
-              help="Which runbook scenario to prepare.")
-@click.option("--base-url", default=None,
-              help="The app's URL in the printed commands (default: the stack `make run` serves, else "
-                   f"{DEFAULT_BASE_URL}).")
-def seed_command(scenario: str, base_url: str | None) -> None:
-    """Make fresh tenants for the runbook's scenarios and print their tokens and commands."""
-    base = (base_url or str(local_stack().get("APP_URL") or DEFAULT_BASE_URL)).rstrip("/")
-    chosen = list(demo.SCENARIOS) if scenario == "all" else [scenario]
+@ops_cli.command("report")
+@click.option("--days", type=int, default=None,
+              help="Days of webhook and failed-payment history (default 7 and 14), 1 to 366.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+def report_command(days: int | None, as_json: bool) -> None:
+    """The runbook's monitoring views: webhooks, subscriptions, usage, failed payments, events, rollovers, audit."""
     try:
-        seeded = demo.seed(chosen)
+        result = reports.build_report(days)
     except DomainError as exc:
-        raise click.ClickException(exc.message) from exc
-    for tenant in seeded:
-        click.echo("\n".join(PRINTERS[tenant.scenario](tenant, base)) + "\n")
+        raise click.BadParameter(exc.message, param_hint="--days") from exc
+    if as_json:
+        click.echo(json.dumps(reports.report_json(result), indent=2))
+        return
+    for line in report_lines(result):
+        click.echo(line)
+
+
+@ops_cli.command("alerts")
+def alerts_command() -> None:
+    """Evaluate the three alerts now; print each firing one with its figure and runbook step. Exit 1 if any fires."""
+    evaluation = alerts.evaluate()
+    for check in evaluation.firing:
+        click.echo(f"FIRING {check.name}: {check.figure}")
+        click.echo(f"  Runbook: {check.runbook}")
+    for check in evaluation.checks:
+        if not check.firing:
+            click.echo(f"ok     {check.name}: {check.figure}")
+    if evaluation.firing:
+        click.echo(f"{len(evaluation.firing)} of {len(evaluation.checks)} alerts firing.")
+        sys.exit(1)
+    click.echo(f"No alert firing ({len(evaluation.checks)} checked).")
+
+
+def _set_admin(email: str, is_admin: bool, command: str) -> None:
+    try:
+        change = admin.set_admin(email, is_admin, actor=admin.command_actor(command))
+    except DomainError as exc:
+        click.echo(f"Error: {exc.message}", err=True)
+        sys.exit(2)
+    if change.changed:
+        click.echo(f"{change.email} is now an admin." if is_admin else f"{change.email} is no longer an admin.")
+    else:
+        click.echo(f"{change.email} is {'already' if is_admin else 'not'} an admin: nothing changed.")
+
+
+@ops_cli.command("grant-admin")
+@click.argument("email")
+def grant_admin_command(email: str) -> None:
+    """Make the user with this email an admin (audited); exit 2 for an unknown email."""
+    _set_admin(email, True, "flask ops grant-admin")
+
+
+@ops_cli.command("revoke-admin")
+@click.argument("email")
+def revoke_admin_command(email: str) -> None:
+    """Take the admin flag from the user with this email (audited); exit 2 for an unknown email."""
+    _set_admin(email, False, "flask ops revoke-admin")
 
 
 def init_app(app: Flask) -> None:
-    """Register the `flask demo` command group."""
-    app.cli.add_command(demo_cli)
+    """Register the `flask ops` command group."""
+    app.cli.add_command(ops_cli)
