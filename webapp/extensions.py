@@ -36,3 +36,18 @@ def configure_sqlite_connection(dbapi_connection: object, connection_record: obj
         for pragma in SQLITE_PRAGMAS:
             cursor.execute(pragma)
         cursor.close()
+
+
+def commit_keeping_loaded() -> None:
+    """Commit the unit of work without expiring what the session holds, so the caller answers from it.
+
+    A plain commit expires every loaded object, and the next attribute read is another SELECT. For a
+    service that has just written (or evaluated) everything its answer shows, that read only repeats
+    what it already knows.
+    """
+    session = db.session()
+    expire, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
