@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from webapp import clock
 from webapp.bookkeeping.transactions import check_ids
@@ -15,15 +16,24 @@ from webapp.models import JournalEntry, JournalLine
 log = logging.getLogger(__name__)
 
 
-def load_entries(tenant_id: str, ids: list[str]) -> list[JournalEntry]:
-    """The tenant's entries with these ids, in request order; 404 lists unknown and other tenants' ids."""
-    # populate_existing: the database's state, also for entries an UPDATE in this unit of work just changed
-    # One query: an entry has two lines, so joining them costs less than a second round trip.
-    stmt = (select(JournalEntry).where(JournalEntry.tenant_id == tenant_id, JournalEntry.id.in_(ids))
+# Built once (commit and propose run them on every request). One query: an entry has two lines, so
+# joining them costs less than a second round trip. populate_existing: the database's state, also for
+# entries an UPDATE in this unit of work just changed.
+_ENTRIES = (select(JournalEntry)
+            .where(JournalEntry.tenant_id == bindparam("tenant_id"), JournalEntry.id.in_(bindparam("ids", expanding=True)))
             .options(joinedload(JournalEntry.account), joinedload(JournalEntry.transaction),
                      joinedload(JournalEntry.lines).joinedload(JournalLine.account))
             .execution_options(populate_existing=True))
-    found = {e.id: e for e in db.session.scalars(stmt).unique()}
+# Conditional on status, so a concurrent commit of the same entry can never post it twice.
+_POST = (update(JournalEntry)
+         .where(JournalEntry.id.in_(bindparam("ids", expanding=True)), JournalEntry.status == "proposed")
+         .values(status="posted", posted_at=bindparam("now", type_=JournalEntry.posted_at.type))
+         .execution_options(synchronize_session=False))
+
+
+def load_entries(tenant_id: str, ids: list[str]) -> list[JournalEntry]:
+    """The tenant's entries with these ids, in request order; 404 lists unknown and other tenants' ids."""
+    found = {e.id: e for e in db.session.scalars(_ENTRIES, {"tenant_id": tenant_id, "ids": ids}).unique()}
     missing = [i for i in ids if i not in found]
     if missing:
         raise NotFound("Some journal entries do not exist.", ids=missing)
@@ -46,13 +56,11 @@ def commit_entries(tenant_id: str, je_ids: list[str]) -> list[JournalEntry]:
     for entry in entries:
         check_balanced(entry)
     now = clock.now()
-    # Conditional on status, so a concurrent commit of the same entry can never post it twice. "evaluate"
-    # applies the new status and time to the loaded entries too, so the answer needs no re-read.
-    result = db.session.execute(
-        update(JournalEntry).where(JournalEntry.id.in_(ids), JournalEntry.status == "proposed")
-        .values(status="posted", posted_at=now).execution_options(synchronize_session="evaluate"))
-    if result.rowcount != len(ids):
+    if db.session.execute(_POST, {"ids": ids, "now": now}).rowcount != len(ids):
         raise Conflict("ALREADY_POSTED", "Some entries were posted meanwhile; nothing was posted.", ids=ids)
+    for entry in entries:  # what the UPDATE wrote, as loaded state: the answer needs no re-read
+        set_committed_value(entry, "status", "posted")
+        set_committed_value(entry, "posted_at", now)
     commit_keeping_loaded()
     log.info("bookkeeping.posted", extra={"tenant_id": tenant_id, "count": len(ids)})
     return entries
