@@ -56,20 +56,19 @@ sys.path.insert(0, str(BENCH))
 import stripe  # noqa: E402
 from flask import Flask  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
 import floor_app  # noqa: E402
+from benchlib import drop_pg_schema, postgres_url, write_section  # noqa: E402
 from stripe_emulator import EmulatorServer  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.billing import bootstrap  # noqa: E402
 from webapp.billing.plans import FIRM, STARTER  # noqa: E402
-from webapp.config import TestConfig, normalise_database_url  # noqa: E402
+from webapp.config import TestConfig  # noqa: E402
 from webapp.extensions import db  # noqa: E402
 from webapp.models import Entitlement, JournalEntry, UsageMonthly  # noqa: E402
 
-RESULTS = BENCH / "results.md"
 START, END = "<!-- http_bench:start -->", "<!-- http_bench:end -->"
-PG_DEFAULT = "postgresql+psycopg://127.0.0.1:5432/test"
 PG_SCHEMA = "aibk_http_bench"
 SECRET = "whsec_http_bench"
 KEY = "sk_test_http_bench"
@@ -124,33 +123,6 @@ def sign(payload: str) -> str:
     """A Stripe-Signature header for the payload, as Stripe computes it."""
     t = int(time.time())
     return f"t={t},v1=" + hmac.new(SECRET.encode(), f"{t}.{payload}".encode(), hashlib.sha256).hexdigest()
-
-
-def postgres_url() -> str | None:
-    """The PostgreSQL URL (own schema) if one answers, else None."""
-    base = normalise_database_url(os.environ.get("BENCH_DATABASE_URL", PG_DEFAULT))
-    try:
-        engine = create_engine(base, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 2})
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{PG_SCHEMA}" CASCADE'))
-            conn.execute(text(f'CREATE SCHEMA "{PG_SCHEMA}"'))
-            version = conn.execute(text("SHOW server_version")).scalar()
-        engine.dispose()
-    except Exception as exc:  # noqa: BLE001  (any failure: report and skip PostgreSQL)
-        print(f"PostgreSQL not available ({type(exc).__name__}); measuring SQLite only", file=sys.stderr)
-        return None
-    os.environ["BENCH_PG_VERSION"] = str(version)
-    sep = "&" if "?" in base else "?"
-    return f"{base}{sep}options=-csearch_path%3D{PG_SCHEMA}"
-
-
-def drop_pg_schema() -> None:
-    """Leave the shared PostgreSQL as it was found."""
-    engine = create_engine(normalise_database_url(os.environ.get("BENCH_DATABASE_URL", PG_DEFAULT)),
-                           isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{PG_SCHEMA}" CASCADE'))
-    engine.dispose()
 
 
 @dataclass
@@ -472,17 +444,6 @@ def report(results: list[ConfigResult], duration: float, rounds: int, seconds: f
     return "\n".join(lines) + "\n"
 
 
-def write_section(section: str) -> None:
-    """Replace this benchmark's section of bench/results.md (or append it), leaving others alone."""
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n\nEach section is rewritten by its script.\n"
-    if START in old and END in old:
-        head, rest = old.split(START, 1)
-        new = head + section.rstrip("\n") + rest.split(END, 1)[1]
-    else:
-        new = old.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(new)
-
-
 def main() -> int:
     """Measure every available backend and server, then rewrite the results section."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -504,7 +465,7 @@ def main() -> int:
         Path(tmp).mkdir(parents=True, exist_ok=True)
         backends = []
         if "postgresql" in args.backends:
-            pg = postgres_url()
+            pg = postgres_url(PG_SCHEMA)
             if pg:
                 backends.append(("PostgreSQL", pg))
         if "sqlite" in args.backends:
@@ -515,10 +476,10 @@ def main() -> int:
                 results += measure(name, url, emulator.url, Path(tmp), args.duration, args.rounds, servers)
         finally:
             if any(name == "PostgreSQL" for name, _ in backends):
-                drop_pg_schema()
+                drop_pg_schema(PG_SCHEMA)
     section = report(results, args.duration, args.rounds, time.perf_counter() - began, load)
     if not args.no_write:
-        write_section(section)
+        write_section(START, END, section)
     print(section)
     return 0
 

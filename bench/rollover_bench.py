@@ -25,20 +25,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from flask import Flask  # noqa: E402
-from sqlalchemy import bindparam, create_engine, func, select, text  # noqa: E402
+from sqlalchemy import bindparam, func, select, text  # noqa: E402
 
+from benchlib import drop_pg_schema, postgres_url, write_section  # noqa: E402
 from webapp import create_app  # noqa: E402
-from webapp.config import TestConfig, normalise_database_url  # noqa: E402
+from webapp.config import TestConfig  # noqa: E402
 from webapp.db_types import UTCDateTime  # noqa: E402
 from webapp.extensions import db  # noqa: E402
 from webapp.metering import rollover  # noqa: E402
 from webapp.models import Tenant  # noqa: E402
 
-RESULTS = ROOT / "bench" / "results.md"
 START, END = "<!-- rollover_bench:start -->", "<!-- rollover_bench:end -->"
-PG_DEFAULT = "postgresql+psycopg://127.0.0.1:5432/test"
 PG_SCHEMA = "aibk_bench_rollover"
 MONTH = "2025-11"
 # The floor: the statement the rollover is built on, alone, with its commit.
@@ -71,33 +71,6 @@ class SizeResult:
     def second_share(self) -> list[float]:
         """The no-op second run ÷ the first, per round."""
         return [s / p for s, p in zip(self.second, self.product, strict=True)]
-
-
-def postgres_url() -> str | None:
-    """The PostgreSQL URL (own schema) if one answers, else None."""
-    base = normalise_database_url(os.environ.get("BENCH_DATABASE_URL", PG_DEFAULT))
-    try:
-        engine = create_engine(base, isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{PG_SCHEMA}" CASCADE'))
-            conn.execute(text(f'CREATE SCHEMA "{PG_SCHEMA}"'))
-            version = conn.execute(text("SHOW server_version")).scalar()
-        engine.dispose()
-    except Exception as exc:  # noqa: BLE001  (any failure: report and skip PostgreSQL)
-        print(f"PostgreSQL not available ({type(exc).__name__}); measuring SQLite only", file=sys.stderr)
-        return None
-    os.environ["BENCH_PG_VERSION"] = str(version)
-    sep = "&" if "?" in base else "?"
-    return f"{base}{sep}options=-csearch_path%3D{PG_SCHEMA}"
-
-
-def drop_pg_schema() -> None:
-    """Leave the shared PostgreSQL as it was found."""
-    engine = create_engine(normalise_database_url(os.environ.get("BENCH_DATABASE_URL", PG_DEFAULT)),
-                           isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{PG_SCHEMA}" CASCADE'))
-    engine.dispose()
 
 
 def grow_tenants(size: int) -> None:
@@ -201,17 +174,6 @@ def report(results: list[SizeResult], rounds: int, seconds: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(section: str) -> None:
-    """Replace this benchmark's section of bench/results.md (or append it), leaving others alone."""
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n\nEach section is rewritten by its script.\n"
-    if START in old and END in old:
-        head, rest = old.split(START, 1)
-        new = head + section.rstrip("\n") + rest.split(END, 1)[1]
-    else:
-        new = old.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(new)
-
-
 def main() -> int:
     """Measure every available backend and rewrite the results section."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -224,7 +186,7 @@ def main() -> int:
     results: list[SizeResult] = []
     with tempfile.TemporaryDirectory() as tmp:
         backends = [("SQLite", f"sqlite:///{tmp}/rollover.db")]
-        pg = postgres_url()
+        pg = postgres_url(PG_SCHEMA)
         if pg:
             backends.append(("PostgreSQL", pg))
         try:
@@ -233,10 +195,10 @@ def main() -> int:
                 results += measure(app, name, sizes, args.rounds)
         finally:
             if pg:
-                drop_pg_schema()
+                drop_pg_schema(PG_SCHEMA)
     section = report(results, args.rounds, time.perf_counter() - began)
     if not args.no_write:
-        write_section(section)
+        write_section(START, END, section)
     print(section)
     return 0
 
