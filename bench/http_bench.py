@@ -83,6 +83,11 @@ SERVERS = {"sync": ["--workers", "2", "--worker-class", "sync"],
            "gthread": ["--workers", "2", "--worker-class", "gthread", "--threads", "4"]}
 SERVER_NAMES = {"sync": "sync", "gthread": "gthread 2×4"}
 CAP_CLIENTS = (32, 50)
+# Bank descriptions the seeded transactions cycle through, so the proposer's history lookups see a
+# bookkeeper's mix of counterparties rather than one pattern shared by every transaction.
+MERCHANTS = ("Office Depot", "AWS EMEA", "Uber trip", "Staples", "Google Workspace", "Slack", "Shell fuel",
+             "Delta Air Lines", "Marriott", "Comcast", "Verizon Wireless", "FedEx", "UPS", "Adobe", "Zoom",
+             "Starbucks", "Home Depot", "Dropbox", "LinkedIn ads", "Hertz rental")
 
 
 @dataclass
@@ -163,7 +168,8 @@ class Seeder:
         ids: list[str] = []
         while len(ids) < n:
             size = min(BATCH, n - len(ids))
-            rows = [{"id": f"b{t.next_txn + i}", "date": "2025-01-15", "description": f"Office supplies {t.next_txn + i}",
+            rows = [{"id": f"b{t.next_txn + i}", "date": "2025-01-15",
+                     "description": f"{MERCHANTS[(t.next_txn + i) % len(MERCHANTS)]} {t.next_txn + i}",
                      "amount_cents": -100 - i} for i in range(size)]
             t.next_txn += size
             resp = t.client.post("/api/transactions", json={"transactions": rows}, headers=t.headers)

@@ -66,9 +66,10 @@ def check_month(year_month: str | None) -> str:
 def roll_usage_month(year_month: str | None = None, trigger: str = "manual") -> RolloverResult:
     """Roll usage over for a month (default: the current UTC month) unless that month is already done.
 
-    Two statements whatever the number of tenants, with a fixed handful of parameters: the set-based
-    INSERT ... SELECT ... ON CONFLICT DO NOTHING (its row count is the rows created) and a COUNT of
-    the month's rows (every tenant has one afterwards); the difference is the rows kept.
+    The same few statements whatever the number of tenants, with a fixed handful of parameters: the
+    guard row, the set-based INSERT ... SELECT ... ON CONFLICT DO NOTHING (its row count is the rows
+    created), a COUNT of the tenants (each has a row for the month afterwards, so the difference is
+    the rows kept) and the run's record, in one transaction.
     """
     month = check_month(year_month)
     now = clock.now()
@@ -88,8 +89,9 @@ def roll_usage_month(year_month: str | None = None, trigger: str = "manual") -> 
             .on_conflict_do_nothing(index_elements=["tenant_id", "year_month"]))
     # preserve_rowcount: SQLAlchemy closes an INSERT's cursor at once, and psycopg's count goes with it.
     created = db.session.execute(stmt.execution_options(preserve_rowcount=True)).rowcount
-    tenants = db.session.scalar(select(func.count()).select_from(UsageMonthly)
-                                .where(UsageMonthly.year_month == month)) or 0
+    # Counting tenants, not the month's rows: usage_monthly keeps every month, so a count there would
+    # scan the history. A tenant signing up during the run (PostgreSQL) may show as kept: a report only.
+    tenants = max(created, db.session.scalar(select(func.count()).select_from(Tenant)) or 0)
     db.session.execute(update(RolloverRun).where(RolloverRun.year_month == month)
                        .values(finished_at=clock.now(), tenants=tenants, rows_created=created))
     db.session.commit()
