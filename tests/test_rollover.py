@@ -134,8 +134,9 @@ def test_the_rollover_script_prints_the_runbook_lines(app, client, database_url)
 def test_flask_usage_rollover_command_runs_the_same_service(app, client, clock):
     clock.set(datetime(2025, 11, 1, tzinfo=UTC))
     signup_api_client(client)
-    out = app.test_cli_runner().invoke(args=["usage", "rollover", "--month", "2025-11"])
+    out = app.test_cli_runner().invoke(args=["usage", "rollover", "--month", "2025-11", "--verbose"])
     assert out.exit_code == 0 and "✓ Monthly usage rollover completed for 2025-11" in out.output
+    assert "  Reset usage for tenant " in out.output
     bad = app.test_cli_runner().invoke(args=["usage", "rollover", "--month", "2026-99"])
     assert bad.exit_code == 1
 
