@@ -4,8 +4,6 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 REQ_HASH := $(shell sha1sum requirements.txt | cut -c1-12)
 STAMP  := $(VENV)/.installed-$(REQ_HASH)
-HOST   ?= 127.0.0.1
-PORT   ?= 8000
 # Test processes (pytest-xdist); each has its own SQLite files, PostgreSQL schema and Stripe emulators.
 PYTEST_WORKERS ?= 2
 export FLASK_APP := webapp
@@ -23,9 +21,11 @@ venv: $(STAMP)
 migrate: venv
 	$(BIN)/flask db upgrade
 
-# No STRIPE_SECRET_KEY: the local Stripe emulator is started on :12111 and the catalog bootstrapped into it.
+# HOST, PORT, STRIPE_EMULATOR_PORT: the environment (`make run PORT=8080` puts PORT there), then .env,
+# then 127.0.0.1:8000 and 12111 — so no default here, or it would hide .env's. No STRIPE_SECRET_KEY: this
+# stack starts its own Stripe emulator (see scripts/run_dev.py) and bootstraps the catalog into it.
 run: migrate
-	HOST=$(HOST) PORT=$(PORT) $(BIN)/python scripts/run_dev.py
+	$(BIN)/python scripts/run_dev.py
 
 # Runs every test on SQLite, and the database tests on PostgreSQL too wherever one answers on 127.0.0.1:5432.
 test: venv
@@ -34,7 +34,7 @@ test: venv
 	else echo "make test: no PostgreSQL on 127.0.0.1:5432, database tests run on SQLite only"; fi; \
 	if [ -x /usr/bin/chromium ]; then echo "make test: Chromium found at /usr/bin/chromium, the browser tests (tests/browser) run"; \
 	else echo "make test: NO CHROMIUM at /usr/bin/chromium: the browser tests (tests/browser) are SKIPPED (apt-get install chromium)"; fi; \
-	TEST_DATABASE_URL="$$url" $(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	TEST_DATABASE_URL="$$url" $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

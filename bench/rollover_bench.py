@@ -4,7 +4,8 @@ Run from the repository root:  python bench/rollover_bench.py [--sizes 10000,100
 On SQLite (a temporary file, with the app's connection settings) and on PostgreSQL (BENCH_DATABASE_URL,
 default the local test database, in its own schema; skipped if it does not answer). For each size the
 tenants are created in one statement; then each round times, in alternating order, the product
-(`roll_usage_month`: the guard row, the set-based INSERT, the COUNT, the run's UPDATE, the commit) and
+(`roll_usage_month`: the guard row, the set-based INSERT, the COUNTs of tenants and paying tenants, the
+run's UPDATE, the commit) and
 the bare `INSERT ... SELECT ... ON CONFLICT DO NOTHING` with its commit, each from an empty month; after
 the product, its second run (a no-op: the month is done) is timed too. Rewrites its section of
 bench/results.md with the median of the rounds.
@@ -154,7 +155,8 @@ def report(results: list[SizeResult], rounds: int, seconds: float) -> str:
         f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
         + (f", PostgreSQL {os.environ['BENCH_PG_VERSION']}" if "BENCH_PG_VERSION" in os.environ else "")
         + f"; a warm-up, then {rounds} rounds per size, median shown; the whole run took {seconds:.0f} s.",
-        "Each round times the rollover (`roll_usage_month`: guard row, set-based INSERT, COUNT, run UPDATE, "
+        "Each round times the rollover (`roll_usage_month`: guard row, set-based INSERT, COUNTs of tenants and "
+        "paying tenants, run UPDATE, "
         "commit) and, back to back in alternating order, the bare `INSERT ... SELECT ... ON CONFLICT DO NOTHING` "
         "with its commit, both from an empty month; then the rollover once more, which finds the month done.", "",
         "| backend | tenants | rollover s | bare statement s | rollover ÷ bare (median, min–max) "

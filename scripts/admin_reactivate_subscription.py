@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 
-from _app import make_app
+from _app import ensure_project_python, make_app
 
 
 def main(argv: list[str]) -> int:
@@ -33,4 +33,5 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    ensure_project_python()
     sys.exit(main(sys.argv[1:]))

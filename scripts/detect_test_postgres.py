@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import sys
 
+from _app import ensure_project_python
+
 URL = os.environ.get("TEST_PG_CANDIDATE", "postgresql+psycopg://127.0.0.1:5432/test")
 
 
@@ -27,4 +29,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    ensure_project_python()
     sys.exit(main())

@@ -10,8 +10,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _app import ROOT, ensure_project_python
+
+if __name__ == "__main__":  # before the imports below, which need the project's packages
+    ensure_project_python()
 
 from tests.browser.live import (VIEWPORT, browser_unavailable, chromium, import_sample, live_billing,  # noqa: E402
                                 pay_on_checkout, propose, sign_up, tenant_of, use_free_analyses, use_postings)

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import sys
 
-import click
-from _app import make_app
+from _app import ensure_project_python, make_app
 
 
 def main() -> int:
     """Run the bootstrap; 0 on success, 1 with a message otherwise."""
+    import click
+
     app = make_app()
     from webapp.billing.cli import run_bootstrap
 
@@ -26,4 +27,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    ensure_project_python()
     sys.exit(main())

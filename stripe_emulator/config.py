@@ -19,6 +19,9 @@ class EmulatorConfig:
     on_final_failure: str = "unpaid"
     public_url: str | None = None  # base for hosted-page URLs; default: the URL the API was called on
     tick_interval: float = 1.0  # seconds between real-time sweeps (trials, renewals, expiry)
+    # Who started this emulator (e.g. one `make run`), answered on /_emulator/health so a starter can
+    # tell its own emulator from another one on the same port.
+    instance_id: str | None = None
 
     def __post_init__(self) -> None:
         if self.on_final_failure not in FINAL_FAILURE_ACTIONS:

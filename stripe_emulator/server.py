@@ -23,13 +23,15 @@ class EmulatorServer:
                  webhook_retry_schedule: Iterable[float] = (5.0, 30.0, 120.0),
                  payment_retry_days: Iterable[float] = (3.0, 5.0, 7.0),
                  on_final_failure: str = "unpaid", public_url: str | None = None,
-                 webhook_timeout: float = 10.0, tick_interval: float = 1.0) -> None:
+                 webhook_timeout: float = 10.0, tick_interval: float = 1.0,
+                 instance_id: str | None = None) -> None:
         self.host, self.port = host, port
         self.config = EmulatorConfig(
             db_path=db_path, webhook_url=webhook_url, webhook_secret=webhook_secret,
             webhook_retry_schedule=tuple(webhook_retry_schedule),
             payment_retry_days=tuple(payment_retry_days), on_final_failure=on_final_failure,
-            public_url=public_url, webhook_timeout=webhook_timeout, tick_interval=tick_interval)
+            public_url=public_url, webhook_timeout=webhook_timeout, tick_interval=tick_interval,
+            instance_id=instance_id)
         self.emulator: Emulator | None = None
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None

@@ -58,6 +58,14 @@ def drop_pg_schema(schema: str) -> None:
     engine.dispose()
 
 
+@pytest.fixture(autouse=True)
+def no_local_stack(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A `make run` serving from this checkout while the tests run is never reached by a test's Config()."""
+    import webapp.config
+
+    monkeypatch.setattr(webapp.config, "LOCAL_STACK_FILE", tmp_path_factory.getbasetemp() / "no_local_stack.json")
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str | None]:
     """A clean schema on the test PostgreSQL for this session (None without PostgreSQL)."""

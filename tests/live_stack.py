@@ -71,7 +71,9 @@ def live_billing(database_url: str, files: Path, overrides: dict[str, Any] | Non
                               webhook_retry_schedule=(0.05, 0.1, 0.2))
     emulator.start()
     config = {"STRIPE_SECRET_KEY": API_KEY, "STRIPE_API_BASE": emulator.url, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-              "STRIPE_PRODUCTS_FILE": str(files / "stripe_products.json"), **(overrides or {})}
+              "STRIPE_PRODUCTS_FILE": str(files / "stripe_products.json"),
+              # Outside debug, return links come from configuration, never from the Host header.
+              "BILLING_RETURN_URL": f"{url}/billing", **(overrides or {})}
     try:
         with running_app(database_url, config) as app:
             lazy.app = app

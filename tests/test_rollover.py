@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import signup_api_client
-from tests.factories import create_tenants
+from tests.factories import create_tenants, set_plan
 from webapp.metering import rollover, usage
 from webapp.models import RolloverRun, UsageMonthly
 
@@ -27,6 +27,8 @@ def month_rows(db, month: str) -> dict[str, UsageMonthly]:
 def test_rollover_gives_every_tenant_a_zeroed_row_and_prints_the_runbook_report(client, db, clock):
     clock.set(datetime(2025, 11, 1, 0, 0, 5, tzinfo=UTC))
     tenants = sorted(signup_api_client(client).tenant_id for _ in range(3))
+    for tenant_id in tenants:
+        set_plan(tenant_id, "starter")
     result = rollover.roll_usage_month(trigger="test")
     rows = month_rows(db, "2025-11")
     assert sorted(rows) == tenants
@@ -118,7 +120,8 @@ def test_the_rollover_script_prints_the_runbook_lines(app, client, database_url)
                             env={**os.environ, "DATABASE_URL": database_url, "SCHEDULER_ENABLED": "0"})
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("Starting monthly usage rollover for ") and lines[1] == "Found 1 active tenants"
+    assert lines[0].startswith("Starting monthly usage rollover for ")
+    assert lines[1] == "Found 0 active tenants and 1 on the free tier or not paying"
     assert f"  Reset usage for tenant {tenant.tenant_id}" in lines
     assert lines[-1] == "  Processed 1 tenants"
     again = subprocess.run([sys.executable, str(ROOT / "scripts" / "roll_usage_month.py")], capture_output=True,
@@ -129,6 +132,17 @@ def test_the_rollover_script_prints_the_runbook_lines(app, client, database_url)
                          capture_output=True, text=True, timeout=60, cwd=str(ROOT),
                          env={**os.environ, "DATABASE_URL": database_url, "SCHEDULER_ENABLED": "0"})
     assert bad.returncode == 1 and "2025-11" in bad.stderr
+
+
+def test_the_rollover_counts_as_active_only_tenants_that_pay(client, db, clock):
+    clock.set(datetime(2025, 11, 1, 0, 0, 5, tzinfo=UTC))
+    paying, trialing, past_due, free = (signup_api_client(client).tenant_id for _ in range(4))
+    set_plan(paying, "pro")
+    set_plan(trialing, "starter", status="trialing")
+    set_plan(past_due, "starter", status="past_due")
+    lines = list(rollover.report(rollover.roll_usage_month(trigger="test")))
+    assert lines[1] == "Found 2 active tenants and 2 on the free tier or not paying"
+    assert lines[-1] == "  Processed 4 tenants" and sum(line.startswith("  Reset usage") for line in lines) == 4
 
 
 def test_flask_usage_rollover_command_runs_the_same_service(app, client, clock):
@@ -188,7 +202,8 @@ def test_rollover_over_more_tenants_than_any_parameter_limit_completes_and_commi
     db.session.expire_all()
     assert db.session.get(UsageMonthly, (tenant, "2025-11")).tx_posted == 5
     lines = list(rollover.report(result))
-    assert lines == ["Starting monthly usage rollover for 2025-11...", "Found 70000 active tenants",
+    assert lines == ["Starting monthly usage rollover for 2025-11...",
+                     "Found 0 active tenants and 70000 on the free tier or not paying",
                      "  Reset usage for 69999 tenants",
                      "  Kept usage for 1 tenants: already counting this month",
                      "  (one line per tenant: --verbose)",
@@ -201,7 +216,7 @@ def test_past_50_tenants_the_report_counts_and_verbose_names_every_tenant(app, d
     create_tenants(51)
     result = rollover.roll_usage_month(trigger="test")
     short = list(rollover.report(result))
-    assert short[1:5] == ["Found 51 active tenants", "  Reset usage for 51 tenants",
+    assert short[1:5] == ["Found 0 active tenants and 51 on the free tier or not paying", "  Reset usage for 51 tenants",
                           "  Kept usage for 0 tenants: already counting this month", "  (one line per tenant: --verbose)"]
     full = list(rollover.report(result, verbose=True))
     assert full[2:-2] == [f"  Reset usage for tenant tenant_bulk_{i}" for i in sorted(range(1, 52), key=str)]

@@ -19,6 +19,7 @@ def create_app(config: Config | None = None) -> Flask:
 
     configure_logging(app)
     register_extensions(app)
+    register_request_policies(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_template_helpers(app)
@@ -56,6 +57,15 @@ def register_extensions(app: Flask) -> None:
     stripe_gateway.init_app(app)
 
 
+def register_request_policies(app: Flask) -> None:
+    """What every request goes through before its view: real client addresses and the rate limiter's
+    failure handling (webapp/rate_limits.py), then the input policy (webapp/input_policy.py)."""
+    from webapp import input_policy, rate_limits
+
+    rate_limits.init_app(app)
+    input_policy.init_app(app)
+
+
 def register_blueprints(app: Flask) -> None:
     """Register each area's page and API blueprints; API blueprints are CSRF-exempt (Bearer only)."""
     from webapp import auth, billing, bookkeeping, metering, ops
@@ -80,12 +90,14 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    """The `flask billing ...` and `flask usage ...` commands (`flask db ...` comes with Flask-Migrate)."""
+    """The `flask billing ...`, `flask usage ...` and `flask demo ...` commands (`flask db ...` comes with Flask-Migrate)."""
     from webapp.billing import cli as billing_cli
     from webapp.metering import cli as usage_cli
+    from webapp.ops import cli as ops_cli
 
     billing_cli.init_app(app)
     usage_cli.init_app(app)
+    ops_cli.init_app(app)
 
 
 def register_template_helpers(app: Flask) -> None:

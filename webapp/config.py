@@ -1,13 +1,50 @@
 """Settings, read from the environment when a Config is instantiated (never at import)."""
 from __future__ import annotations
 
+import json
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = ROOT / "instance"
 DEFAULT_SQLITE_URL = f"sqlite:///{INSTANCE_DIR / 'ai_bookkeeper_demo.db'}"
+# Written by `make run` (scripts/run_dev.py) while it serves, removed when it stops: how the app, the
+# `flask` commands, the scripts and `python -m stripe_emulator` reach the local stack's Stripe emulator.
+LOCAL_STACK_FILE = INSTANCE_DIR / "local_stack.json"
+LOCAL_STACK_SETTINGS = ("STRIPE_SECRET_KEY", "STRIPE_API_BASE", "STRIPE_WEBHOOK_SECRET", "STRIPE_PRODUCTS_FILE")
+
+
+def _pid_alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def local_stack() -> dict[str, object]:
+    """What `make run` wrote about the stack it is serving from this checkout; {} when none is running."""
+    try:
+        data = json.loads(LOCAL_STACK_FILE.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or not _pid_alive(data.get("PID")):
+        return {}  # left behind by a stack that was killed: its emulator is gone too
+    return data
+
+
+def local_stack_settings(env: dict[str, str]) -> dict[str, str]:
+    """The local stack's Stripe settings, unless the environment configures Stripe itself."""
+    if env.get("STRIPE_SECRET_KEY"):
+        return {}
+    stack = local_stack()
+    return {k: str(stack[k]) for k in LOCAL_STACK_SETTINGS if stack.get(k)}
 
 
 def instance_secret() -> str:
@@ -46,11 +83,15 @@ class Config:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True  # storage down: let the request through, log ratelimit.storage_failed
     PASSWORD_HASH_METHOD = "scrypt"
+    READ_LOCAL_STACK = True  # TestConfig: a test never reaches a developer's running stack
 
     def __init__(self) -> None:
         # An empty value (as in a copied .env.example) counts as unset.
         env = {k: v for k, v in os.environ.items() if v.strip()}
+        if self.READ_LOCAL_STACK:
+            env.update(local_stack_settings(env))
         self.SECRET_KEY = env.get("SECRET_KEY") or instance_secret()
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(env.get("DATABASE_URL", DEFAULT_SQLITE_URL))
         self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO").upper()
@@ -59,18 +100,33 @@ class Config:
         # A pasted statement is a form field: Flask's 500 kB default for fields would cut it off with a 413 first.
         self.MAX_FORM_MEMORY_SIZE = self.MAX_CONTENT_LENGTH
         self.SESSION_COOKIE_SECURE = _flag("SESSION_COOKIE_SECURE", "0")
+        # The remember-me cookie follows the session cookie's flags, and lasts REMEMBER_COOKIE_DAYS.
+        self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.REMEMBER_COOKIE_DURATION = timedelta(days=int(env.get("REMEMBER_COOKIE_DAYS", "14")))
         self.RATELIMIT_STORAGE_URI = env.get("REDIS_URL") or "memory://"
         self.AUTH_RATE_LIMIT = env.get("AUTH_RATE_LIMIT", "10 per minute")
+        # How many reverse proxies in front of the app set X-Forwarded-For/-Proto/-Host (0: trust none).
+        self.TRUSTED_PROXIES = int(env.get("TRUSTED_PROXIES", "0"))
         self.STRIPE_SECRET_KEY = env.get("STRIPE_SECRET_KEY")
         self.STRIPE_API_BASE = env.get("STRIPE_API_BASE")
         self.STRIPE_WEBHOOK_SECRET = env.get("STRIPE_WEBHOOK_SECRET")
+        # No request outlives this (gunicorn's --timeout, which `make run` passes); a webhook's claim on an
+        # event expires after it. Stripe's calls fit inside it: timeout × (retries + 1) plus back-off.
+        self.REQUEST_TIMEOUT_SECONDS = int(env.get("REQUEST_TIMEOUT_SECONDS", "60"))
+        self.STRIPE_TIMEOUT_SECONDS = float(env.get("STRIPE_TIMEOUT_SECONDS", "15"))
+        self.STRIPE_MAX_NETWORK_RETRIES = int(env.get("STRIPE_MAX_NETWORK_RETRIES", "2"))
         self.BILLING_RETURN_URL = env.get("BILLING_RETURN_URL")
+        # The public host and scheme: Stripe's return links when BILLING_RETURN_URL is unset (never the Host header).
+        self.SERVER_NAME = env.get("SERVER_NAME")
+        self.PREFERRED_URL_SCHEME = env.get("PREFERRED_URL_SCHEME", "http")
         self.TRIAL_DAYS = int(env.get("TRIAL_DAYS", "14"))
         # Price ids from the bootstrap's .env lines; config/stripe_products.json or lookup keys otherwise.
         self.STRIPE_PRICE_IDS = {key: env[f"STRIPE_PRICE_{key.upper()}"]
                                  for key in ("starter", "pro", "firm", "firm_addon")
                                  if env.get(f"STRIPE_PRICE_{key.upper()}")}
-        self.STRIPE_PRODUCTS_FILE = env.get("STRIPE_PRODUCTS_FILE", str(ROOT / "config" / "stripe_products.json"))
+        # A relative path is the checkout's, whatever directory a command runs from (cron, scripts).
+        self.STRIPE_PRODUCTS_FILE = str(ROOT / env.get("STRIPE_PRODUCTS_FILE", "config/stripe_products.json"))
         self.SCHEDULER_ENABLED = _flag("SCHEDULER_ENABLED", "1")
         # The entitlement gate and metering; off only to benchmark the routes without it (bench/).
         self.GATE_ENABLED = _flag("GATE_ENABLED", "1")
@@ -82,6 +138,7 @@ class TestConfig(Config):
     __test__ = False  # not a pytest test class
     TESTING = True
     LOG_FILE = None
+    READ_LOCAL_STACK = False
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # fast hashes; the algorithm is not under test
 
     def __init__(self, database_url: str, **overrides: object) -> None:

@@ -10,8 +10,9 @@ from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from webapp.errors import DomainError, PaywallError
+from webapp.errors import DomainError, PaywallError, RefusedInput
 from webapp.extensions import db, limiter
+from webapp.input_policy import form_page_for_endpoint
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,13 @@ def _from_http(exc: HTTPException) -> DomainError:
 def handle_domain_error(err: DomainError) -> Response:
     """Domain errors are expected outcomes: answer them, roll back whatever the request began."""
     db.session.rollback()
+    if isinstance(err, RefusedInput) and not wants_json() and any(name in request.form for name in err.fields):
+        page = form_page_for_endpoint(current_app, request.endpoint)
+        shown = page(err.fields) if page is not None else None
+        if shown is not None:  # the form again, each refused field marked
+            resp = make_response(shown)
+            resp.status_code = err.status
+            return resp
     return error_response(err)
 
 

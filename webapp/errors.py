@@ -64,6 +64,10 @@ class ValidationError(DomainError):
         self.status = status
 
 
+class RefusedInput(ValidationError):
+    """Text the input policy refuses (NUL, a lone surrogate) in a named field: 400, nothing read or written."""
+
+
 class InvalidCredentials(DomainError):
     """Login failed; the same answer whether or not the email exists."""
 

@@ -1,13 +1,11 @@
 """Reading and checking JSON request bodies: one place, one error shape."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
-from flask import request
-
 from webapp.errors import ValidationError
+from webapp.input_policy import parsed_json_body
 
 _TYPE_NAMES = {str: "a string", int: "an integer", bool: "a boolean", list: "a list", dict: "an object"}
 
@@ -25,15 +23,12 @@ def json_object() -> dict[str, Any]:
     """Return the request body as a JSON object, whatever its declared Content-Type.
 
     The runbook's curl commands post JSON without a Content-Type header, so the body is parsed
-    as JSON regardless; anything that is not a JSON object is a 400.
+    as JSON regardless; anything that is not a JSON object is a 400. The body is parsed once per
+    request, under the input policy (webapp/input_policy.py).
     """
-    raw = request.get_data(cache=True)
-    if not raw.strip():
+    data = parsed_json_body()  # the input policy's parse: depth limit, storable strings only
+    if data is None:
         raise ValidationError("The request body must be a JSON object.", {"body": "is empty"})
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationError("The request body is not valid JSON.", {"body": f"malformed JSON: {exc}"}) from exc
     if not isinstance(data, dict):
         raise ValidationError("The request body must be a JSON object.",
                               {"body": f"must be a JSON object, got {type(data).__name__}"})

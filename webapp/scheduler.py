@@ -5,6 +5,7 @@ import atexit
 import logging
 from datetime import UTC
 
+import click
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from flask import Flask
@@ -33,9 +34,16 @@ def stop_scheduler(sched: BackgroundScheduler) -> None:
         sched.shutdown(wait=False)
 
 
+def inside_cli_command() -> bool:
+    """True while a one-shot `flask ...` command (not `flask run`) loads the app, e.g. through wsgi.py."""
+    ctx = click.get_current_context(silent=True)
+    return ctx is not None and ctx.command.name != "run"
+
+
 def start_scheduler(app: Flask) -> BackgroundScheduler | None:
-    """Start the scheduler where it should run: not in tests, not when disabled, not in the reloader's parent."""
-    if not app.config.get("SCHEDULER_ENABLED") or app.testing:
+    """Start the scheduler where it should run: not in tests, not when disabled, not in the reloader's parent,
+    not inside a `flask` command that found wsgi.py (`flask billing reconcile` without FLASK_APP)."""
+    if not app.config.get("SCHEDULER_ENABLED") or app.testing or inside_cli_command():
         return None
     if app.debug and not is_running_from_reloader():
         return None

@@ -15,8 +15,10 @@ bp = Blueprint("control", __name__)
 
 @bp.get("/_emulator/health")
 def health() -> Any:
-    """Liveness probe (no key needed)."""
-    return jsonify(ok=True)
+    """Liveness probe (no key needed), saying which emulator this is and where its webhooks go."""
+    config = emulator().config
+    return jsonify(ok=True, emulator="stripe_emulator", instance_id=config.instance_id,
+                   webhook_url=config.webhook_url)
 
 
 @bp.post("/_emulator/trigger")

@@ -131,6 +131,14 @@ def test_checkout_bad_input_is_400_invalid_request(billing, tenant):
         assert resp.status_code == 400 and resp.get_json()["code"] == "INVALID_REQUEST", body
 
 
+def test_checkout_says_what_is_missing_for_an_empty_body_and_what_clashes_for_both(billing, tenant):
+    empty = tenant.post("/api/billing/checkout", json={}).get_json()
+    assert empty["message"] == "Say what to buy: give price_id or plan."
+    assert empty["fields"] == {"price_id": "is required (or give plan)"}
+    both = tenant.post("/api/billing/checkout", json={"plan": "starter", "price_id": "price_x"}).get_json()
+    assert both["fields"] == {"price_id": "give price_id or plan, not both"}
+
+
 def test_subscribed_tenant_gets_409_already_subscribed_with_the_portal_url(billing, tenant):
     subscribe(billing, tenant)
     resp = tenant.post("/api/billing/checkout", json={"plan": "pro"})

@@ -72,7 +72,7 @@ def deliver_all_events(billing) -> None:
 
 
 def test_two_different_events_for_one_tenant_at_once_end_in_stripes_current_state(billing, tenant, monkeypatch):
-    """A slow read of the old state must not be written after a newer one (the per-tenant lock)."""
+    """A slow read of the old state must not be written after a newer one (the read-time order guard)."""
     import threading
     import time
 
@@ -93,7 +93,7 @@ def test_two_different_events_for_one_tenant_at_once_end_in_stripes_current_stat
 
     def retrieve(self, sid):
         if threading.current_thread().name == "slow":  # a read that happened before the plan change
-            reading.set()  # the slow delivery now holds the tenant's lock (taken before reading Stripe)
+            reading.set()  # the slow delivery's read began before the other's (no lock is held while reading)
             time.sleep(0.4)
             return old
         return real(self, sid)

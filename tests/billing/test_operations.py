@@ -127,8 +127,11 @@ def test_reconcile_fixes_drift_from_stripe_and_prints_it(billing, tenant, db):
     ent = billing.entitlement(tenant.tenant_id)
     ent.plan, ent.tx_cap, ent.active = "starter", 300, False
     db.session.commit()
+    dry = billing.app.test_cli_runner().invoke(args=["billing", "reconcile", "--dry-run", tenant.tenant_id])
+    assert f"tenant={tenant.tenant_id} drift found: would change " in dry.output and "fixed" not in dry.output
+    assert billing.entitlement(tenant.tenant_id).plan == "starter"
     result = billing.app.test_cli_runner().invoke(args=["billing", "reconcile", tenant.tenant_id])
-    assert result.exit_code == 0 and "drift fixed" in result.output and "'starter' → 'pro'" in result.output
+    assert result.exit_code == 0 and "drift fixed: changed " in result.output and "'starter' → 'pro'" in result.output
     ent = billing.entitlement(tenant.tenant_id)
     assert (ent.plan, ent.tx_cap, ent.active) == ("pro", 2000, True)
     again = billing.app.test_cli_runner().invoke(args=["billing", "reconcile"])

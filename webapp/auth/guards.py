@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
+from urllib.parse import urlsplit
 
 from flask import flash, g, make_response, redirect, request
 from flask_login import login_url
@@ -12,6 +13,7 @@ from werkzeug.wrappers import Response
 from webapp.auth import services
 from webapp.errors import Unauthorized
 from webapp.models import User
+from webapp.redirects import same_site_path
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -51,10 +53,18 @@ def login_page_answer() -> Response:
 
     flash(LOGIN_MESSAGE, "info")
     htmx = is_htmx()
-    page = (request.headers.get("HX-Current-URL") if htmx else None) or request.url
-    target = login_url("auth.login", next_url=page)
+    page = _page_path(request.headers.get("HX-Current-URL", "")) if htmx else None
+    target = login_url("auth.login", next_url=page or same_site_path(request.full_path.rstrip("?")) or "/")
     if not htmx:
         return redirect(target)
     resp = make_response("", 401)
     resp.headers["HX-Redirect"] = target
     return resp
+
+
+def _page_path(url: str) -> str | None:
+    """The same-site path (and query) of the page htmx says the user is on; None for another site's URL."""
+    parts = urlsplit(url)
+    if parts.netloc and parts.netloc != request.host:
+        return None
+    return same_site_path(parts.path + (f"?{parts.query}" if parts.query else ""))

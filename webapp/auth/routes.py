@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import COOKIE_NAME, current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from webapp.auth import api_bp, bp, services
 from webapp.auth.guards import api_user, bearer_required
 from webapp.errors import EmailTaken, InvalidCredentials, ValidationError
 from webapp.extensions import limiter
+from webapp.input_policy import shows_refused_input
 from webapp.payloads import Field, parse
+from webapp.redirects import same_site_path
 
 
 def auth_rate_limit() -> str:
@@ -20,6 +22,26 @@ def auth_rate_limit() -> str:
 auth_limit = limiter.shared_limit(auth_rate_limit, scope="auth", methods=["POST"])
 
 
+def _kept_form(refused: dict[str, str]) -> dict[str, str]:
+    """The posted form without its refused fields, to fill the form in again."""
+    return {k: v for k, v in request.form.items() if k not in refused}
+
+
+def _signup_refused(fields: dict[str, str]) -> tuple[str, int]:
+    return render_template("auth/signup.html", form=_kept_form(fields), errors=fields), 400
+
+
+def _login_refused(fields: dict[str, str]) -> tuple[str, int]:
+    return render_template("auth/login.html", form=_kept_form(fields), error=None, errors=fields), 400
+
+
+def _account_refused(fields: dict[str, str]) -> tuple[str, int] | None:
+    if not current_user.is_authenticated:
+        return None
+    return render_template("account/account.html", tokens=services.list_tokens(current_user.tenant_id),
+                           new_token=None, errors=fields), 400
+
+
 @bp.get("/")
 def index() -> Response:
     """Signed-in users go to their workspace, everyone else to sign-up."""
@@ -27,6 +49,7 @@ def index() -> Response:
 
 
 @bp.route("/signup", methods=["GET", "POST"])
+@shows_refused_input(_signup_refused)
 @auth_limit
 def signup() -> Response | tuple[str, int] | str:
     """The sign-up form; on success the new user is logged in."""
@@ -46,6 +69,7 @@ def signup() -> Response | tuple[str, int] | str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@shows_refused_input(_login_refused)
 @auth_limit
 def login() -> Response | tuple[str, int] | str:
     """The log-in form."""
@@ -56,13 +80,14 @@ def login() -> Response | tuple[str, int] | str:
     except InvalidCredentials as exc:
         return render_template("auth/login.html", form=request.form, error=exc.message), 401
     login_user(user, remember=request.form.get("remember") == "on")
-    return redirect(_safe_next(request.args.get("next")) or url_for("bookkeeping.workspace"))
+    return redirect(same_site_path(request.args.get("next")) or url_for("bookkeeping.workspace"))
 
 
 @bp.post("/logout")
 @login_required
 def logout() -> Response:
-    """End the browser session."""
+    """End the browser session, on the server too: this session and remember-me cookie stop working, copies too."""
+    services.log_out(current_user._get_current_object())
     logout_user()
     flash("You have been logged out.", "info")
     return redirect(url_for("auth.login"))
@@ -77,6 +102,7 @@ def account() -> str:
 
 
 @bp.post("/account/tokens")
+@shows_refused_input(_account_refused)
 @login_required
 def create_token() -> tuple[str, int]:
     """Create a token and show it once, in this response only."""
@@ -87,6 +113,23 @@ def create_token() -> tuple[str, int]:
         return render_template("account/account.html", tokens=tokens, new_token=None, errors=exc.fields), 400
     tokens = services.list_tokens(current_user.tenant_id)
     return render_template("account/account.html", tokens=tokens, new_token=issued, errors={}), 201
+
+
+@bp.post("/account/password")
+@shows_refused_input(_account_refused)
+@auth_limit
+@login_required
+def change_password() -> Response | tuple[str, int]:
+    """Change the password; every other session of the user ends, this one carries on."""
+    user = current_user._get_current_object()
+    try:
+        services.change_password(user, request.form.get("current_password", ""),
+                                 request.form.get("new_password", ""))
+    except ValidationError as exc:
+        return _account_refused(exc.fields) or ("", 400)
+    login_user(user, remember=current_app.config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME) in request.cookies)
+    flash("Password changed. Every other session has been logged out.", "success")
+    return redirect(url_for("auth.account"))
 
 
 @bp.post("/account/tokens/<token_id>/revoke")
@@ -126,9 +169,3 @@ def api_me() -> dict[str, object]:
     return {"user_id": user.id, "tenant_id": user.tenant_id, "email": user.email,
             "full_name": user.full_name, "role": user.role}
 
-
-def _safe_next(target: str | None) -> str | None:
-    """Only same-site relative paths are followed after log-in (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None

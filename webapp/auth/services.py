@@ -166,9 +166,46 @@ def user_for_token(plain: str) -> User | None:
     return token.user
 
 
-def load_user(user_id: str) -> User | None:
-    """Flask-Login's user loader."""
-    return db.session.get(User, user_id)
+def load_user(session_id: str) -> User | None:
+    """Flask-Login's user loader: the user, if the session was issued under its current session version.
+
+    A session (or remember-me cookie) from before a log-out or a password change names an older
+    version and loads nobody, wherever a copy of it is kept.
+    """
+    user_id, _, version = session_id.rpartition(":")
+    if not (user_id and version.isascii() and version.isdigit()):
+        return None
+    user = db.session.get(User, user_id)
+    return user if user is not None and user.session_version == int(version) else None
+
+
+def end_sessions(user: User) -> None:
+    """End every browser session and remember-me cookie of the user (part of the caller's unit of work)."""
+    user.session_version = User.session_version + 1  # in SQL: two log-outs at once both count
+    db.session.flush()  # the attribute is expired and re-read with the new version on next access
+
+
+def log_out(user: User) -> None:
+    """Log the user out on the server: their sessions and remember-me cookies stop working, copies too."""
+    end_sessions(user)
+    db.session.commit()
+    log.info("auth.logout", extra={"tenant_id": user.tenant_id, "user_id": user.id})
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    """Set a new password after checking the current one; every other session of the user ends."""
+    if not check_password_hash(user.password_hash, current):
+        raise ValidationError("Some fields are missing or invalid.", {"current_password": "is not your password"})
+    if len(new) < MIN_PASSWORD_LENGTH:
+        raise ValidationError("Some fields are missing or invalid.",
+                              {"new_password": f"must be at least {MIN_PASSWORD_LENGTH} characters"})
+    if len(new) > MAX_PASSWORD_LENGTH:
+        raise ValidationError("Some fields are missing or invalid.",
+                              {"new_password": f"must be at most {MAX_PASSWORD_LENGTH} characters"})
+    user.password_hash = _hash_password(new)
+    end_sessions(user)
+    db.session.commit()
+    log.info("auth.password_changed", extra={"tenant_id": user.tenant_id, "user_id": user.id})
 
 
 def _issue_token(user: User, name: str) -> IssuedToken:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from flask import current_app
 
@@ -14,6 +13,7 @@ from webapp.billing.subscriptions import sync_from_stripe
 from webapp.errors import Conflict, ValidationError
 from webapp.extensions import db
 from webapp.models import User
+from webapp.redirects import portal_return_url, public_base_url
 
 log = logging.getLogger(__name__)
 
@@ -29,20 +29,6 @@ class CheckoutStart:
     session_id: str
 
 
-def _return_base(request_base: str) -> str:
-    """The app's origin for Checkout's return links: BILLING_RETURN_URL's scheme and host, or the request's."""
-    configured = current_app.config.get("BILLING_RETURN_URL")
-    if configured:
-        parts = urlsplit(configured)
-        return f"{parts.scheme}://{parts.netloc}"
-    return request_base.rstrip("/")
-
-
-def _portal_return_url(request_base: str) -> str:
-    """Where the Billing Portal's return link goes: BILLING_RETURN_URL as given, else the billing page."""
-    return current_app.config.get("BILLING_RETURN_URL") or f"{request_base.rstrip('/')}/billing"
-
-
 def ensure_customer(user: User) -> str:
     """The tenant's Stripe customer id, creating the customer (metadata tenant_id) on first use."""
     ent = get_entitlement(user.tenant_id)
@@ -56,8 +42,10 @@ def ensure_customer(user: User) -> str:
 def start_checkout(user: User, request_base: str, *, plan: str | None = None, price_id: str | None = None,
                    addon_companies: int = 0) -> CheckoutStart:
     """Open a Checkout Session for a paid plan (plus firm add-on companies), with a trial for newcomers."""
-    if bool(plan) == bool(price_id):
-        raise ValidationError("Give either price_id or plan.", {"price_id": "give price_id or plan, not both"})
+    if plan and price_id:
+        raise ValidationError("Give either price_id or plan, not both.", {"price_id": "give price_id or plan, not both"})
+    if not plan and not price_id:
+        raise ValidationError("Say what to buy: give price_id or plan.", {"price_id": "is required (or give plan)"})
     plan_key = plan if plan else catalog.plan_key_for_price_id(str(price_id))
     if plan_key not in PLANS or not PLANS[plan_key].paid:
         raise catalog.UnknownPrice(f"'{plan_key}' is not a plan we sell.", plans=list(catalog.SELLABLE_KEYS))
@@ -75,7 +63,7 @@ def start_checkout(user: User, request_base: str, *, plan: str | None = None, pr
     line_items = [{"price": catalog.price_for(plan_key), "quantity": 1}]
     if addon_companies and addon is not None:
         line_items.append({"price": catalog.price_for(addon.key), "quantity": addon_companies})
-    base = _return_base(request_base)
+    base = public_base_url(request_base)
     customer = ensure_customer(user)
     expired = stripe_gateway.gateway().expire_open_checkout_sessions(customer)
     if expired:
@@ -101,7 +89,7 @@ def portal_url(tenant_id: str, request_base: str) -> str:
     if not ent.stripe_customer_id:
         raise Conflict("NO_BILLING_ACCOUNT", "There is no billing account yet: choose a plan first.",
                        upgrade_url=links.upgrade_url())
-    return stripe_gateway.gateway().create_portal_session(ent.stripe_customer_id, _portal_return_url(request_base))
+    return stripe_gateway.gateway().create_portal_session(ent.stripe_customer_id, portal_return_url(request_base))
 
 
 def complete_checkout(tenant_id: str, session_id: str) -> bool:

@@ -3,19 +3,19 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webapp import clock
 from webapp.billing import notices
-from webapp.billing.subscriptions import SyncResult, find_entitlement, sync_from_stripe, ts
+from webapp.billing.subscriptions import SyncResult, sync_from_stripe, ts
 from webapp.errors import Conflict
 from webapp.extensions import commit_keeping_loaded, db
 from webapp.logs import log_context
@@ -23,11 +23,16 @@ from webapp.models import BillingEvent
 
 log = logging.getLogger(__name__)
 
-# A claim older than this belongs to a worker that died mid-way. It must outlast the slowest
-# handler: Stripe calls time out after 20 s with 2 network retries, and gunicorn kills at 60 s.
-CLAIM_TIMEOUT = timedelta(minutes=5)
-# How long a second delivery of an event waits for the first to finish before asking Stripe to retry.
-CONCURRENT_WAIT_SECONDS = 5.0
+
+
+def claim_timeout() -> timedelta:
+    """How old a claim is when it belongs to a worker that died mid-way: the request timeout (gunicorn's).
+
+    No request outlives it, and the Stripe calls a handler makes fit inside it (STRIPE_TIMEOUT_SECONDS ×
+    (STRIPE_MAX_NETWORK_RETRIES + 1) is kept below it), so a live handler never loses its claim to a
+    redelivery; and if one ever did, its final write checks the claim is still its own.
+    """
+    return timedelta(seconds=current_app.config["REQUEST_TIMEOUT_SECONDS"])
 
 
 @dataclass
@@ -65,21 +70,16 @@ def _hints(obj: dict[str, Any]) -> dict[str, str | None]:
 
 
 def _sync(sub_id: str | None, obj: dict[str, Any], event: dict[str, Any], actor: str,
-          payload_is_subscription: bool = False) -> SyncResult:
+          payload_is_subscription: bool = False, link_customer: bool = False) -> SyncResult:
     return sync_from_stripe(sub_id, actor=actor, hints=_hints(obj),
                             payload_sub=obj if payload_is_subscription else None,
-                            event_id=event["id"], event_created=ts(event["created"]))
+                            event_id=event["id"], event_created=ts(event["created"]), link_customer=link_customer)
 
 
 def on_checkout_completed(event: dict[str, Any], actor: str) -> SyncResult:
     """Link the customer to the tenant (client_reference_id), then apply its subscription."""
     session = event["data"]["object"]
-    hints = _hints(session)
-    ent = find_entitlement(hints["tenant_id"], hints["customer_id"])
-    if ent is not None and hints["customer_id"] and ent.stripe_customer_id is None:
-        ent.stripe_customer_id = hints["customer_id"]
-    result = _sync(_id(session.get("subscription")), session, event, actor)
-    return SyncResult(result.tenant_id or (ent.tenant_id if ent else None), result.changes, result.stale)
+    return _sync(_id(session.get("subscription")), session, event, actor, link_customer=True)
 
 
 def on_subscription_event(event: dict[str, Any], actor: str) -> SyncResult:
@@ -164,20 +164,10 @@ def claim(row_id: int) -> datetime | None:
         update(BillingEvent)
         .where(BillingEvent.id == row_id, BillingEvent.processed.is_(False),
                or_(BillingEvent.processing_started_at.is_(None),
-                   BillingEvent.processing_started_at < now - CLAIM_TIMEOUT))
+                   BillingEvent.processing_started_at < now - claim_timeout()))
         .values(processing_started_at=now, attempts=BillingEvent.attempts + 1))
     db.session.commit()
     return now if result.rowcount == 1 else None
-
-
-def _wait_until_processed(row: BillingEvent) -> bool:
-    deadline = time.monotonic() + CONCURRENT_WAIT_SECONDS
-    while time.monotonic() < deadline:
-        db.session.refresh(row)
-        if row.processed or row.processing_started_at is None:
-            return row.processed
-        time.sleep(0.05)
-    return False
 
 
 @contextmanager
@@ -200,9 +190,10 @@ def record_and_process(event: dict[str, Any], actor: str = "webhook") -> Outcome
             return Outcome(event["id"], event["type"], "duplicate", row.tenant_id)
         claimed_at = claimed_at or claim(row.id)
         if claimed_at is None:
-            if _wait_until_processed(row):
+            db.session.refresh(row)
+            if row.processed:  # finished by another delivery a moment ago
                 return Outcome(event["id"], event["type"], "duplicate", row.tenant_id)
-            log.warning("webhook.in_progress_elsewhere")
+            log.warning("webhook.in_progress_elsewhere")  # another worker holds it: 409 now, Stripe retries later
             raise Conflict("EVENT_IN_PROGRESS", "Another delivery of this event is being processed; retry later.",
                            event_id=event["id"])
         return process(row, event, actor, claimed_at)
@@ -292,4 +283,4 @@ def needs_replay_clause(now: datetime) -> Any:
     """Events that failed, or whose processing stopped mid-way (claim expired or never taken)."""
     return (BillingEvent.processed.is_(False)) & or_(
         BillingEvent.outcome == "failed", BillingEvent.processing_started_at.is_(None),
-        BillingEvent.processing_started_at < now - CLAIM_TIMEOUT)
+        BillingEvent.processing_started_at < now - claim_timeout())

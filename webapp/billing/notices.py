@@ -4,16 +4,28 @@ from __future__ import annotations
 from sqlalchemy import select, update
 
 from webapp import clock
-
 from webapp.extensions import db
-from webapp.models import BillingNotice
+from webapp.models import BillingNotice, Entitlement
 
 
-def add(tenant_id: str, kind: str, event_id: str | None, message: str) -> None:
-    """Add a notice unless this event already made one (part of the caller's unit of work)."""
+# The subscription statuses in which each kind of notice is true; outside them it is dismissed.
+CAUSES = {"payment_failed": frozenset({"past_due", "unpaid", "incomplete"}),
+          "trial_will_end": frozenset({"trialing"})}
+
+
+def add(tenant_id: str, kind: str, event_id: str | None, message: str) -> bool:
+    """Add a notice if its cause still holds after the sync, unless this event already made one.
+
+    Part of the caller's unit of work, which holds the entitlement's lock, so the status read here is the
+    one just written: a failed payment reported after the card worked again adds nothing. True if added.
+    """
+    status = db.session.scalar(select(Entitlement.subscription_status).where(Entitlement.tenant_id == tenant_id))
+    if status not in CAUSES[kind]:
+        return False
     if event_id and db.session.scalar(select(BillingNotice.id).where(BillingNotice.event_id == event_id)):
-        return
+        return False
     db.session.add(BillingNotice(tenant_id=tenant_id, kind=kind, event_id=event_id, message=message))
+    return True
 
 
 def active(tenant_id: str) -> list[BillingNotice]:
@@ -23,14 +35,9 @@ def active(tenant_id: str) -> list[BillingNotice]:
     return list(db.session.scalars(stmt))
 
 
-# Which notices stop being true once the subscription reaches a status.
-RESOLVED_BY = {"payment_failed": ("active", "trialing", "canceled", "incomplete_expired"),
-               "trial_will_end": ("active", "past_due", "unpaid", "canceled", "incomplete_expired")}
-
-
 def resolve(tenant_id: str, status: str) -> None:
-    """Dismiss the notices a subscription status makes obsolete (part of the caller's unit of work)."""
-    kinds = [kind for kind, statuses in RESOLVED_BY.items() if status in statuses]
+    """Dismiss the notices whose cause a subscription status has ended (part of the caller's unit of work)."""
+    kinds = [kind for kind, statuses in CAUSES.items() if status not in statuses]
     if kinds:
         db.session.execute(update(BillingNotice)
                            .where(BillingNotice.tenant_id == tenant_id, BillingNotice.kind.in_(kinds),

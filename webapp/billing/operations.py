@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from webapp import clock
-from webapp.billing import audit, events
+from webapp.billing import audit, events, notices
 from webapp.billing.plans import PLANS
 from webapp.billing.subscriptions import ENDED_STATUSES, live_subscription_of, set_plan, sync_from_stripe
 from webapp.errors import Conflict, NotFound
@@ -32,6 +32,10 @@ class Report:
     error: str | None = None
 
 
+# A dry run changed nothing, so its lines say what a real run would do.
+DRY_RUN_OUTCOMES = {"drift fixed": "drift found", "applied": "would apply"}
+
+
 def describe(reports: list[Report], dry_run: bool) -> list[str]:
     """Human lines for a list of reports."""
     if not reports:
@@ -39,11 +43,12 @@ def describe(reports: list[Report], dry_run: bool) -> list[str]:
     lines = []
     verb = "would change" if dry_run else "changed"
     for r in reports:
-        head = f"{r.subject} tenant={r.tenant_id or '-'} {r.outcome}"
+        outcome = DRY_RUN_OUTCOMES.get(r.outcome, r.outcome) if dry_run else r.outcome
+        head = f"{r.subject} tenant={r.tenant_id or '-'} {outcome}"
         if r.error:
             lines.append(f"{head} ERROR {r.error}")
         elif r.changes:
-            lines.append(f"{head} {verb}: " + ", ".join(f"{k} {b!r} → {a!r}" for k, (b, a) in sorted(r.changes.items())))
+            lines.append(f"{head}: {verb} " + ", ".join(f"{k} {b!r} → {a!r}" for k, (b, a) in sorted(r.changes.items())))
         else:
             lines.append(f"{head} no change")
     lines.append(f"{len(reports)} item(s); {sum(1 for r in reports if r.changes)} with changes"
@@ -125,6 +130,7 @@ def reactivate(tenant_id: str, actor: str) -> Report:
     before = audit.snapshot(ent)
     ent.active, ent.subscription_status = True, "active"
     set_plan(ent, ent.plan, ent.addon_companies)
+    notices.resolve(tenant_id, ent.subscription_status)  # a failed-payment notice ends with the problem
     changes = audit.record(ent, before, "manual_reactivate", actor, always=True)
     db.session.commit()
     log.info("billing.reactivated", extra={"tenant_id": tenant_id, "actor": actor})

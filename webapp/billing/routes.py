@@ -12,6 +12,7 @@ from webapp.billing import api_bp, bp, checkout, status
 from webapp import clock
 from webapp.error_handlers import is_htmx
 from webapp.errors import ValidationError
+from webapp.input_policy import shows_refused_input
 from webapp.payloads import Field, parse
 
 
@@ -78,7 +79,17 @@ def plans_page() -> str:
                            canceled=request.args.get("checkout") == "canceled", errors={}, form={})
 
 
+def _plans_refused(fields: dict[str, str]) -> tuple[str, int] | None:
+    """The plan picker with a refused extra-companies field marked next to it."""
+    plan = (request.view_args or {}).get("plan", "")
+    if not current_user.is_authenticated or "addon_companies" not in fields or "plan" in fields:
+        return None
+    return render_template("billing/plans.html", picker=status.plan_picker(current_user.tenant_id), canceled=False,
+                           errors={f"{plan}.addon_companies": fields["addon_companies"]}, form={}), 400
+
+
 @bp.post("/billing/checkout/<plan>")
+@shows_refused_input(_plans_refused)
 @login_required
 def checkout_page(plan: str) -> Response | tuple[str, int]:
     """Choose a plan: 303 to Stripe Checkout; a bad extra-companies field comes back next to the field."""

@@ -1,7 +1,7 @@
 """Entitlements: what each tenant may do, derived from the plan catalog."""
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, select, update
 
 from webapp.billing.plans import FREE, PLANS
 from webapp.errors import NotFound
@@ -43,6 +43,12 @@ def has_paid_plan(ent: Entitlement) -> bool:
     """
     plan = PLANS.get(ent.plan)
     return bool(ent.active and ent.subscription_status in PAID_STATUSES and plan is not None and plan.paid)
+
+
+def paid_plan_clause() -> ColumnElement[bool]:
+    """has_paid_plan as SQL, to count paying tenants in one statement."""
+    return and_(Entitlement.active.is_(True), Entitlement.subscription_status.in_(PAID_STATUSES),
+                Entitlement.plan.in_([key for key, plan in PLANS.items() if plan.paid]))
 
 
 def has_payment_problem(ent: Entitlement) -> bool:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -22,7 +23,7 @@ class StripeGateway:
     """Wraps StripeClient with timeouts, network retries and an idempotency key on every create."""
 
     def __init__(self, api_key: str | None, api_base: str | None, webhook_secret: str | None,
-                 timeout: float = 20.0, max_network_retries: int = 2) -> None:
+                 timeout: float = 15.0, max_network_retries: int = 2) -> None:
         self.api_key = api_key
         self.api_base = api_base
         self.webhook_secret = webhook_secret
@@ -47,7 +48,8 @@ class StripeGateway:
     def client(self) -> stripe.StripeClient:
         """The StripeClient; BillingUnavailable when no key is configured."""
         if self._client is None:
-            raise BillingUnavailable("Billing is not configured: STRIPE_SECRET_KEY is not set.")
+            raise BillingUnavailable("Billing is not configured: STRIPE_SECRET_KEY is not set (set it, or start "
+                                     "the local stack with `make run`, whose emulator every command then uses).")
         return self._client
 
     # --- catalog -----------------------------------------------------------------------------
@@ -107,6 +109,33 @@ class StripeGateway:
         return str(session.url)
 
     # --- subscriptions -----------------------------------------------------------------------
+    def create_subscription(self, customer_id: str, price_id: str, tenant_id: str,
+                            trial_days: int | None = None) -> dict[str, Any]:
+        """Subscribe a customer that has a default card to a price directly (test data: `flask demo seed`)."""
+        params: dict[str, Any] = {"customer": customer_id, "items": [{"price": price_id}],
+                                  "metadata": {"tenant_id": tenant_id}}
+        if trial_days:
+            params["trial_period_days"] = trial_days
+        return _plain(self._call(lambda: self.client.v1.subscriptions.create(
+            params, {"idempotency_key": _new_key()})))  # type: ignore[arg-type]
+
+    def create_test_customer(self, email: str, name: str, tenant_id: str, card: str,
+                             test_clock: str | None = None) -> str:
+        """A test-mode customer with a test card (`pm_card_…`) as default, optionally on a test clock."""
+        params: dict[str, Any] = {"email": email, "name": name, "metadata": {"tenant_id": tenant_id},
+                                  "payment_method": card, "invoice_settings": {"default_payment_method": card}}
+        if test_clock:
+            params["test_clock"] = test_clock
+        customer = self._call(lambda: self.client.v1.customers.create(
+            params, {"idempotency_key": _new_key()}))  # type: ignore[arg-type]
+        return str(customer.id)
+
+    def create_test_clock(self, frozen_time: int, name: str) -> str:
+        """A test clock frozen at frozen_time (test mode only)."""
+        clock = self._call(lambda: self.client.v1.test_helpers.test_clocks.create(
+            {"frozen_time": frozen_time, "name": name}, {"idempotency_key": _new_key()}))
+        return str(clock.id)
+
     def retrieve_subscription(self, subscription_id: str) -> dict[str, Any] | None:
         """The subscription as Stripe has it now, or None if Stripe does not know it."""
         return self._retrieve_or_none(lambda: self.client.v1.subscriptions.retrieve(subscription_id))
@@ -131,6 +160,8 @@ class StripeGateway:
             raise WebhookRejected("BAD_SIGNATURE", f"Signature check failed: {exc.user_message}") from exc
         except (UnicodeDecodeError, ValueError) as exc:  # the library decodes the body before checking it
             raise WebhookRejected("BAD_SIGNATURE", "Signature check failed: the body is not UTF-8 text.") from exc
+        if _signed_at(signature_header) > time.time() + WEBHOOK_TOLERANCE_SECONDS:  # the library checks only the past
+            raise WebhookRejected("BAD_SIGNATURE", "Signature check failed: the timestamp is in the future.")
         try:
             event = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -154,6 +185,15 @@ class StripeGateway:
             return fn()
         except stripe.StripeError as exc:
             raise _translate(exc) from exc
+
+
+def _signed_at(signature_header: str) -> int:
+    """The `t=` of a Stripe-Signature header (verified by then, so it is present and an integer)."""
+    for part in signature_header.split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t" and value.isascii() and value.isdigit():
+            return int(value)
+    return 0
 
 
 MAX_EVENT_TIMESTAMP = 2**33  # year 2242: anything larger is not a Stripe `created`
@@ -191,7 +231,8 @@ def init_app(app: Flask) -> None:
     """Build the app's gateway from its config (no network at build time)."""
     app.extensions["stripe_gateway"] = StripeGateway(
         app.config.get("STRIPE_SECRET_KEY"), app.config.get("STRIPE_API_BASE"),
-        app.config.get("STRIPE_WEBHOOK_SECRET"))
+        app.config.get("STRIPE_WEBHOOK_SECRET"), timeout=app.config.get("STRIPE_TIMEOUT_SECONDS", 15.0),
+        max_network_retries=app.config.get("STRIPE_MAX_NETWORK_RETRIES", 2))
 
 
 def gateway() -> StripeGateway:

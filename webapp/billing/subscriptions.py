@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from webapp import clock
 from webapp.billing import audit, catalog, notices, services, stripe_gateway
 from webapp.billing.plans import ADDONS, FREE, PLANS
 from webapp.extensions import db
@@ -77,29 +78,42 @@ def _is_live(status: str) -> bool:
 
 def sync_from_stripe(sub_id: str | None, *, actor: str, hints: dict[str, str | None] | None = None,
                      payload_sub: dict[str, Any] | None = None, event_id: str | None = None,
-                     event_created: datetime | None = None) -> SyncResult:
-    """Lock the tenant's entitlement, re-read the subscription from Stripe, and apply it (the caller commits).
+                     event_created: datetime | None = None, link_customer: bool = False) -> SyncResult:
+    """Read the subscription from Stripe, then lock the tenant's entitlement and apply it (the caller commits).
 
-    Taking the lock before reading Stripe serialises everything that applies a subscription to one
-    tenant (webhooks for different events, the Checkout return, reconcile), so an older read can never
-    be written after a newer one. The payload copy is used only when Stripe no longer has the object.
+    Stripe is read first, with no lock and nothing written, so a slow Stripe never holds a database
+    lock. Then, in the caller's short transaction: lock the entitlement, compare (a read that began
+    before the one applied last is stale and skipped: every later change brings a later event whose
+    read sees it), and write. The payload copy is used only when Stripe no longer has the object.
+    `link_customer` records the hinted customer on an entitlement that has none (checkout completed).
     """
     hints = hints or {}
-    ent = find_entitlement(hints.get("tenant_id"), hints.get("customer_id"), sub_id)
-    if ent is not None:
-        services.lock_entitlement(ent.tenant_id)
+    read_started = clock.now()
     fresh = stripe_gateway.gateway().retrieve_subscription(sub_id) if sub_id else None
     sub = fresh if fresh is not None else payload_sub
-    if sub is None:
-        return SyncResult(ent.tenant_id if ent else None, {})
+    # The subscription ended: the customer's other live one (if any) is adopted, so read it now too.
+    other_live = (live_subscription_of(_id(fresh.get("customer")), other_than=fresh.get("id"))
+                  if fresh is not None and not _is_live(str(fresh.get("status"))) else None)
+    ent = (entitlement_for_subscription(sub) if sub is not None else None) or find_entitlement(
+        hints.get("tenant_id"), hints.get("customer_id"), sub_id)
     if ent is None:
-        ent = entitlement_for_subscription(sub)
-        if ent is not None:  # found through the subscription's own metadata: lock, then read again
-            services.lock_entitlement(ent.tenant_id)
-            fresh = stripe_gateway.gateway().retrieve_subscription(sub["id"]) if fresh is not None else None
-            sub = fresh if fresh is not None else sub
-    return apply_subscription(sub, actor=actor, event_id=event_id, event_created=event_created,
-                              fresh=fresh is not None)
+        if sub is not None:
+            log.warning("billing.subscription_without_tenant", extra={"subscription_id": sub.get("id")})
+        return SyncResult(None, {})
+    services.lock_entitlement(ent.tenant_id)
+    db.session.refresh(ent)  # the row as the lock holds it, not as read before the lock
+    if link_customer and hints.get("customer_id") and ent.stripe_customer_id is None:
+        ent.stripe_customer_id = hints["customer_id"]
+    if sub is None:
+        return SyncResult(ent.tenant_id, {})
+    if fresh is not None and ent.stripe_read_at is not None and read_started < ent.stripe_read_at:
+        log.info("billing.older_read_skipped", extra={"tenant_id": ent.tenant_id, "subscription_id": sub.get("id")})
+        return SyncResult(ent.tenant_id, {}, stale=True)
+    result = apply_subscription(sub, actor=actor, event_id=event_id, event_created=event_created,
+                                fresh=fresh is not None, other_live=other_live, ent=ent)
+    if fresh is not None:
+        ent.stripe_read_at = read_started
+    return result
 
 
 def live_subscription_of(customer_id: str | None, other_than: str | None = None) -> dict[str, Any] | None:
@@ -112,13 +126,16 @@ def live_subscription_of(customer_id: str | None, other_than: str | None = None)
 
 
 def apply_subscription(sub: dict[str, Any], *, actor: str, event_id: str | None = None,
-                       event_created: datetime | None = None, fresh: bool = True) -> SyncResult:
-    """Set the tenant's entitlement from a subscription (the caller commits).
+                       event_created: datetime | None = None, fresh: bool = True,
+                       other_live: dict[str, Any] | None = None, ent: Entitlement | None = None) -> SyncResult:
+    """Set the tenant's entitlement from a subscription (the caller commits); no Stripe call.
 
     `fresh` means the subscription was just retrieved from Stripe, so it is the truth whatever the
     event's age; a payload copy (`fresh=False`) older than the newest applied event is skipped.
+    `other_live` is the customer's other live subscription (read before the lock), adopted when the
+    linked one ended; `ent` the entitlement already locked for it.
     """
-    ent = entitlement_for_subscription(sub)
+    ent = ent or entitlement_for_subscription(sub)
     if ent is None:
         log.warning("billing.subscription_without_tenant", extra={"subscription_id": sub.get("id")})
         return SyncResult(None, {})
@@ -134,7 +151,7 @@ def apply_subscription(sub: dict[str, Any], *, actor: str, event_id: str | None 
                                                             "ignored": sub.get("id")})
         return SyncResult(ent.tenant_id, {})  # two live subscriptions: keep the linked one; ops must act
     if linked == sub.get("id") and not _is_live(status):
-        other = live_subscription_of(_id(sub.get("customer")), other_than=linked) if fresh else None
+        other = other_live if fresh else None
         if other is not None:  # the linked one ended but the customer has another live one: adopt it
             log.warning("billing.adopted_live_subscription", extra={"tenant_id": ent.tenant_id,
                                                                    "subscription_id": other.get("id")})

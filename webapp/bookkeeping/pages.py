@@ -15,6 +15,7 @@ from webapp.bookkeeping.workspace import page_numbers, workspace_view
 from webapp.error_handlers import is_htmx
 from webapp.errors import Conflict, DomainError, NotFound, ValidationError
 from webapp.extensions import db
+from webapp.input_policy import shows_refused_input
 from webapp.metering.gate import Action
 from webapp.metering.guards import admit_ids
 
@@ -44,6 +45,22 @@ def answer(company_id: str | None, notice: str | None = None, errors: dict[str, 
     return redirect(url_for("bookkeeping.workspace", company=view.company.id, **view.page_numbers), code=303)
 
 
+# Form field → the key its error is shown under on the workspace.
+_ERROR_KEYS = {"name": "company_name", "txn_id": "txn_ids", "je_id": "je_ids"}
+
+
+def refused_on_workspace(fields: dict[str, str]) -> Response | None:
+    """The workspace with the input policy's refused fields marked next to them (None: not a workspace field)."""
+    if not current_user.is_authenticated:
+        return None
+    errors = {_ERROR_KEYS.get(name, name): problem for name, problem in fields.items() 
+              if name in request.form and name != "company"}
+    if not errors:  # a refused query or path value: the error page names it
+        return None
+    company = None if "company" in fields else _company_arg()
+    return answer(company, errors=errors, status=400)
+
+
 STALE_CODES = frozenset({"ALREADY_POSTED", "NOT_FOUND"})
 
 
@@ -69,6 +86,7 @@ def workspace() -> str:
 
 
 @bp.post("/app/companies")
+@shows_refused_input(refused_on_workspace)
 @login_required
 def add_company() -> Response:
     """Add a company (402 COMPANY_LIMIT_REACHED past the plan's allowance shows the paywall)."""
@@ -117,6 +135,7 @@ def describe_problems(fields: dict[str, str]) -> str:
 
 
 @bp.post("/app/import")
+@shows_refused_input(refused_on_workspace)
 @login_required
 def import_statement() -> Response:
     """Import a CSV bank statement, uploaded or pasted; every problem is listed next to the field."""
@@ -145,6 +164,7 @@ def _chosen(single: str, many: str) -> list[str]:
 
 
 @bp.post("/app/propose")
+@shows_refused_input(refused_on_workspace)
 @login_required
 def propose() -> Response:
     """Propose entries for one transaction or a selection (metered: the free tier's 429 shows the modal)."""
@@ -157,6 +177,7 @@ def propose() -> Response:
 
 
 @bp.post("/app/commit")
+@shows_refused_input(refused_on_workspace)
 @login_required
 def commit() -> Response:
     """Post one proposed entry or a selection, each with the account its row shows (metered: 402s show the modal)."""
@@ -178,6 +199,7 @@ def commit() -> Response:
 
 
 @bp.post("/app/entries/<je_id>/account")
+@shows_refused_input(refused_on_workspace)
 @login_required
 def reassign(je_id: str) -> Response:
     """Change the account of a proposed entry before it is committed."""

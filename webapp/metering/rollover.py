@@ -22,9 +22,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from webapp import clock
+from webapp.billing.services import paid_plan_clause
 from webapp.errors import ValidationError
 from webapp.extensions import db
-from webapp.models import RolloverRun, Tenant, UsageMonthly
+from webapp.models import Entitlement, RolloverRun, Tenant, UsageMonthly
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class RolloverResult:
     tenants: int = 0
     reset: int = 0
     kept: int = 0
+    active: int = 0  # tenants with a paid plan (active, status active or trialing)
 
 
 def check_month(year_month: str | None) -> str:
@@ -69,7 +71,7 @@ def roll_usage_month(year_month: str | None = None, trigger: str = "manual") -> 
     The same few statements whatever the number of tenants, with a fixed handful of parameters: the
     guard row, the set-based INSERT ... SELECT ... ON CONFLICT DO NOTHING (its row count is the rows
     created), a COUNT of the tenants (each has a row for the month afterwards, so the difference is
-    the rows kept) and the run's record, in one transaction.
+    the rows kept), a COUNT of the paying ones and the run's record, in one transaction.
     """
     month = check_month(year_month)
     now = clock.now()
@@ -92,12 +94,14 @@ def roll_usage_month(year_month: str | None = None, trigger: str = "manual") -> 
     # Counting tenants, not the month's rows: usage_monthly keeps every month, so a count there would
     # scan the history. A tenant signing up during the run (PostgreSQL) may show as kept: a report only.
     tenants = max(created, db.session.scalar(select(func.count()).select_from(Tenant)) or 0)
+    active = int(db.session.scalar(select(func.count()).select_from(Entitlement).where(paid_plan_clause())) or 0)
     db.session.execute(update(RolloverRun).where(RolloverRun.year_month == month)
                        .values(finished_at=clock.now(), tenants=tenants, rows_created=created))
     db.session.commit()
     log.info("rollover.completed", extra={"year_month": month, "trigger": trigger, "tenants": tenants,
                                           "rows_created": created})
-    return RolloverResult(month, started_at=now, tenants=tenants, reset=created, kept=tenants - created)
+    return RolloverResult(month, started_at=now, tenants=tenants, reset=created, kept=tenants - created,
+                          active=active)
 
 
 def report(result: RolloverResult, verbose: bool = False) -> Iterator[str]:
@@ -111,7 +115,9 @@ def report(result: RolloverResult, verbose: bool = False) -> Iterator[str]:
                f" ({result.done_by}, {result.done_at}): nothing to do.")
         return
     yield f"Starting monthly usage rollover for {result.year_month}..."
-    yield f"Found {result.tenants} active tenants"
+    others = result.tenants - result.active
+    found = f"Found {result.active} active tenants"  # the runbook's line; "active" means paying, as in the gate
+    yield found + (f" and {others} on the free tier or not paying" if others else "")
     if verbose or result.tenants <= LISTED_TENANTS:
         yield from _tenant_lines(result)
     else:

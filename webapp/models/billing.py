@@ -41,6 +41,8 @@ class Entitlement(Base):
     cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, default=False)
     # Stripe's `created` of the newest event applied here: an older event never overwrites newer state.
     last_event_created: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the Stripe read applied last began: a read that began earlier is older and never written over it.
+    stripe_read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, onupdate=utc_now)
 
 

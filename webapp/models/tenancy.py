@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 
@@ -38,8 +38,14 @@ class User(UserMixin, Base):
     role: Mapped[str] = mapped_column(String(16), default="owner")
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    # Part of the id in every browser session and remember-me cookie: bumping it ends them all.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     tenant: Mapped[Tenant] = relationship(back_populates="users")
+
+    def get_id(self) -> str:
+        """The session's user id: the user and the session version it was issued under."""
+        return f"{self.id}:{self.session_version}"
 
 
 class ApiToken(Base):

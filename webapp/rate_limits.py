@@ -1,0 +1,38 @@
+"""Rate limiting that holds: shared storage (REDIS_URL), fail open on storage failure, real client addresses.
+
+The limiter (webapp.extensions.limiter) counts per client address in RATELIMIT_STORAGE_URI: Redis when
+REDIS_URL is set, so every worker and process shares one count. If the storage fails, the request is let
+through (RATELIMIT_SWALLOW_ERRORS) and one ERROR line `ratelimit.storage_failed` is logged — never a 500.
+Behind TRUSTED_PROXIES reverse proxies, the client address comes from their X-Forwarded-For (ProxyFix),
+so clients do not share the proxy's bucket; with the default 0, forwarded headers are ignored.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+log = logging.getLogger(__name__)
+
+
+class StorageFailureFilter(logging.Filter):
+    """Turns Flask-Limiter's swallowed storage errors into one `ratelimit.storage_failed` line of ours."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.ERROR:
+            return True
+        error = record.exc_info[1] if record.exc_info else None
+        log.error("ratelimit.storage_failed", extra={"error": f"{type(error).__name__}: {error}" if error else
+                                                     record.getMessage(), "fail_open": True})
+        return False
+
+
+def init_app(app: Flask) -> None:
+    """Trust TRUSTED_PROXIES hops of X-Forwarded-* headers, and log storage failures our way."""
+    hops = int(app.config.get("TRUSTED_PROXIES", 0))
+    if hops > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]
+    limiter_log = logging.getLogger("flask-limiter")
+    if not any(isinstance(f, StorageFailureFilter) for f in limiter_log.filters):
+        limiter_log.addFilter(StorageFailureFilter())
