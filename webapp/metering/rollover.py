@@ -75,14 +75,14 @@ def roll_usage_month(year_month: str | None = None, trigger: str = "manual") -> 
     """
     month = check_month(year_month)
     now = clock.now()
+    done = db.session.get(RolloverRun, month)  # the usual repeat (cron after the scheduler): one read, no write
+    if done is not None:
+        return _already_done(done, trigger)
     try:  # the guard: rollover_runs is unique per month, so one process gets past this line per month
         db.session.execute(sa_insert(RolloverRun).values(year_month=month, started_at=now, trigger=trigger))
-    except IntegrityError:
+    except IntegrityError:  # another process got there between the read and this insert
         db.session.rollback()
-        done = db.session.get(RolloverRun, month)
-        log.info("rollover.already_done", extra={"year_month": month, "trigger": trigger})
-        return RolloverResult(month, already_done=True, done_by=done.trigger if done else None,
-                              done_at=clock.isoformat(done.finished_at or done.started_at) if done else None)
+        return _already_done(db.session.get(RolloverRun, month), trigger, month)
     insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
     rows = select(Tenant.id, literal(month), literal(0), literal(0), literal(now, UsageMonthly.last_reset_at.type)
                   ).where(true())  # WHERE keeps SQLite from reading ON CONFLICT as part of the SELECT
@@ -102,6 +102,16 @@ def roll_usage_month(year_month: str | None = None, trigger: str = "manual") -> 
                                           "rows_created": created})
     return RolloverResult(month, started_at=now, tenants=tenants, reset=created, kept=tenants - created,
                           active=active)
+
+
+def _already_done(done: RolloverRun | None, trigger: str, month: str | None = None) -> RolloverResult:
+    """The answer for a month some process already rolled over (`done` is its record)."""
+    month = done.year_month if done is not None else str(month)
+    log.info("rollover.already_done", extra={"year_month": month, "trigger": trigger})
+    result = RolloverResult(month, already_done=True, done_by=done.trigger if done else None,
+                            done_at=clock.isoformat(done.finished_at or done.started_at) if done else None)
+    db.session.commit()  # end the read
+    return result
 
 
 def report(result: RolloverResult, verbose: bool = False) -> Iterator[str]:
