@@ -12,6 +12,10 @@ to instance/local_stack.json (mode 600) while it runs, for every `flask ...` com
 `python -m stripe_emulator ...` started in another terminal. Secrets reach the processes through their
 environment, never their command line. The emulator's access log goes to logs/stripe_emulator.log; the
 console shows the app's lines and one line per webhook delivery.
+
+With no MAIL_URL it also starts its own local mail sink (`python -m webapp.ops.mail_sink`) on
+MAIL_SINK_PORT (1025, or a free port when that one is taken): billing emails land in instance/mail and
+/dev/mail lists them.
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from pathlib import Path
 from typing import IO
@@ -41,6 +46,7 @@ DEFAULT_EMULATOR_PORT = 12111
 SECRET_ENV = "STRIPE_EMULATOR_WEBHOOK_SECRET"  # how the emulator takes its secret (stripe_emulator/cli.py)
 LISTENING = "Stripe emulator listening on "
 START_TIMEOUT = 15.0
+DEFAULT_MAIL_SINK_PORT = 1025
 
 
 class StackError(Exception):
@@ -227,13 +233,42 @@ def check_free(host: str, port: int) -> None:
         raise StackError(f"run: port {port} is taken; choose another: make run PORT={port + 1} (or PORT= in .env)")
 
 
-def serve(host: str, port: int, emulator: EmulatorProcess | None) -> int:
+def free_port() -> int:
+    """A port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_mail_sink(app_port: int) -> subprocess.Popen[bytes]:
+    """This stack's own SMTP sink (never another one's), and MAIL_URL / MAIL_SINK_DIR pointing the app at it."""
+    raw = os.environ.get("MAIL_SINK_PORT") or str(DEFAULT_MAIL_SINK_PORT)
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise StackError(f"run: MAIL_SINK_PORT must be a port number, not {raw!r}")
+    sink_port = int(raw) if not port_open(int(raw)) else free_port()
+    directory = INSTANCE_DIR / "mail"
+    proc = subprocess.Popen([sys.executable, "-m", "webapp.ops.mail_sink", "--port", str(sink_port),
+                             "--dir", str(directory)], cwd=ROOT)
+    deadline = time.monotonic() + START_TIMEOUT
+    while not port_open(sink_port):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.terminate()
+            raise StackError(f"run: the mail sink did not start on port {sink_port}")
+        time.sleep(0.1)
+    os.environ.update({"MAIL_URL": f"smtp://127.0.0.1:{sink_port}", "MAIL_SINK_DIR": str(directory)})
+    print(f"run: mail sink on smtp://127.0.0.1:{sink_port} (what it receives: http://localhost:{app_port}/dev/mail)",
+          flush=True)
+    return proc
+
+
+def serve(host: str, port: int, emulator: EmulatorProcess | None,
+          others: tuple[subprocess.Popen[bytes] | None, ...] = ()) -> int:
     """Run gunicorn until it exits or we are told to stop; stop everything we started."""
     print(f"run: AI Bookkeeper on http://localhost:{port}", flush=True)
     timeout = os.environ.get("REQUEST_TIMEOUT_SECONDS") or "60"  # the app's webhook claims expire after it too
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", "2",
                                "--threads", "4", "--timeout", timeout, "--no-control-socket", "wsgi:app"], cwd=ROOT)
-    procs = [p for p in (server, emulator.proc if emulator else None) if p is not None]
+    procs = [p for p in (server, emulator.proc if emulator else None, *others) if p is not None]
 
     def stop(*_: object) -> None:
         for proc in procs:
@@ -271,6 +306,7 @@ def start_local_emulator(port: int) -> EmulatorProcess:
 def main() -> int:
     """Start what is needed, then gunicorn; stop everything on Ctrl-C or SIGTERM."""
     emulator: EmulatorProcess | None = None
+    sink: subprocess.Popen[bytes] | None = None
     try:
         host, port = read_settings()
         check_free(host, port)
@@ -278,14 +314,19 @@ def main() -> int:
         # gunicorn is not in debug: Checkout's and the Portal's return links come from configuration.
         if not os.environ.get("BILLING_RETURN_URL"):
             os.environ["BILLING_RETURN_URL"] = f"http://localhost:{port}/billing"
+        if not os.environ.get("MAIL_URL"):
+            sink = start_mail_sink(port)
         if not os.environ.get("STRIPE_SECRET_KEY"):
             emulator = start_local_emulator(port)
             bootstrap_catalog()
-        return serve(host, port, emulator)
+        return serve(host, port, emulator, (sink,))
     except StackError as exc:
         print(str(exc), file=sys.stderr, flush=True)
         return 1
     finally:
+        if sink is not None and sink.poll() is None:
+            sink.terminate()
+            sink.wait(timeout=10)
         if emulator is not None:
             if emulator.proc.poll() is None:
                 emulator.proc.terminate()

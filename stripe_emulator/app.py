@@ -15,13 +15,14 @@ log = logging.getLogger(__name__)
 def create_app(emu: Emulator) -> Flask:
     """Build the WSGI app serving `emu`."""
     from .api import billing, catalog, checkout, control, customers, events, subscriptions
-    from .api import test_clocks
-    from .hosted import checkout_page, events_page, portal_page
+    from .api import portal_configurations, test_clocks
+    from .hosted import checkout_page, events_page, invoice_page, portal_page
 
     app = Flask(__name__)
     app.extensions["stripe_emulator"] = emu
     for module in (catalog, customers, checkout, subscriptions, billing, events, test_clocks,
-                   control, checkout_page, portal_page, events_page):
+                   control, checkout_page, portal_page, events_page, portal_configurations,
+                   invoice_page):
         app.register_blueprint(module.bp)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)

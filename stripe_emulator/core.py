@@ -16,7 +16,8 @@ LABELS = {"customer": "customer", "price": "price", "product": "product",
           "payment_method": "PaymentMethod", "checkout.session": "checkout.session",
           "subscription": "subscription", "subscription_item": "subscription item",
           "invoice": "invoice", "event": "event", "webhook_endpoint": "webhook endpoint",
-          "test_helpers.test_clock": "test clock", "billing_portal.session": "portal session"}
+          "test_helpers.test_clock": "test clock", "billing_portal.session": "portal session",
+          "billing_portal.configuration": "configuration"}
 
 
 class Emulator:
@@ -27,6 +28,11 @@ class Emulator:
         self.store = Store(self.config.db_path)
         self.lock = self.store.lock
         self.webhooks = WebhookDispatcher(self)
+        self.last_seen_url: str | None = None  # the URL the API was last called on
+
+    def public_url(self) -> str:
+        """Base of hosted-page URLs: --public-url, else the URL the API was last called on."""
+        return (self.config.public_url or self.last_seen_url or "http://127.0.0.1:12111").rstrip("/")
 
     def fetch(self, kind: str, obj_id: str | None, param: str = "id",
               allow_deleted: bool = False) -> dict[str, Any]:

@@ -1,7 +1,11 @@
 """Companies: listed per tenant, limited by the plan."""
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import signup_api_client
+from webapp.bookkeeping import services
+from webapp.errors import PaywallError
 from webapp.models import Entitlement
 
 
@@ -105,3 +109,42 @@ def test_parallel_company_additions_never_pass_the_allowance(app, api_client, db
     total = db.session.scalar(select(func.count()).select_from(Company).where(Company.tenant_id == api_client.tenant_id))
     assert total == 3 and outcomes.count("ok") == 2
     assert outcomes.count("COMPANY_LIMIT_REACHED") == 6
+
+
+def test_api_sign_up_may_name_the_first_company_and_defaults_to_the_owners_name(client):
+    named = client.post("/api/auth/signup", json={"email": "n@example.com", "password": "testpass123",
+                                                  "full_name": "Dana", "company_name": "Harbor Bakery"})
+    assert named.status_code == 201
+    token = named.get_json()["token"]
+    companies = client.get("/api/companies", headers={"Authorization": f"Bearer {token}"}).get_json()["data"]
+    assert [c["name"] for c in companies] == ["Harbor Bakery"]
+    unnamed = signup_api_client(client, full_name="Lee")
+    assert [c["name"] for c in unnamed.get("/api/companies").get_json()["data"]] == ["Lee's company"]
+
+
+def test_an_archived_company_frees_its_slot_keeps_its_books_and_takes_no_new_transactions(api_client, db):
+    first = api_client.get("/api/companies").get_json()["data"][0]["id"]
+    row = {"id": "b1", "date": "2025-01-02", "description": "Coffee", "amount_cents": -450}
+    assert api_client.post("/api/transactions", json={"transactions": [row]}).status_code == 201
+    ent = db.session.get(Entitlement, api_client.tenant_id)
+    ent.plan, ent.active, ent.subscription_status, ent.included_companies = "starter", True, "active", 1
+    db.session.commit()
+    assert api_client.post("/api/companies", json={"name": "Second"}).status_code == 402
+    db.session.rollback()
+    ent.plan, ent.included_companies = "pro", 2
+    db.session.commit()
+    second = api_client.post("/api/companies", json={"name": "Second"}).get_json()["id"]
+    services.archive_company(api_client.tenant_id, first)
+    assert services.get_company(api_client.tenant_id, None).id == second  # the first active one is the default
+    third = api_client.post("/api/companies", json={"name": "Third"})  # the archived one's slot is free
+    assert third.status_code == 201
+
+    refused = api_client.post("/api/transactions", json={"company_id": first, "transactions": [
+        {**row, "id": "b2"}]})
+    assert refused.status_code == 409 and refused.get_json()["code"] == "COMPANY_ARCHIVED"
+    ledger = api_client.get(f"/api/trial-balance?company_id={first}")
+    assert ledger.status_code == 200  # its books stay readable
+    listed = {c["id"]: c for c in api_client.get("/api/companies").get_json()["data"]}
+    assert listed[first]["archived_at"] is not None and listed[second]["archived_at"] is None
+    with pytest.raises(PaywallError):  # both active places taken: restoring needs a free one
+        services.restore_company(api_client.tenant_id, first)

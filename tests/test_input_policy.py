@@ -132,16 +132,22 @@ def test_log_in_form_shows_the_refused_field_next_to_it(client: Any, user: ApiCl
 
 def test_workspace_forms_show_refused_fields_next_to_them(logged_in: BrowserUser, db: Any, tracebacks: list) -> None:
     web = logged_in.client
-    token = logged_in.csrf("/app")
+    page = web.get("/app").headers["Location"]  # /app/companies/<id>
+    company_id = page.rsplit("/", 1)[1]
+    token = logged_in.csrf(page)
     before = counts(db)
-    company = web.post("/app/companies", data={"csrf_token": token, "name": "Acme\x00"})
-    assert company.status_code == 400 and 'id="company-name-error"' in company.get_data(as_text=True)
-    paste = web.post("/app/import", data={"csrf_token": token, "csv_text": "date,description,amount\n"
-                                                                            "2025-01-02,Pens\x00,-3.00\n"})
+    company = web.post("/app/companies", data={"csrf_token": token, "new_company_name": "Acme\x00",
+                                               "company": company_id})
+    assert company.status_code == 400 and 'id="new-company-name-error"' in company.get_data(as_text=True)
+    rename = web.post(f"{page}/rename", data={"csrf_token": token, "company_name": "Acme\x00"})
+    assert rename.status_code == 400 and 'id="company-name-error"' in rename.get_data(as_text=True)
+    paste = web.post(f"{page}/import/preview", data={"csrf_token": token, "csv_text": "date,description,amount\n"
+                                                                                     "2025-01-02,Pens\x00,-3.00\n"})
     assert paste.status_code == 400 and 'id="csv-text-error"' in paste.get_data(as_text=True)
-    propose = web.post("/app/propose", data={"csrf_token": token, "txn_ids": ["t\x00"]})
+    propose = web.post(f"{page}/propose", data={"csrf_token": token, "txn_ids": ["t\x00"]})
     assert propose.status_code == 400
-    htmx = web.post("/app/companies", data={"csrf_token": token, "name": "Acme\x00"}, headers={"HX-Request": "true"})
+    htmx = web.post(f"{page}/rename", data={"csrf_token": token, "company_name": "Acme\x00"},
+                    headers={"HX-Request": "true"})
     assert htmx.status_code == 400 and htmx.headers["HX-Retarget"] == "#workspace"  # the fragment, marked
     assert 'id="company-name-error"' in htmx.get_data(as_text=True)
     assert counts(db) == before
@@ -155,7 +161,8 @@ def test_token_name_with_nul_is_shown_next_to_the_field(logged_in: BrowserUser, 
     assert counts(db) == before
 
 
-@pytest.mark.parametrize("url", ["/app?company=%00", "/app/entries/%00/account", "/static/%00", "/billing?since=%00"])
+@pytest.mark.parametrize("url", ["/app?company=%00", "/app/companies/%00/entries/x/account", "/static/%00",
+                                 "/billing?since=%00"])
 def test_nul_in_a_page_query_or_path_is_a_400_page(logged_in: BrowserUser, url: str, tracebacks: list) -> None:
     method = logged_in.client.post if "entries" in url else logged_in.client.get
     data = {"csrf_token": logged_in.csrf()} if method == logged_in.client.post else None

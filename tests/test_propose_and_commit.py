@@ -71,6 +71,28 @@ def test_same_description_pattern_as_posted_history_is_learned(api_client, clock
     assert entry["account"]["code"] == "6400" and entry["source"] == "history_pattern"
 
 
+def test_uncategorized_postings_are_never_learned_as_a_confident_answer(api_client, clock):
+    set_plan(api_client.tenant_id, "pro")
+    for i in range(3):  # parked three times: the bookkeeper did not know either
+        txn = import_one(api_client, f"u{i}", f"XQZ SERVICES {i}", -1500, "XQZ Holdings")
+        je = propose_one(api_client, txn)
+        assert je["account"]["code"] == "6999"
+        assert api_client.post("/api/post/commit", json={"je_ids": [je["je_id"]]}).status_code == 200
+    entry = propose_one(api_client, import_one(api_client, "u9", "XQZ SERVICES 9", -1500, "XQZ Holdings"))
+    assert entry["account"]["code"] == "6999" and entry["source"] == "fallback" and entry["confidence"] < 0.5
+
+
+def test_a_real_answer_beside_uncategorized_history_is_learned_with_its_share_of_confidence(api_client, clock):
+    set_plan(api_client.tenant_id, "pro")
+    for i in range(3):
+        je = propose_one(api_client, import_one(api_client, f"u{i}", f"Acme order {i}", -1500, "Acme Parts"))
+        assert api_client.post("/api/post/commit", json={"je_ids": [je["je_id"]]}).status_code == 200
+    post_as(api_client, import_one(api_client, "r1", "Acme order 7", -1500, "Acme Parts"), "5000")
+    entry = propose_one(api_client, import_one(api_client, "r2", "Acme order 8", -1500, "Acme Parts"))
+    assert entry["account"]["code"] == "5000" and entry["source"] == "history_counterparty"
+    assert entry["confidence"] <= 0.25  # one of four postings: nowhere near the 95 % the bug showed
+
+
 def test_another_tenants_history_is_never_used(client, clock):
     a, b = signup_api_client(client), signup_api_client(client)
     set_plan(a.tenant_id, "pro")

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import signup_api_client
 from tests.factories import set_plan, txn_rows
-from webapp.bookkeeping import accounts, csv_import
+from webapp.bookkeeping import accounts, csv_dates, csv_import
 from webapp.bookkeeping.accounts import DEFAULT_CHART
 from webapp.errors import ValidationError
 from webapp.models import Account, Transaction
@@ -131,15 +131,15 @@ def csv_problems(text: str) -> dict[str, str]:
 def test_csv_reports_every_problem_of_every_line_in_one_pass():
     text = ("date,description,amount\n"
             "2025-01-02,Bad amount,twelve\n"
-            "01/15/2025,Bad date,-1.00\n"
+            "13/15/2025,Bad date,-1.00\n"
             "2025-01-04,,-1.00\n"
             "2025-02-30,,abc\n")
     assert csv_problems(text) == {
         "line 2 amount": csv_import.AMOUNT_HELP,
-        "line 3 date": "must be an ISO date, YYYY-MM-DD (no other date format is accepted)",
+        "line 3 date": csv_dates.DATE_HELP,
         "line 4 description": "is required",
         "line 5 description": "is required",
-        "line 5 date": "must be an ISO date, YYYY-MM-DD (no other date format is accepted)",
+        "line 5 date": csv_dates.DATE_HELP,
         "line 5 amount": csv_import.AMOUNT_HELP,
     }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from tests.conftest import csrf_token_from, signup_api_client
-from webapp.models import ApiToken, User
+from webapp.models import ApiToken, Company, User
 
 
 def form_post(client, path, data, page=None):
@@ -18,20 +18,24 @@ def test_root_sends_a_visitor_to_the_sign_up_page(client):
     assert resp.status_code == 200 and "<title>Sign up" in html and 'name="email"' in html
 
 
-def test_sign_up_form_creates_the_account_and_logs_in(client, db):
+def test_sign_up_form_creates_the_account_and_its_named_company_and_logs_in(client, db):
     resp = form_post(client, "/signup", {"email": "Web@Example.com", "password": "testpass123",
-                                         "full_name": "Web User"})
+                                         "full_name": "Web User", "company_name": "  Harbor Street Bakery "})
     assert resp.status_code == 302
     account = client.get("/account").get_data(as_text=True)
     assert "web@example.com" in account and "Web User" in account
+    assert db.session.scalars(select(Company.name)).all() == ["Harbor Street Bakery"]
+    workspace = client.get("/app", follow_redirects=True).get_data(as_text=True)
+    assert '<h1 id="company-heading">Harbor Street Bakery' in workspace
 
 
 def test_sign_up_form_shows_each_error_next_to_its_field_and_creates_nothing(client, db):
-    resp = form_post(client, "/signup", {"email": "nope", "password": "short", "full_name": ""})
+    resp = form_post(client, "/signup", {"email": "nope", "password": "short", "full_name": "", "company_name": " "})
     assert resp.status_code == 400
     html = resp.get_data(as_text=True)
-    for field in ("email", "password", "full_name"):
+    for field in ("email", "password", "full_name", "company_name"):
         assert f'id="{field}-error"' in html
+    assert "Company name is required" in html
     assert 'value="nope"' in html  # what was typed stays in the form
     assert db.session.scalar(select(func.count()).select_from(User)) == 0
 
@@ -39,7 +43,7 @@ def test_sign_up_form_shows_each_error_next_to_its_field_and_creates_nothing(cli
 def test_sign_up_form_with_a_taken_email_says_so(client, db):
     signup_api_client(client, email="taken@example.com")
     resp = form_post(client, "/signup", {"email": "taken@example.com", "password": "testpass123",
-                                         "full_name": "X"})
+                                         "full_name": "X", "company_name": "X Co"})
     assert resp.status_code == 409 and "already exists" in resp.get_data(as_text=True)
 
 

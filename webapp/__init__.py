@@ -102,9 +102,10 @@ def register_commands(app: Flask) -> None:
 
 def register_template_helpers(app: Flask) -> None:
     """Template filters, and Vary on every response that htmx may fetch as a fragment."""
-    from webapp.templating import cents, datetime_utc
+    from webapp.templating import cents, date_utc, datetime_utc
 
     app.add_template_filter(cents)
+    app.add_template_filter(date_utc)
     app.add_template_filter(datetime_utc)
 
     @app.after_request

@@ -121,6 +121,13 @@ class Config:
         self.SERVER_NAME = env.get("SERVER_NAME")
         self.PREFERRED_URL_SCHEME = env.get("PREFERRED_URL_SCHEME", "http")
         self.TRIAL_DAYS = int(env.get("TRIAL_DAYS", "14"))
+        # Where billing pages and emails tell people to write; unset: they point to the billing portal only.
+        self.SUPPORT_EMAIL = env.get("SUPPORT_EMAIL")
+        # Billing emails over SMTP: smtp://[user:password@]host:port (smtps://, ?starttls=1); unset: none sent.
+        self.MAIL_URL = env.get("MAIL_URL")
+        self.MAIL_FROM = env.get("MAIL_FROM", "AI Bookkeeper <billing@ai-bookkeeper.localhost>")
+        # The dev mail sink's Maildir (make run sets it): /dev/mail lists what it received. Never in production.
+        self.MAIL_SINK_DIR = env.get("MAIL_SINK_DIR")
         # Price ids from the bootstrap's .env lines; config/stripe_products.json or lookup keys otherwise.
         self.STRIPE_PRICE_IDS = {key: env[f"STRIPE_PRICE_{key.upper()}"]
                                  for key in ("starter", "pro", "firm", "firm_addon")

@@ -26,6 +26,8 @@ CODES = {
     "WEBHOOK_FAILED": "Processing the event failed; it is kept and Stripe will retry.",
     "COMPANY_LIMIT_REACHED": "The plan's company allowance is used up.",
     "COMPANY_EXISTS": "A company with this name already exists.",
+    "COMPANY_ARCHIVED": "The company is archived: its books are read-only until it is restored.",
+    "WRONG_COMPANY": "Some rows named belong to another company than the one the request is for.",
     "CSRF_FAILED": "The form's CSRF token is missing or stale.",
     "ALREADY_POSTED": "Some entries (or transactions) are posted already; `ids` lists them.",
     "IMPORT_CONFLICT": "The same transactions were imported by a concurrent request; retry.",

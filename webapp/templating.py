@@ -19,3 +19,10 @@ def datetime_utc(moment: datetime | None) -> str:
     if moment is None:
         return "–"
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def date_utc(moment: datetime | None) -> str:
+    """Format an aware datetime as its UTC date, 'YYYY-MM-DD'."""
+    if moment is None:
+        return "–"
+    return moment.astimezone(UTC).strftime("%Y-%m-%d")

@@ -27,6 +27,13 @@
   document.addEventListener("htmx:afterSwap", function (evt) {
     if (evt.detail.target === modalRoot()) { openDialog(); }
   });
+  // A form inside the dialog that sends its request elsewhere (e.g. "Propose the first N" into the
+  // workspace) closes the dialog once it worked; a refusal swaps a new dialog in instead.
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    var box = dialog();
+    var xhr = evt.detail.xhr;
+    if (box && box.contains(evt.detail.elt) && xhr && xhr.status >= 200 && xhr.status < 300) { closeModal(); }
+  });
   document.addEventListener("keydown", function (evt) {
     var box = dialog();
     if (!box) { return; }

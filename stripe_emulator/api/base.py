@@ -99,6 +99,7 @@ def endpoint(fn: Callable[..., Any]) -> Callable[..., Response]:
     @functools.wraps(fn)
     def wrapper(**kwargs: Any) -> Response:
         emu = emulator()
+        emu.last_seen_url = request.host_url
         g.request_id = new_id("req", 14)
         key = request.headers.get("Idempotency-Key") if request.method == "POST" else None
         with emu.lock:

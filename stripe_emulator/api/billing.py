@@ -5,8 +5,9 @@ from typing import Any
 
 from flask import Blueprint
 
-from ..billing.changes import check_price
-from ..billing.invoicing import attempt_payment, finalize, mark_paid, subscription_of
+from ..billing import proration
+from ..billing.changes import check_price, item_states
+from ..billing.invoicing import apply_balance, attempt_payment, finalize, mark_paid, subscription_of
 from ..billing.lifecycle import next_period_end
 from ..errors import card_error, invalid
 from ..ids import new_id
@@ -99,32 +100,65 @@ def finalize_invoice(invoice_id: str) -> dict[str, Any]:
 @bp.post("/v1/invoices/create_preview")
 @endpoint
 def create_preview() -> dict[str, Any]:
-    """Preview a subscription's next invoice, optionally with subscription_details[items] changes."""
+    """Preview a subscription's next invoice, optionally with subscription_details changes.
+
+    With item changes and `proration_behavior` create_prorations (the default) the next invoice
+    carries the prorations; with always_invoice the preview is the invoice the change would
+    create at once (its prorations only); with none there are no prorations. Nothing is saved.
+    """
     p = params("InvoiceCreatePreviewParams")
+    emu = emulator()
+    sub = _preview_subscription(p)
+    details = p.get("subscription_details") or {}
+    behaviour = proration.behaviour(details.get("proration_behavior"))
+    now = emu.customer_now(sub["customer"])
+    when = proration.proration_date(emu, sub, details.get("proration_date"),
+                                    "subscription_details[proration_date]", now)
+    changes = details.get("items") or []
+    after = _preview_items(sub, changes)
+    preview_id = "upcoming_" + new_id("in")
+    prorations = [] if behaviour == "none" or not changes else proration.proration_lines(
+        emu, sub, item_states(emu, sub), after, when, preview_id)
+    pending = [dict(line, invoice=preview_id) for line in proration.pending_lines(sub)]
+    customer = emu.fetch("customer", sub["customer"], allow_deleted=True)
+    if behaviour == "always_invoice" and changes:
+        invoice = invoice_shell(preview_id, sub, customer, "upcoming", pending + prorations,
+                                (when, when), when)
+        invoice["billing_reason"] = "subscription_update"
+    else:
+        canceling = details.get("cancel_at_period_end", sub["cancel_at_period_end"])
+        if canceling:
+            raise invalid("No upcoming invoices for customer: " + customer["id"] + " (the "
+                          "subscription cancels at the end of its period).", "subscription",
+                          "invoice_upcoming_none")
+        start, end = period_of(emu, sub)
+        lines = pending + prorations + preview_lines(
+            emu, preview_id, sub, after, (end, next_period_end(emu, sub, end)))
+        invoice = invoice_shell(preview_id, sub, customer, "upcoming", lines, (start, end), end)
+        invoice["billing_reason"] = "subscription_cycle"
+    apply_balance(invoice, customer.get("balance") or 0)
+    return render(emu, invoice, p.get("expand") or [])
+
+
+def _preview_subscription(p: dict[str, Any]) -> dict[str, Any]:
+    """The subscription a preview is about: the one named, else the customer's live one."""
     emu = emulator()
     if not p.get("subscription") and not p.get("customer"):
         raise invalid("Missing required param: customer or subscription.", "customer",
                       "parameter_missing")
     if p.get("subscription"):
         sub = emu.fetch("subscription", p["subscription"], "subscription")
-    else:
-        customer = emu.fetch("customer", p["customer"], "customer")
-        live = emu.store.all("subscription", lambda s: s["customer"] == customer["id"]
-                             and s["status"] not in ("canceled", "incomplete_expired"))
-        if not live:
-            raise invalid("No upcoming invoices for customer: " + customer["id"], "customer",
-                          "invoice_upcoming_none")
-        sub = live[0]
-    details = p.get("subscription_details") or {}
-    items = _preview_items(sub, details.get("items") or [])
-    start, end = period_of(emu, sub)
-    next_end = next_period_end(emu, sub, end)
-    preview_id = "upcoming_" + new_id("in")
-    lines = preview_lines(emu, preview_id, sub, items, (end, next_end))
-    customer = emu.fetch("customer", sub["customer"], allow_deleted=True)
-    invoice = invoice_shell(preview_id, sub, customer, "upcoming", lines, (start, end), end)
-    invoice["billing_reason"] = "subscription_cycle"
-    return render(emu, invoice, p.get("expand") or [])
+        if sub["status"] in ("canceled", "incomplete_expired"):
+            raise invalid(f"No upcoming invoices for subscription: {sub['id']} (it has ended).",
+                          "subscription", "invoice_upcoming_none")
+        return sub
+    customer = emu.fetch("customer", p["customer"], "customer")
+    live = emu.store.all("subscription", lambda s: s["customer"] == customer["id"]
+                         and s["status"] not in ("canceled", "incomplete_expired"))
+    if not live:
+        raise invalid("No upcoming invoices for customer: " + customer["id"], "customer",
+                      "invoice_upcoming_none")
+    return live[0]
 
 
 def _preview_items(sub: dict[str, Any], changes: list[dict[str, Any]]

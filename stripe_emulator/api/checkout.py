@@ -7,9 +7,9 @@ from flask import Blueprint
 
 from ..billing.checkout_flow import expire_session
 from ..errors import invalid, missing_param
-from ..ids import new_id
 from ..listing import filter_range, list_object
 from ..objects.checkout import line_item_objects, new_checkout_session, new_portal_session
+from ..objects.portal_configurations import default_configuration
 from ..render import render
 from ..timeutil import real_now
 from .base import base_url, emulator, endpoint, params
@@ -145,12 +145,16 @@ def create_portal_session() -> dict[str, Any]:
     if "customer" not in p:
         raise missing_param("customer")
     customer = emu.fetch("customer", p["customer"], "customer")
-    configuration = emu.store.kv_get("portal_configuration")
-    if configuration is None:
-        configuration = new_id("bpc")
-        emu.store.kv_set("portal_configuration", configuration)
-    session = new_portal_session(customer["id"], p.get("return_url"),
-                                 p.get("configuration") or configuration, p.get("locale"),
-                                 real_now(), base_url())
+    if p.get("configuration"):
+        configuration = emu.fetch("billing_portal.configuration", p["configuration"],
+                                  "configuration")
+        if not configuration["active"]:
+            raise invalid("The configuration is inactive; activate it or use another one.",
+                          "configuration")
+    else:
+        configuration = default_configuration(emu, real_now())
+    return_url = p.get("return_url") or configuration["default_return_url"]
+    session = new_portal_session(customer["id"], return_url, configuration["id"],
+                                 p.get("locale"), real_now(), base_url())
     emu.store.put(session)
     return render(emu, session, p.get("expand") or [])

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import invalid, missing_param
 from ..objects.common import merge_metadata
 from ..objects.subscriptions import add_item, items_of, period_of
-from .invoicing import attempt_payment, open_invoices
+from . import proration
+from .invoicing import attempt_payment, create_invoice, finalize, open_invoices
 from .lifecycle import end_trial
 
 if TYPE_CHECKING:
@@ -33,8 +34,41 @@ def check_price(emu: "Emulator", sub: dict[str, Any], price_id: str, param: str
     return price
 
 
+def item_states(emu: "Emulator", sub: dict[str, Any]) -> list[proration.ItemState]:
+    """(item id, price, quantity) of each live item, to compare before and after a change."""
+    return [(i["id"], emu.fetch("price", i["price"]), i["quantity"]) for i in items_of(emu, sub)]
+
+
+def change_items(emu: "Emulator", sub: dict[str, Any], changes: list[dict[str, Any]], now: int,
+                 behaviour: str | None = None, when: int | None = None,
+                 date_param: str = "proration_date") -> None:
+    """Apply item changes and settle their prorations as `behaviour` says (see proration.py)."""
+    moment = proration.proration_date(emu, sub, when, date_param, now)
+    before = item_states(emu, sub)
+    apply_items(emu, sub, changes)
+    lines = proration.proration_lines(emu, sub, before, item_states(emu, sub), moment)
+    settle_prorations(emu, sub, lines, proration.behaviour(behaviour), now)
+
+
+def settle_prorations(emu: "Emulator", sub: dict[str, Any], lines: list[dict[str, Any]],
+                      behaviour: str, now: int) -> None:
+    """Keep proration lines for the next invoice, invoice them now, or drop them."""
+    if behaviour == "none" or not lines and behaviour != "always_invoice":
+        return
+    if behaviour == "create_prorations":
+        sub["_pending_lines"] = proration.pending_lines(sub) + lines
+        emu.store.put(sub)
+        return
+    if not lines and not proration.pending_lines(sub):
+        return
+    invoice = create_invoice(emu, sub, "subscription_update", (now, now), (now, now), now,
+                             extra_lines=lines, bill_items=False)
+    finalize(emu, invoice, now)
+    attempt_payment(emu, invoice, now)
+
+
 def apply_items(emu: "Emulator", sub: dict[str, Any], changes: list[dict[str, Any]]) -> None:
-    """Change item prices/quantities, add and delete items (no prorations are computed)."""
+    """Change item prices/quantities, add and delete items (prorations: see change_items)."""
     start, end = period_of(emu, sub)
     for index, change in enumerate(changes):
         where = f"items[{index}]"
@@ -88,8 +122,12 @@ def apply_update(emu: "Emulator", sub: dict[str, Any], p: dict[str, Any], now: i
         if set(p) - allowed:
             raise invalid("A canceled subscription can only update its cancellation_details "
                           "and metadata.", sorted(set(p) - allowed)[0])
+    if p.get("proration_behavior") and p["proration_behavior"] not in proration.BEHAVIOURS:
+        raise invalid("Invalid proration_behavior: must be one of "
+                      + ", ".join(proration.BEHAVIOURS), "proration_behavior")
     if "items" in p:
-        apply_items(emu, sub, p["items"] or [])
+        change_items(emu, sub, p["items"] or [], now, p.get("proration_behavior"),
+                     p.get("proration_date"))
     if "metadata" in p:
         sub["metadata"] = merge_metadata(sub["metadata"], p["metadata"])
     if "description" in p:

@@ -6,10 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import StripeError
 from ..events import emit
+from ..ids import random_token
 from ..objects.invoices import new_invoice
 from ..render import render
 from ..timeutil import DAY
-from . import cards
+from . import cards, proration
 from .status import cancel_now, set_status
 
 if TYPE_CHECKING:
@@ -30,10 +31,15 @@ def payment_method_for(emu: "Emulator", sub: dict[str, Any] | None, customer_id:
 
 def create_invoice(emu: "Emulator", sub: dict[str, Any], reason: str,
                    lines_period: tuple[int, int], invoice_period: tuple[int, int], now: int,
-                   trial: bool = False) -> dict[str, Any]:
-    """A draft invoice for `sub`, announced by invoice.created."""
+                   trial: bool = False, extra_lines: list[dict[str, Any]] | None = None,
+                   bill_items: bool = True) -> dict[str, Any]:
+    """A draft invoice for `sub`, announced by invoice.created; the subscription's pending
+    prorations go on it first."""
     customer = emu.fetch("customer", sub["customer"], allow_deleted=True)
-    invoice = new_invoice(emu, sub, customer, reason, lines_period, invoice_period, now, trial)
+    lines = proration.pending_lines(sub) + list(extra_lines or [])
+    sub["_pending_lines"] = []
+    invoice = new_invoice(emu, sub, customer, reason, lines_period, invoice_period, now, trial,
+                          lines, bill_items)
     emu.store.put(invoice)
     sub["latest_invoice"] = invoice["id"]
     emu.store.put(sub)
@@ -46,11 +52,35 @@ def finalize(emu: "Emulator", invoice: dict[str, Any], now: int) -> None:
     customer = emu.fetch("customer", invoice["customer"], allow_deleted=True)
     invoice["number"] = f"{customer['invoice_prefix']}-{customer['next_invoice_sequence']:04d}"
     customer["next_invoice_sequence"] += 1
+    customer["balance"] = apply_balance(invoice, customer.get("balance") or 0)
     emu.store.put(customer)
-    invoice.update(status="open", effective_at=now, ending_balance=0)
+    invoice.update(status="open", effective_at=now, **hosted_links(emu, invoice))
     invoice["status_transitions"]["finalized_at"] = now
     emu.store.put(invoice)
     emit(emu, "invoice.finalized", render(emu, invoice), created=now)
+
+
+def apply_balance(invoice: dict[str, Any], balance: int) -> int:
+    """Apply the customer's balance (negative: credit) to the invoice; the balance left after it.
+
+    As on Stripe: amount_due = max(0, total + starting_balance); whatever is below zero (a credit
+    larger than the invoice, or an invoice of prorations that credits more than it charges) stays
+    on the customer as ending_balance.
+    """
+    net = invoice["total"] + balance
+    due = max(0, net)
+    invoice.update(starting_balance=balance, ending_balance=min(0, net), amount_due=due,
+                   amount_remaining=due - invoice.get("amount_paid", 0))
+    return min(0, net)
+
+
+def hosted_links(emu: "Emulator", invoice: dict[str, Any]) -> dict[str, str]:
+    """The invoice's hosted page and PDF (unguessable URLs, as Stripe's), once it is finalized."""
+    token = invoice.get("_access") or random_token(24)
+    invoice["_access"] = token
+    base = emu.public_url()
+    return {"hosted_invoice_url": f"{base}/i/{invoice['id']}/{token}",
+            "invoice_pdf": f"{base}/invoice/{invoice['id']}/{token}/pdf"}
 
 
 def bill(emu: "Emulator", sub: dict[str, Any], reason: str, lines_period: tuple[int, int],

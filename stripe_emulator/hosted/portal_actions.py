@@ -51,23 +51,27 @@ def plan_items(emu: "Emulator", sub: dict[str, Any]) -> list[dict[str, Any]]:
     return plans or items
 
 
-def offered_prices(emu: "Emulator", sub: dict[str, Any]
+def offered_prices(emu: "Emulator", sub: dict[str, Any], allowed: set[str] | None = None
                    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(plans, add-ons) the portal offers: active recurring prices billed like `sub` (currency,
-    interval and interval count of its plan), oldest first."""
+    interval and interval count of its plan), oldest first; only `allowed` ones (the portal
+    configuration's products) when given, besides those already on the subscription."""
     current = [emu.store.get(i["price"], "price") for i in plan_items(emu, sub)]
     billing = {_billing(p) for p in current if p is not None and p.get("recurring")}
     candidates = emu.store.all("price", lambda p: p["active"] and p["type"] == "recurring"
                                and p["currency"] == sub["currency"]
                                and (not billing or _billing(p) in billing), oldest_first=True)
+    if allowed is not None:
+        current_ids = {i["price"] for i in items_of(emu, sub)}
+        candidates = [p for p in candidates if p["id"] in allowed or p["id"] in current_ids]
     return ([p for p in candidates if not is_addon(emu, p)],
             [p for p in candidates if is_addon(emu, p)])
 
 
-def portal_price(emu: "Emulator", sub: dict[str, Any], price_id: str, addon: bool
-                 ) -> dict[str, Any]:
+def portal_price(emu: "Emulator", sub: dict[str, Any], price_id: str, addon: bool,
+                 allowed: set[str] | None = None) -> dict[str, Any]:
     """The offered plan (or add-on) price `price_id`, or a 400 saying why it cannot be chosen."""
-    plans, addons = offered_prices(emu, sub)
+    plans, addons = offered_prices(emu, sub, allowed)
     for price in addons if addon else plans:
         if price["id"] == price_id:
             return price
@@ -81,6 +85,8 @@ def portal_price(emu: "Emulator", sub: dict[str, Any], price_id: str, addon: boo
     elif is_addon(emu, price) != addon:
         reason = "That price is an add-on, not a plan." if not addon else \
             "That price is a plan, not an add-on."
+    elif allowed is not None and price_id not in allowed:
+        reason = "This portal does not offer that price."
     else:
         reason = "That price bills in another currency or interval than your subscription."
     raise StripeError(reason, param="price")

@@ -8,11 +8,12 @@ from flask import Blueprint, Response, redirect, request, url_for
 
 from ..api.base import emulator
 from ..billing import cards
-from ..billing.changes import apply_items, set_cancel_at_period_end
+from ..billing.changes import change_items, set_cancel_at_period_end
 from ..billing.invoicing import open_invoices, payment_method_for
 from ..billing.status import tracking
 from ..errors import StripeError
 from ..objects.catalog import is_addon, product_name
+from ..objects.portal_configurations import allowed_prices, default_configuration
 from ..objects.subscriptions import items_of, items_amount, period_of
 from ..timeutil import iso, real_now
 from .common import TEMPLATES, absolute, card_from_form, money, page
@@ -34,29 +35,52 @@ def _current_sub(customer_id: str) -> dict[str, Any] | None:
     return subs[0] if subs else None
 
 
+def configuration_of(session: dict[str, Any]) -> dict[str, Any]:
+    """The session's portal configuration (the default for sessions made before it existed)."""
+    emu = emulator()
+    found = emu.store.get(session.get("configuration") or "", "billing_portal.configuration")
+    return found if found is not None else default_configuration(emu, real_now())
+
+
+def _feature(session: dict[str, Any], name: str) -> dict[str, Any]:
+    """A feature of the session's configuration; a 403 page when it is switched off."""
+    feature = configuration_of(session)["features"][name]
+    if not feature["enabled"]:
+        raise StripeError("This portal does not offer that.", status=403)
+    return feature
+
+
 def _view(session: dict[str, Any], status: int = 200, error: str | None = None) -> Response:
     emu = emulator()
     customer = emu.fetch("customer", session["customer"], allow_deleted=True)
     sub = _current_sub(customer["id"])
+    features = configuration_of(session)["features"]
     ctx: dict[str, Any] = {"session": session, "customer": customer, "sub": sub, "error": error,
                            "notice": NOTICES.get(request.args.get("notice", "")),
-                           "return_host": urlsplit(session["return_url"] or "").netloc or "app"}
+                           "return_host": urlsplit(session["return_url"] or "").netloc or "app",
+                           "features": {k: v["enabled"] for k, v in features.items()}}
     pm = payment_method_for(emu, sub, customer["id"])
     ctx["card"] = pm["card"] if pm else None
     if sub is not None:
-        ctx.update(_plan_context(sub))
+        ctx.update(_plan_context(sub, configuration_of(session)))
     ctx["open_invoices"] = [{"number": i["number"], "amount": money(i["amount_remaining"],
                                                                     i["currency"]),
                              "attempts": i["attempt_count"]}
                             for i in open_invoices(emu, customer["id"])]
+    ctx["invoices"] = [{"number": i["number"], "date": iso(i["created"]),
+                        "amount": money(i["total"], i["currency"]), "status": i["status"],
+                        "url": i["hosted_invoice_url"]}
+                       for i in emu.store.all("invoice", lambda i: i["customer"] == customer["id"]
+                                              and i["status"] != "draft")][:24]
     return page("portal.html", status, **ctx)
 
 
-def _plan_context(sub: dict[str, Any]) -> dict[str, Any]:
+def _plan_context(sub: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     emu = emulator()
     items = items_of(emu, sub)
     plan_price = emu.fetch("price", plan_items(emu, sub)[0]["price"])
-    plans, addons = offered_prices(emu, sub)
+    plans, addons = offered_prices(emu, sub, allowed_prices(config))
+    update = config["features"]["subscription_update"]
 
     def label(price: dict[str, Any]) -> str:
         return (f"{product_name(emu, price)} – {money(price['unit_amount'], price['currency'])}"
@@ -69,6 +93,8 @@ def _plan_context(sub: dict[str, Any]) -> dict[str, Any]:
             "plans": [{"id": p["id"], "label": label(p)} for p in plans],
             "addons": [{"id": p["id"], "label": product_name(emu, p), "quantity":
                         quantities.get(p["id"], 0)} for p in addons],
+            "can_change_plan": update["enabled"] and len(plans) > 1,
+            "can_adjust": update["enabled"] and "quantity" in update["default_allowed_updates"],
             "period_end": iso(end), "trial_end": iso(sub["trial_end"]),
             "next_invoice": None if sub["cancel_at_period_end"] else
             money(items_amount(emu, sub), sub["currency"])}
@@ -112,9 +138,13 @@ def change_plan(session_id: str) -> Response:
     """Switch the plan item to another offered plan price (fields subscription, price)."""
     def act(session: dict[str, Any]) -> Response:
         emu, sub = emulator(), _form_sub(session)
-        price = portal_price(emu, sub, request.form.get("price", ""), addon=False)
-        with tracking(emu, sub, emu.customer_now(sub["customer"])):
-            apply_items(emu, sub, [{"id": plan_items(emu, sub)[0]["id"], "price": price["id"]}])
+        update = _feature(session, "subscription_update")
+        price = portal_price(emu, sub, request.form.get("price", ""), addon=False,
+                             allowed=allowed_prices(configuration_of(session)))
+        now = emu.customer_now(sub["customer"])
+        with tracking(emu, sub, now):
+            change_items(emu, sub, [{"id": plan_items(emu, sub)[0]["id"], "price": price["id"]}],
+                         now, update["proration_behavior"])
         return _back(session, "plan")
     return _with_session(session_id, act)
 
@@ -124,6 +154,9 @@ def change_addon(session_id: str) -> Response:
     """Set an add-on price's quantity (fields subscription, price, quantity; 0 removes it)."""
     def act(session: dict[str, Any]) -> Response:
         emu, sub = emulator(), _form_sub(session)
+        update = _feature(session, "subscription_update")
+        if "quantity" not in update["default_allowed_updates"]:
+            raise StripeError("This portal does not offer quantity changes.", status=403)
         raw = request.form.get("quantity", "").strip()
         if not (cards.is_digits(raw) and int(raw) <= MAX_ADDON_QUANTITY):
             raise StripeError(f"Please enter a whole number of at least 0 (to remove it) and at "
@@ -135,11 +168,13 @@ def change_addon(session_id: str) -> Response:
             change = {"id": current[0]["id"], **({"deleted": True} if quantity == 0
                                                  else {"quantity": quantity})}
         else:
-            change = {"price": portal_price(emu, sub, price_id, addon=True)["id"],
-                      "quantity": quantity}
+            change = {"price": portal_price(emu, sub, price_id, addon=True,
+                                            allowed=allowed_prices(configuration_of(session)))
+                      ["id"], "quantity": quantity}
         if current or quantity:
-            with tracking(emu, sub, emu.customer_now(sub["customer"])):
-                apply_items(emu, sub, [change])
+            now = emu.customer_now(sub["customer"])
+            with tracking(emu, sub, now):
+                change_items(emu, sub, [change], now, update["proration_behavior"])
         return _back(session, "addon")
     return _with_session(session_id, act)
 
@@ -157,6 +192,7 @@ def resume(session_id: str) -> Response:
 
 
 def _set_cancel(session: dict[str, Any], flag: bool) -> Response:
+    _feature(session, "subscription_cancel")
     emu, sub = emulator(), _form_sub(session)
     now = emu.customer_now(sub["customer"])
     with tracking(emu, sub, now):
@@ -169,6 +205,7 @@ def update_card(session_id: str) -> Response:
     """Save a new card (fields card_number, exp, cvc, name) and retry open invoices with it."""
     def act(session: dict[str, Any]) -> Response:
         emu = emulator()
+        _feature(session, "payment_method_update")
         pm = card_from_form(request.form, real_now())
         failure = cards.setup_error(pm)
         if failure is not None:

@@ -13,11 +13,20 @@ if TYPE_CHECKING:
 
 def new_invoice(emu: "Emulator", sub: dict[str, Any], customer: dict[str, Any],
                 billing_reason: str, lines_period: tuple[int, int],
-                invoice_period: tuple[int, int], now: int, trial: bool = False) -> dict[str, Any]:
-    """A draft invoice billing one period of `sub`'s items (a trial bills them at zero)."""
+                invoice_period: tuple[int, int], now: int, trial: bool = False,
+                extra_lines: list[dict[str, Any]] | None = None, bill_items: bool = True
+                ) -> dict[str, Any]:
+    """A draft invoice billing one period of `sub`'s items (a trial bills them at zero), after
+    `extra_lines` (prorations), which are moved onto it."""
     invoice_id = new_id("in")
-    lines = [_line(emu, invoice_id, sub, item["id"], emu.store.get(item["price"], "price") or {},
-                   item["quantity"], lines_period, trial) for item in items_of(emu, sub)]
+    lines = []
+    for line in extra_lines or []:
+        line["invoice"] = invoice_id
+        lines.append(line)
+    if bill_items:
+        lines += [_line(emu, invoice_id, sub, item["id"],
+                        emu.store.get(item["price"], "price") or {}, item["quantity"],
+                        lines_period, trial) for item in items_of(emu, sub)]
     return invoice_shell(invoice_id, sub, customer, billing_reason, lines, invoice_period, now)
 
 
@@ -34,9 +43,10 @@ def invoice_shell(invoice_id: str, sub: dict[str, Any], customer: dict[str, Any]
                   invoice_period: tuple[int, int], now: int) -> dict[str, Any]:
     """A draft invoice around ready-made lines."""
     total = sum(line["amount"] for line in lines)
+    due = max(0, total)  # a credit (negative total) goes to the customer's balance when finalized
     return {"id": invoice_id, "object": "invoice", "account_country": "US",
-            "account_name": "Stripe emulator", "account_tax_ids": None, "amount_due": total,
-            "amount_paid": 0, "amount_remaining": total, "amount_shipping": 0,
+            "account_name": "Stripe emulator", "account_tax_ids": None, "amount_due": due,
+            "amount_paid": 0, "amount_remaining": due, "amount_shipping": 0,
             "application": None, "attempt_count": 0, "attempted": False,
             "auto_advance": True,
             "automatic_tax": {"enabled": False, "liability": None, "status": None,

@@ -42,7 +42,7 @@ def http(method: str, url: str, data: dict[str, str] | None = None) -> tuple[int
     req = urllib.request.Request(url, data=body, method=method)
     try:
         with opener.open(req, timeout=15) as resp:
-            return resp.status, resp.headers.get("Location") or url, resp.read().decode()
+            return resp.status, resp.headers.get("Location") or url, resp.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as exc:
         return exc.code, exc.headers.get("Location") or url, exc.read().decode()
 

@@ -51,7 +51,7 @@ class TestWithoutWebhooks:
         web = billing.app.test_client()
         page = web.get("/signup").get_data(as_text=True)
         web.post("/signup", data={"email": "s@example.com", "password": "testpass123", "full_name": "S",
-                                  "csrf_token": csrf_token_from(page)})
+                                  "company_name": "S Co", "csrf_token": csrf_token_from(page)})
         plans = web.get("/billing/plans").get_data(as_text=True)
         resp = web.post("/billing/checkout/pro", data={"csrf_token": csrf_token_from(plans)})
         assert resp.status_code == 303

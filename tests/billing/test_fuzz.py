@@ -57,25 +57,33 @@ API_FIELDS: dict[str, list[str]] = {
 API_GETS = ["/api/auth/me", "/api/billing/status", "/api/billing/portal", "/api/companies", "/api/ledger",
             "/api/trial-balance", "/api/usage"]
 QUERY_NAMES = ["company_id", "company", "limit", "offset", "as_of", "since", "activating", "session_id", "next",
-               "checkout", "txn_page", "je_page", "ledger_page"]
+               "checkout", "txn_page", "je_page", "ledger_page", "invoices", "done", "expired"]
 TXN_FIELDS = ["id", "date", "description", "amount", "amount_cents", "counterparty", "extra"]
 PLANS = ["free", "starter", "pro", "firm", "firm_addon"]
 
 FORMS: dict[str, list[str]] = {
-    "/signup": ["email", "password", "full_name"],
+    "/signup": ["email", "password", "full_name", "company_name"],
     "/login": ["email", "password", "remember"],
     "/account/tokens": ["name"],
     "/account/tokens/{id}/revoke": [],
     "/account/password": ["current_password", "new_password"],
-    "/app/companies": ["name", "company"],
-    "/app/import": ["csv_text", "company"],
-    "/app/propose": ["txn_id", "txn_ids", "company"],
-    "/app/commit": ["je_id", "je_ids", "company", "account_{je}"],
-    "/app/entries/{id}/account": ["account_{id}", "company"],
+    "/app/companies": ["new_company_name", "company"],
+    "/app/companies/{co}/rename": ["company_name"],
+    "/app/companies/{co}/archive": [],
+    "/app/companies/{co}/restore": [],
+    "/app/companies/{co}/import/preview": ["csv_text", "statement", "source", "date_format", "amount_sign"],
+    "/app/companies/{co}/import": ["csv_text", "statement", "source", "date_format", "amount_sign"],
+    "/app/companies/{co}/propose": ["txn_id", "txn_ids"],
+    "/app/companies/{co}/commit": ["je_id", "je_ids", "account_{je}"],
+    "/app/companies/{co}/entries/{id}/account": ["account_{id}"],
     "/billing/checkout/{plan}": ["addon_companies"],
-    "/billing/portal": [],
+    "/billing/portal": ["next"],
+    "/billing/change/{plan}": ["proration_date"],
+    "/billing/cancel": [],
+    "/billing/resume": [],
 }
-PAGES = ["/", "/app", "/billing", "/billing/plans", "/billing/success", "/login", "/signup", "/account", "/healthz"]
+PAGES = ["/", "/app", "/app/companies/{co}", "/billing", "/billing/plans", "/billing/success", "/login", "/signup",
+         "/account", "/healthz", "/billing/change/pro", "/billing/cancel", "/billing/resume", "/dev/mail"]
 
 
 @st.composite
@@ -124,14 +132,16 @@ def api_requests(draw: st.DrawFn, ids: dict[str, list[str]], template: str) -> d
 @st.composite
 def form_requests(draw: st.DrawFn, ids: dict[str, list[str]], template: str) -> dict[str, Any]:
     if template == "GET":
-        return {"method": "GET", "url": draw(st.sampled_from(PAGES)) + draw(queries()), "data": None}
+        page = draw(st.sampled_from(PAGES)).replace("{co}", path_id(draw, ids["co"]))
+        return {"method": "GET", "url": page + draw(queries()), "data": None}
     je = draw(st.sampled_from(ids["je"]))
     path = (template.replace("{plan}", quote(draw(st.one_of(st.sampled_from(PLANS), form_text)), safe=""))
+            .replace("{co}", path_id(draw, ids["co"]))
             .replace("{id}", path_id(draw, ids["je"] if "entries" in template else ["tok_unknown"])))
     names = [n.replace("{je}", je).replace("{id}", je) for n in FORMS[template]] + ["unexpected"]
     data: dict[str, Any] = {name: draw(form_text) for name in
                             draw(st.lists(st.sampled_from(names), unique=True, max_size=4))}
-    if template == "/app/import" and draw(st.booleans()):
+    if template.endswith(("/import", "/import/preview")) and draw(st.booleans()):
         data["csv_file"] = (__import__("io").BytesIO(draw(st.binary(max_size=200))), draw(form_text) or "x.csv")
     if "txn_ids" in data:
         data["txn_ids"] = [data["txn_ids"], draw(st.sampled_from(ids["txn"]))]
@@ -164,7 +174,9 @@ def workspace(billing: Any, tenant: Any, clock: Any) -> dict[str, Any]:
     assert web.post("/login", data={"email": tenant.email, "password": "testpass123",
                                     "csrf_token": token}).status_code == 302
     billing.wait_for_webhooks()
-    return {"api": api, "auth": auth, "web": web, "ids": {"txn": ["t1", "t2"], "je": [proposed[0]["je_id"]]}}
+    company = api.get("/api/companies", headers=auth).get_json()["data"][0]["id"]
+    return {"api": api, "auth": auth, "web": web,
+            "ids": {"txn": ["t1", "t2"], "je": [proposed[0]["je_id"]], "co": [company]}}
 
 
 @pytest.fixture

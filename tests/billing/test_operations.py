@@ -178,3 +178,19 @@ def test_reactivate_script_prints_the_runbook_line_and_exits_1_for_unknown_tenan
     assert billing.entitlement(tenant.tenant_id).active is True
     bad = run_script("admin_reactivate_subscription.py", "tenant_missing", env=env)
     assert bad.returncode == 1 and "tenant_missing" in bad.stderr
+
+
+def test_bootstrap_keeps_one_portal_configuration_that_switches_between_the_plan_prices(billing, logged_in_billing):
+    from webapp.billing import bootstrap as bootstrap_service
+
+    configs = billing.stripe.v1.billing_portal.configurations.list({"limit": 100}).data
+    assert len(configs) == 1 and configs[0].metadata["app"] == "ai-bookkeeper"
+    update = configs[0].features.subscription_update
+    assert update.enabled and update.default_allowed_updates == ["price", "quantity"]
+    assert sorted(p.prices[0] for p in update.products) == sorted(
+        billing.catalog[k]["price_id"] for k in ("starter", "pro", "firm", "firm_addon"))
+    billing.stripe.v1.billing_portal.configurations.update(configs[0].id, {"features": {"subscription_update": {
+        "products": [{"product": billing.catalog["pro"]["product_id"], "prices": [billing.catalog["pro"]["price_id"]]}]}}})
+    bootstrap_service.bootstrap()  # drift is put right, nothing new is created
+    again = billing.stripe.v1.billing_portal.configurations.list({"limit": 100}).data
+    assert [c.id for c in again] == [configs[0].id] and len(again[0].features.subscription_update.products) == 4

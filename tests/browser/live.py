@@ -107,14 +107,18 @@ def use_postings(tenant_id: str, n: int, cap: int) -> None:
     db.session.commit()
 
 
-def sign_up(page: Any, base_url: str, email: str, name: str = "Dana Fisher", password: str = "correct-horse-9") -> None:
-    """Sign up through the form, as a new user would; lands on the workspace."""
+def sign_up(page: Any, base_url: str, email: str, name: str = "Dana Fisher", password: str = "correct-horse-9",
+            company: str = "Fisher Design Studio") -> None:
+    """Sign up through the form, as a new user would; lands on the workspace of the company named."""
+    import re
+
     page.goto(f"{base_url}/signup")
     page.get_by_label("Full name").fill(name)
+    page.get_by_label("Company name").fill(company)
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign up").click()
-    page.wait_for_url(f"{base_url}/app")
+    page.wait_for_url(re.compile(re.escape(base_url) + r"/app/companies/co_\w+$"))
 
 
 def pay_on_checkout(page: Any, card: str = "4242424242424242", name: str = "Dana Fisher") -> None:

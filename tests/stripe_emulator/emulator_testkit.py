@@ -47,7 +47,7 @@ def http(method: str, url: str, data: dict[str, str] | None = None,
     req = urllib.request.Request(url, data=payload, method=method, headers=headers or {})
     try:
         with _OPENER.open(req, timeout=10) as resp:
-            return HttpAnswer(resp.status, dict(resp.headers), resp.read().decode())
+            return HttpAnswer(resp.status, dict(resp.headers), resp.read().decode("utf-8", "replace"))
     except urllib.error.HTTPError as exc:
         return HttpAnswer(exc.code, dict(exc.headers), exc.read().decode())
 

@@ -256,8 +256,11 @@ def test_portal_changes_plan_and_add_on_quantity(client):
     items = {i.price.id: i.quantity for i in client.v1.subscriptions.retrieve(sub.id).items.data}
     assert items == {pro.id: 1, seats.id: 3}
     advance(client, clock, T0 + 32 * DAY)
-    assert client.v1.invoices.list(params={"subscription": sub.id}).data[0].amount_paid == \
-        2900 + 3 * 500
+    renewal = client.v1.invoices.list(params={"subscription": sub.id}).data[0]
+    changed_at_period_start = -900 + 2900 + 3 * 500  # the whole period prorated (portal default)
+    assert renewal.amount_paid == 2900 + 3 * 500 + changed_at_period_start
+    assert sum(1 for line in renewal.lines.data
+               if line.parent.subscription_item_details.proration) == 3
     post_form(session.url + "/addon", {"subscription": sub.id, "price": seats.id, "quantity": "0"})
     assert [i.price.id for i in client.v1.subscriptions.retrieve(sub.id).items.data] == [pro.id]
 
@@ -358,8 +361,8 @@ def test_invoice_preview_shows_the_next_invoice_with_a_proposed_change(client):
     assert preview.amount_due == 900
     assert preview.lines.data[0].period.start == 1769904000
     changed = client.v1.invoices.create_preview(params={
-        "subscription": sub.id,
-        "subscription_details": {"items": [{"id": sub.items.data[0].id, "price": pro.id}]}})
+        "subscription": sub.id, "subscription_details": {
+            "items": [{"id": sub.items.data[0].id, "price": pro.id}], "proration_behavior": "none"}})
     assert changed.amount_due == 2900
     assert client.v1.subscriptions.retrieve(sub.id).items.data[0].price.id == basic.id
 

@@ -57,7 +57,8 @@ def signup() -> Response | tuple[str, int] | str:
     if request.method == "GET":
         return render_template("auth/signup.html", form={}, errors={})
     try:
-        user, _ = services.signup(form.get("email", ""), form.get("password", ""), form.get("full_name", ""))
+        user, _ = services.signup(form.get("email", ""), form.get("password", ""), form.get("full_name", ""),
+                                  form.get("company_name", ""))
     except ValidationError as exc:
         return render_template("auth/signup.html", form=form, errors=exc.fields), 400
     except EmailTaken:
@@ -144,10 +145,10 @@ def revoke_token(token_id: str) -> Response:
 @api_bp.post("/signup")
 @auth_limit
 def api_signup() -> tuple[dict[str, str], int]:
-    """POST /api/auth/signup {email, password, full_name} → 201 with a Bearer token."""
+    """POST /api/auth/signup {email, password, full_name, company_name?} → 201 with a Bearer token."""
     body = parse({"email": Field(str, max_length=254), "password": Field(str),
-                  "full_name": Field(str, max_length=200)})
-    user, issued = services.signup(body["email"], body["password"], body["full_name"])
+                  "full_name": Field(str, max_length=200), "company_name": Field(str, required=False, max_length=200)})
+    user, issued = services.signup(body["email"], body["password"], body["full_name"], body.get("company_name"))
     return {"tenant_id": user.tenant_id, "user_id": user.id, "token": issued.plain,
             "token_type": "Bearer"}, 201
 

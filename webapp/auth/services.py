@@ -50,8 +50,10 @@ def normalise_email(raw: str) -> str:
     return result.normalized.lower()
 
 
-def check_signup_fields(email: str, password: str, full_name: str) -> str:
-    """Validate sign-up input, reporting every problem at once; return the normalised email."""
+def check_signup_fields(email: str, password: str, full_name: str, company_name: str | None = None) -> str:
+    """Validate sign-up input, reporting every problem at once; return the normalised email.
+
+    `company_name` None means the client did not ask for one (the API's default name is used)."""
     problems: dict[str, str] = {}
     normalised = ""
     try:
@@ -64,14 +66,20 @@ def check_signup_fields(email: str, password: str, full_name: str) -> str:
         problems["password"] = f"must be at most {MAX_PASSWORD_LENGTH} characters"
     if not full_name.strip():
         problems["full_name"] = "is required"
+    if company_name is not None:
+        try:
+            bookkeeping_services.check_company_name(company_name)
+        except ValidationError as exc:
+            problems["company_name"] = exc.fields["name"]
     if problems:
         raise ValidationError("Some fields are missing or invalid.", problems)
     return normalised
 
 
-def signup(email: str, password: str, full_name: str) -> tuple[User, IssuedToken]:
-    """Create a tenant with its owner, first company, free entitlement and a first API token."""
-    normalised = check_signup_fields(email, password, full_name)
+def signup(email: str, password: str, full_name: str, company_name: str | None = None) -> tuple[User, IssuedToken]:
+    """Create a tenant with its owner, first company (named `company_name`, else "<full name>'s company"),
+    free entitlement and a first API token."""
+    normalised = check_signup_fields(email, password, full_name, company_name)
     if db.session.scalar(select(User.id).where(User.email == normalised)) is not None:
         raise EmailTaken("An account with this email already exists.", fields={"email": "is already registered"})
     name = full_name.strip()
@@ -81,7 +89,7 @@ def signup(email: str, password: str, full_name: str) -> tuple[User, IssuedToken
     db.session.add_all([tenant, user])
     db.session.flush()
     billing_services.create_free_entitlement(tenant.id)
-    bookkeeping_services.add_first_company(tenant.id, f"{name}'s company")
+    bookkeeping_services.add_first_company(tenant.id, company_name.strip() if company_name else f"{name}'s company")
     issued = _issue_token(user, "Created at sign-up")
     try:
         db.session.commit()

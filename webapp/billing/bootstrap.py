@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from webapp.billing import stripe_gateway
+from webapp.billing.catalog import PORTAL_CONFIG_TAG
+from webapp.billing.checkout import MAX_ADDON_COMPANIES
 from webapp.billing.plans import ADDONS, PAID_PLANS
 from webapp.errors import DomainError
 
@@ -46,7 +48,48 @@ def bootstrap() -> dict[str, dict[str, Any]]:
         product_id = price["product"]["id"] if isinstance(price["product"], dict) else price["product"]
         result[item["key"]] = {"product_id": product_id, "price_id": price["id"],
                                "amount": price["unit_amount"], "metadata": price.get("metadata") or item["metadata"]}
+    ensure_portal_configuration(result)
     return result
+
+
+def portal_features(result: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """What our Billing Portal lets a customer do: switch between the plan prices, set the add-on
+    quantity, update the card, cancel at period end, see invoices (Stripe refuses plan switching
+    unless the prices are listed)."""
+    plans = [{"product": result[p.key]["product_id"], "prices": [result[p.key]["price_id"]]}
+             for p in PAID_PLANS if p.key in result]
+    plans += [{"product": result[a.key]["product_id"], "prices": [result[a.key]["price_id"]],
+               "adjustable_quantity": {"enabled": True, "minimum": 0, "maximum": MAX_ADDON_COMPANIES}}
+              for a in ADDONS.values() if a.key in result]
+    return {
+        "customer_update": {"enabled": True, "allowed_updates": ["email", "address"]},
+        "invoice_history": {"enabled": True},
+        "payment_method_update": {"enabled": True},
+        "subscription_cancel": {"enabled": True, "mode": "at_period_end", "proration_behavior": "none"},
+        "subscription_update": {"enabled": True, "default_allowed_updates": ["price", "quantity"],
+                                "products": plans,
+                                "proration_behavior": "create_prorations"},
+    }
+
+
+def ensure_portal_configuration(result: dict[str, dict[str, Any]]) -> str:
+    """Create our portal configuration (found again by metadata), or bring its plan list up to date."""
+    gw = stripe_gateway.gateway()
+    features = portal_features(result)
+    found = next((c for c in gw.list_portal_configurations()
+                  if (c.get("metadata") or {}).get("app") == PORTAL_CONFIG_TAG), None)
+    if found is None:
+        config = gw.create_portal_configuration(
+            {"features": features, "metadata": {"app": PORTAL_CONFIG_TAG},
+             "business_profile": {"headline": "AI Bookkeeper: manage your plan, card and invoices"}},
+            f"bootstrap-portal-{PORTAL_CONFIG_TAG}")
+        log.info("billing.portal_configuration_created", extra={"configuration": config["id"]})
+        return str(config["id"])
+    if found.get("features", {}).get("subscription_update", {}).get("products") != features[
+            "subscription_update"]["products"] or not found["features"]["subscription_update"]["enabled"]:
+        gw.update_portal_configuration(found["id"], {"features": features})
+        log.info("billing.portal_configuration_updated", extra={"configuration": found["id"]})
+    return str(found["id"])
 
 
 class CatalogDrift(DomainError):

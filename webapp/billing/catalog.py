@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 # A price missing from the catalog (say, no add-on set up yet) is looked up again at most this often.
 MISSING_PRICE_RECHECK_SECONDS = 60.0
 SELLABLE_KEYS: tuple[str, ...] = tuple(p.key for p in PAID_PLANS) + tuple(ADDONS)
+PORTAL_CONFIG_TAG = "ai-bookkeeper"  # metadata[app] of the portal configuration the bootstrap manages
 
 
 class UnknownPrice(DomainError):
@@ -87,3 +88,17 @@ def plan_key_for_price_id(price_id: str) -> str:
     if key not in PLANS:
         raise UnknownPrice(f"'{price_id}' is not the price of a plan we sell.", plans=list(PLANS)[1:])
     return str(key)
+
+
+def portal_configuration_id() -> str | None:
+    """Our Billing Portal configuration (made by the bootstrap), found by its metadata; None when there
+    is none, so Stripe uses the account's default. A miss is looked up again at most once a minute."""
+    found = current_app.extensions.get("stripe_portal_configuration")
+    checked = current_app.extensions.get("stripe_portal_configuration_checked_at")
+    if found or (checked is not None and time.monotonic() - checked < MISSING_PRICE_RECHECK_SECONDS):
+        return found
+    current_app.extensions["stripe_portal_configuration_checked_at"] = time.monotonic()
+    config = next((c for c in stripe_gateway.gateway().list_portal_configurations()
+                   if (c.get("metadata") or {}).get("app") == PORTAL_CONFIG_TAG), None)
+    current_app.extensions["stripe_portal_configuration"] = config["id"] if config else None
+    return current_app.extensions["stripe_portal_configuration"]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
 
 from flask import current_app
 
@@ -13,7 +14,7 @@ from webapp.billing.subscriptions import sync_from_stripe
 from webapp.errors import Conflict, ValidationError
 from webapp.extensions import db
 from webapp.models import User
-from webapp.redirects import portal_return_url, public_base_url
+from webapp.redirects import public_base_url
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,22 @@ class CheckoutStart:
     session_id: str
 
 
+def _back_to(return_to: str | None) -> str:
+    """The `&next=` part carrying a same-site path back (nothing for anything else)."""
+    path = links.return_path(return_to)
+    return f"&next={quote(path, safe='')}" if path else ""
+
+
+def _portal_return_url(request_base: str, return_to: str | None = None) -> str:
+    """Where the Billing Portal's return link goes: BILLING_RETURN_URL as given, else the billing page;
+    on the billing page it carries the confirmation banner (done=portal) and the way back to `return_to`."""
+    target = current_app.config.get("BILLING_RETURN_URL") or f"{public_base_url(request_base)}/billing"
+    parts = urlsplit(target)
+    if parts.path.rstrip("/") == "/billing" and not parts.query:
+        target = f"{target.rstrip('/')}?done=portal{_back_to(return_to)}"
+    return target
+
+
 def ensure_customer(user: User) -> str:
     """The tenant's Stripe customer id, creating the customer (metadata tenant_id) on first use."""
     ent = get_entitlement(user.tenant_id)
@@ -40,7 +57,7 @@ def ensure_customer(user: User) -> str:
 
 
 def start_checkout(user: User, request_base: str, *, plan: str | None = None, price_id: str | None = None,
-                   addon_companies: int = 0) -> CheckoutStart:
+                   addon_companies: int = 0, return_to: str | None = None) -> CheckoutStart:
     """Open a Checkout Session for a paid plan (plus firm add-on companies), with a trial for newcomers."""
     if plan and price_id:
         raise ValidationError("Give either price_id or plan, not both.", {"price_id": "give price_id or plan, not both"})
@@ -75,21 +92,23 @@ def start_checkout(user: User, request_base: str, *, plan: str | None = None, pr
         "mode": "subscription", "customer": customer, "client_reference_id": user.tenant_id,
         "line_items": line_items, "metadata": {"tenant_id": user.tenant_id, "plan": plan_key},
         "subscription_data": subscription_data,
-        "success_url": f"{base}/billing/success?session_id={{CHECKOUT_SESSION_ID}}",
-        "cancel_url": f"{base}{links.upgrade_url()}?checkout=canceled",
+        "success_url": f"{base}/billing/success?session_id={{CHECKOUT_SESSION_ID}}{_back_to(return_to)}",
+        "cancel_url": f"{base}{links.upgrade_url()}?checkout=canceled{_back_to(return_to)}",
     })
     log.info("billing.checkout_started", extra={"tenant_id": user.tenant_id, "plan": plan_key,
                                                 "session_id": session["id"]})
     return CheckoutStart(url=session["url"], session_id=session["id"])
 
 
-def portal_url(tenant_id: str, request_base: str) -> str:
+def portal_url(tenant_id: str, request_base: str, return_to: str | None = None) -> str:
     """A Billing Portal session for the tenant's customer; 409 NO_BILLING_ACCOUNT without one."""
     ent = get_entitlement(tenant_id)
     if not ent.stripe_customer_id:
         raise Conflict("NO_BILLING_ACCOUNT", "There is no billing account yet: choose a plan first.",
                        upgrade_url=links.upgrade_url())
-    return stripe_gateway.gateway().create_portal_session(ent.stripe_customer_id, portal_return_url(request_base))
+    return stripe_gateway.gateway().create_portal_session(ent.stripe_customer_id,
+                                                          _portal_return_url(request_base, return_to),
+                                                          catalog.portal_configuration_id())
 
 
 def complete_checkout(tenant_id: str, session_id: str) -> bool:

@@ -56,6 +56,16 @@ def bootstrap_command() -> None:
     run_bootstrap()
 
 
+@billing_cli.command("send-emails")
+def send_emails_command() -> None:
+    """Send billing emails still waiting (pending, failed fewer than 5 times, or stuck mid-send)."""
+    from webapp.billing import emails
+
+    if emails.settings() is None:
+        raise click.ClickException("MAIL_URL is not set: nothing can be sent.")
+    click.echo(f"{emails.deliver(retry=True)} email(s) sent")
+
+
 @billing_cli.command("replay")
 @click.argument("event_id", required=False)
 @click.option("--failed", is_flag=True, help="Re-apply every event whose processing failed.")

@@ -14,8 +14,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webapp import clock
-from webapp.billing import notices
-from webapp.billing.subscriptions import SyncResult, sync_from_stripe, ts
+from webapp.billing import copies, emails, notices, notify
+from webapp.billing.subscriptions import SyncResult, find_entitlement, sync_from_stripe, ts
 from webapp.errors import Conflict
 from webapp.extensions import commit_keeping_loaded, db
 from webapp.logs import log_context
@@ -53,10 +53,8 @@ def _id(value: Any) -> str | None:
 
 
 def _subscription_id(obj: dict[str, Any]) -> str | None:
-    """The subscription an invoice belongs to, in today's layout or the older top-level field."""
-    parent = obj.get("parent") if isinstance(obj.get("parent"), dict) else {}
-    details = parent.get("subscription_details") if isinstance(parent.get("subscription_details"), dict) else {}
-    return _id(details.get("subscription")) or _id(obj.get("subscription"))
+    """The subscription an invoice belongs to."""
+    return copies.subscription_of(obj)
 
 
 def _hints(obj: dict[str, Any]) -> dict[str, str | None]:
@@ -88,16 +86,33 @@ def on_subscription_event(event: dict[str, Any], actor: str) -> SyncResult:
     return _sync(_id(sub), sub, event, actor, payload_is_subscription=True)
 
 
+def _copy_invoice(tenant_id: str | None, event: dict[str, Any]) -> None:
+    if tenant_id:
+        copies.record_invoice(tenant_id, event["data"]["object"], ts(event["created"]))
+
+
+def on_invoice_changed(event: dict[str, Any], actor: str) -> SyncResult:
+    """An invoice was created, finalized, voided...: keep the tenant's copy (no Stripe call)."""
+    invoice = event["data"]["object"]
+    hints = _hints(invoice)
+    ent = find_entitlement(hints["tenant_id"], hints["customer_id"], _subscription_id(invoice))
+    _copy_invoice(ent.tenant_id if ent else None, event)
+    return SyncResult(ent.tenant_id if ent else None, {})
+
+
 def on_invoice_paid(event: dict[str, Any], actor: str) -> SyncResult:
     """A paid invoice: the subscription is active again (or still)."""
     invoice = event["data"]["object"]
-    return _sync(_subscription_id(invoice), invoice, event, actor)
+    result = _sync(_subscription_id(invoice), invoice, event, actor)
+    _copy_invoice(result.tenant_id, event)
+    return result
 
 
 def on_payment_failed(event: dict[str, Any], actor: str) -> SyncResult:
     """A failed charge: the subscription's status (past_due) drops the tenant to the free tier."""
     invoice = event["data"]["object"]
     result = _sync(_subscription_id(invoice), invoice, event, actor)
+    _copy_invoice(result.tenant_id, event)
     if result.tenant_id:
         notices.add(result.tenant_id, "payment_failed", event["id"],
                     "Your last payment failed. Update your card in the billing portal to keep your plan.")
@@ -122,6 +137,11 @@ HANDLERS: dict[str, Callable[[dict[str, Any], str], SyncResult]] = {
     "customer.subscription.created": on_subscription_event,
     "customer.subscription.updated": on_subscription_event,
     "customer.subscription.deleted": on_subscription_event,
+    "invoice.created": on_invoice_changed,
+    "invoice.finalized": on_invoice_changed,
+    "invoice.updated": on_invoice_changed,
+    "invoice.voided": on_invoice_changed,
+    "invoice.marked_uncollectible": on_invoice_changed,
     "invoice.paid": on_invoice_paid,
     "invoice.payment_succeeded": on_invoice_paid,
     "invoice.payment_failed": on_payment_failed,
@@ -196,7 +216,9 @@ def record_and_process(event: dict[str, Any], actor: str = "webhook") -> Outcome
             log.warning("webhook.in_progress_elsewhere")  # another worker holds it: 409 now, Stripe retries later
             raise Conflict("EVENT_IN_PROGRESS", "Another delivery of this event is being processed; retry later.",
                            event_id=event["id"])
-        return process(row, event, actor, claimed_at)
+        outcome = process(row, event, actor, claimed_at)
+    emails.deliver_after_commit(event["id"])
+    return outcome
 
 
 def process(row: BillingEvent, event: dict[str, Any], actor: str, claimed_at: datetime | None,
@@ -212,6 +234,8 @@ def process(row: BillingEvent, event: dict[str, Any], actor: str, claimed_at: da
         try:
             result = handler(event, actor) if handler else SyncResult(None, {})
             outcome = "ignored" if handler is None else ("stale" if result.stale else "applied")
+            if handler is not None:
+                notify.queue_for_event(event, result.tenant_id)
             still_ours = BillingEvent.processing_started_at == claimed_at if claimed_at else True
             done = db.session.execute(
                 update(BillingEvent).where(BillingEvent.id == row_id, BillingEvent.processed.is_(False), still_ours)

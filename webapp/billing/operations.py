@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from webapp import clock
-from webapp.billing import audit, events, notices
+from webapp.billing import audit, copies, events, notices, stripe_gateway
 from webapp.billing.plans import PLANS
 from webapp.billing.subscriptions import ENDED_STATUSES, live_subscription_of, set_plan, sync_from_stripe
 from webapp.errors import Conflict, NotFound
@@ -109,7 +109,10 @@ def reconcile(tenant_id: str | None = None, dry_run: bool = False) -> list[Repor
         if target is None:
             reports.append(Report(customer, tenant, "no subscription"))
             continue
+        db.session.commit()  # nothing pending: end the read before asking Stripe
+        invoices = stripe_gateway.gateway().list_invoices(customer)
         result = sync_from_stripe(target, actor="flask billing reconcile", hints={"tenant_id": tenant})
+        copies.backfill_invoices(tenant, invoices)
         reports.append(Report(target, tenant, "drift fixed" if result.changes else "in sync", result.changes))
         if dry_run:
             db.session.rollback()

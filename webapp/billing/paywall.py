@@ -8,8 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from flask import request
 from flask_login import current_user
 
+from webapp.billing import links
+from webapp.billing.partial import PartialRetry, partial_of
 from webapp.billing.plans import ADDONS, PAID_PLANS, PLANS, AddOn, Plan, next_plan_up
 from webapp.billing.status import UsageMeter, plan_picker
 from webapp.errors import PaywallError
@@ -29,6 +32,12 @@ TITLES = {
     "SUBSCRIPTION_REQUIRED": "Posting to the ledger needs a paid plan",
     "PAYMENT_REQUIRED": "Your last payment did not go through",
 }
+# What the free tier stopped, said after "you are on the free tier" for a tenant whose payment failed.
+PAUSED_REASONS = {
+    "FREE_CAP_EXCEEDED": ", whose daily analyses are used up",
+    "COMPANY_LIMIT_REACHED": ", which includes one company",
+    "BULK_APPROVE_NOT_INCLUDED": ", which commits one entry at a time",
+}
 LEFT_TITLES = {
     "FREE_CAP_EXCEEDED": "Only {n} free analyses left today",
     "MONTHLY_CAP_EXCEEDED": "Only {n} postings left this month",
@@ -47,7 +56,8 @@ class PlanOffer:
 
 @dataclass(frozen=True)
 class PaywallView:
-    """Everything the paywall fragment shows; `offer_via` says how offers are bought (checkout or portal)."""
+    """Everything the paywall fragment shows; `offer_via` says how offers are bought: checkout (no
+    subscription yet), change (a subscriber's plan change here, previewed first) or portal."""
 
     code: str
     status: int
@@ -62,6 +72,9 @@ class PaywallView:
     trial_days: int = 0
     addon: AddOn | None = None
     offers_title: str = "Plans that include it"
+    payment_problem: bool = False
+    return_to: str | None = None  # the page the paywall interrupted, to come back to after Checkout/Portal
+    partial: PartialRetry | None = None
 
     @property
     def title_id(self) -> str:
@@ -139,22 +152,31 @@ def _title(err: PaywallError) -> str:
     return TITLES.get(err.code, "Upgrade needed")
 
 
+def _interrupted_page() -> str | None:
+    """Where the person was when the paywall opened: htmx's current page, else this page if it was a GET."""
+    current = links.path_of(request.headers.get("HX-Current-URL"), request.host)
+    if current is None and request.method == "GET" and not request.path.startswith("/api/"):
+        current = links.return_path(request.full_path.rstrip("?"))
+    return current
+
+
 def paywall_view(err: PaywallError) -> PaywallView:
     """Turn the gate's error into the modal: title, meter, reset time, and the way to a plan that allows it.
 
     A tenant whose payment failed (past_due, unpaid) is on the free tier only until the card works, so
     every paywall it meets points to updating the card rather than to buying another plan.
     """
-    subscribed, trial_days, payment_problem, subscribed_plan = False, 0, False, None
+    subscribed, trial_days, payment_problem, subscribed_plan, in_app = False, 0, False, None, False
     if current_user.is_authenticated:
         picker = plan_picker(current_user.tenant_id)
         subscribed, trial_days = picker.subscribed, picker.trial_days
         payment_problem, subscribed_plan = picker.payment_problem, picker.subscribed_plan
+        in_app = picker.can_change_in_app
     meter = _meter(err)
     portal_label = None
     if err.code == "PAYMENT_REQUIRED" or payment_problem:
         portal_label = "Update card"
-    elif subscribed:
+    elif subscribed and not in_app:
         portal_label = "Change plan in the billing portal"
     addon = None
     if err.code == "COMPANY_LIMIT_REACHED" and err.details.get("addon_available"):
@@ -176,15 +198,21 @@ def paywall_view(err: PaywallError) -> PaywallView:
                    f"{'it is' if meter.used == 1 else 'all are'} in use. To add another, move to a plan with more"
                    + (" or add extra companies to your plan." if addon else "."))
     offers = [offer(p) for p in suggested_plans(err)]
-    if payment_problem and err.code != "PAYMENT_REQUIRED":
+    title, resets_in = _title(err), describe_wait(err.retry_after)
+    if payment_problem:  # the way back is the card, never another plan or waiting for midnight
         name = subscribed_plan.name if subscribed_plan else "paid"
-        message = (f"{message} Your {name} plan is paused because the last payment did not go through: "
-                   "update your card and its limits come back at once.")
-        offers, addon = [], None
+        title = f"Your {name} plan is paused" if err.code != "PAYMENT_REQUIRED" else title
+        if err.code != "PAYMENT_REQUIRED":
+            message = (f"The last payment for your {name} plan did not go through, so you are on the free tier"
+                       f"{PAUSED_REASONS.get(err.code, '')}. Update your card: the payment is retried at once and "
+                       f"your {name} limits come back as soon as it succeeds.")
+        offers, addon, resets_in = [], None, None
     return PaywallView(
-        code=err.code, status=err.status, title=_title(err), message=message,
-        meter=meter, resets_at=meter.resets_at if meter else None, resets_in=describe_wait(err.retry_after),
+        code=err.code, status=err.status, title=title, message=message,
+        meter=meter, resets_at=meter.resets_at if meter and not payment_problem else None, resets_in=resets_in,
         offers=offers,
-        offer_via="portal" if subscribed or err.code == "PAYMENT_REQUIRED" else "checkout",
-        portal_label=portal_label, trial_days=trial_days, addon=addon,
-        offers_title=OFFER_TITLES.get(err.code, "Plans that include it"))
+        offer_via=("change" if in_app and not payment_problem else "portal")
+        if subscribed or err.code == "PAYMENT_REQUIRED" else "checkout",
+        portal_label=portal_label, trial_days=trial_days, addon=addon, payment_problem=payment_problem,
+        return_to=_interrupted_page(),
+        offers_title=OFFER_TITLES.get(err.code, "Plans that include it"), partial=partial_of(err))

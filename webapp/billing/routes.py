@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from webapp.auth.guards import api_user, bearer_required
-from webapp.billing import api_bp, bp, checkout, status
+from webapp.billing import api_bp, bp, checkout, links, page, status
 from webapp import clock
 from webapp.error_handlers import is_htmx
 from webapp.errors import ValidationError
@@ -58,17 +58,30 @@ def _since_arg() -> datetime | None:
     return since if 0 <= age <= 86400 else None
 
 
+def _return_to() -> str | None:
+    """The same-site path a form asks to come back to after Checkout or the Portal (`next`), if any."""
+    return links.return_path(request.form.get("next") or request.args.get("next"))
+
+
+def _page_arg(name: str) -> int:
+    """A page number from the query string (1 for anything that is not a small whole number)."""
+    raw = request.args.get(name, "")
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 6 else 1
+
+
 @bp.get("/billing")
 @login_required
 def status_page() -> str | Response:
     """The billing status page (the fragment alone for htmx polling while the subscription activates)."""
     activating = request.args.get("activating") == "1"
     since = _since_arg()
+    back = {k: request.args[k] for k in ("done", "next") if request.args.get(k)}
     if activating and since is None and not is_htmx():  # every wait has a start, so it can time out
-        return redirect(url_for("billing.status_page", activating="1", since=int(clock.now().timestamp())),
+        return redirect(url_for("billing.status_page", activating="1", since=int(clock.now().timestamp()), **back),
                         code=303)
-    view = status.billing_status(current_user.tenant_id, activating=activating, activating_since=since)
-    return render_template("billing/_status.html" if is_htmx() else "billing/status.html", status=view)
+    view = page.billing_page(current_user.tenant_id, invoices_page=_page_arg("invoices"), activating=activating,
+                             activating_since=since, done=back.get("done"), return_to=back.get("next"))
+    return render_template("billing/_status.html" if is_htmx() else "billing/status.html", page=view)
 
 
 @bp.get("/billing/plans")
@@ -76,7 +89,8 @@ def status_page() -> str | Response:
 def plans_page() -> str:
     """The plan picker."""
     return render_template("billing/plans.html", picker=status.plan_picker(current_user.tenant_id),
-                           canceled=request.args.get("checkout") == "canceled", errors={}, form={})
+                           canceled=request.args.get("checkout") == "canceled", errors={}, form={},
+                           return_to=links.return_path(request.args.get("next")))
 
 
 def _plans_refused(fields: dict[str, str]) -> tuple[str, int] | None:
@@ -96,19 +110,20 @@ def checkout_page(plan: str) -> Response | tuple[str, int]:
     addon = request.form.get("addon_companies", "0").strip() or "0"
     try:
         start = checkout.start_checkout(current_user, request.host_url, plan=plan,
-                                        addon_companies=status.parse_quantity(addon))
+                                        addon_companies=status.parse_quantity(addon), return_to=_return_to())
     except ValidationError as exc:
         errors = {f"{plan}.{name}": problem for name, problem in exc.fields.items()}
         return render_template("billing/plans.html", picker=status.plan_picker(current_user.tenant_id),
-                               canceled=False, errors=errors, form={f"{plan}.addon_companies": addon}), 400
+                               canceled=False, errors=errors, form={f"{plan}.addon_companies": addon},
+                               return_to=_return_to()), 400
     return redirect(start.url, code=303)
 
 
-@bp.post("/billing/portal")
+@bp.route("/billing/portal", methods=["GET", "POST"])
 @login_required
 def portal_page() -> Response:
-    """Manage billing: 303 to the Stripe Billing Portal."""
-    return redirect(checkout.portal_url(current_user.tenant_id, request.host_url), code=303)
+    """Manage billing: 303 to the Stripe Billing Portal (GET too, for the link in billing emails)."""
+    return redirect(checkout.portal_url(current_user.tenant_id, request.host_url, _return_to()), code=303)
 
 
 @bp.get("/billing/success")
@@ -116,10 +131,11 @@ def portal_page() -> Response:
 def success_page() -> Response:
     """Back from Checkout: apply the subscription now, then show the status page (polling if not yet active)."""
     applied = checkout.complete_checkout(current_user.tenant_id, request.args.get("session_id", ""))
+    back = {"done": "checkout", "next": links.return_path(request.args.get("next"))}
     if applied:
-        return redirect(url_for("billing.status_page", activating="0"), code=303)
+        return redirect(url_for("billing.status_page", **back), code=303)
     since = int(clock.now().timestamp())
-    return redirect(url_for("billing.status_page", activating="1", since=since), code=303)
+    return redirect(url_for("billing.status_page", activating="1", since=since, **back), code=303)
 
 
 @bp.app_context_processor

@@ -208,6 +208,12 @@ class PlanPicker:
     free: Plan = field(default=FREE)
     payment_problem: bool = False
     subscribed_plan: Plan | None = None
+    moves: dict[str, str] = field(default_factory=dict)  # plan key → "Upgrade" / "Downgrade" for a subscriber
+
+    @property
+    def can_change_in_app(self) -> bool:
+        """A subscriber whose payment works changes plans here, with a preview."""
+        return self.subscribed and not self.payment_problem and self.subscribed_plan is not None
 
 
 def plan_picker(tenant_id: str) -> PlanPicker:
@@ -216,10 +222,13 @@ def plan_picker(tenant_id: str) -> PlanPicker:
     problem = has_payment_problem(ent)
     subscribed = ent.active or problem
     trial = current_app.config["TRIAL_DAYS"] if ent.stripe_subscription_id is None else 0
+    current = PLANS.get(ent.plan)
+    price = (current.price_cents or 0) if current else 0
+    moves = {p.key: "Upgrade" if (p.price_cents or 0) > price else "Downgrade" for p in PAID_PLANS if p.key != ent.plan}
     return PlanPicker(plans=list(PAID_PLANS), addon=next(iter(ADDONS.values()), None),
                       current=ent.plan if ent.active else FREE.key, subscribed=subscribed, trial_days=trial,
                       payment_problem=problem,
-                      subscribed_plan=PLANS.get(ent.plan) if subscribed else None)
+                      subscribed_plan=PLANS.get(ent.plan) if subscribed else None, moves=moves)
 
 
 def parse_quantity(raw: str) -> int:

@@ -102,11 +102,32 @@ class StripeGateway:
         """A Checkout Session by id, or None if Stripe does not know it."""
         return self._retrieve_or_none(lambda: self.client.v1.checkout.sessions.retrieve(session_id))
 
-    def create_portal_session(self, customer_id: str, return_url: str) -> str:
-        """A Billing Portal session's URL for the customer."""
+    def create_portal_session(self, customer_id: str, return_url: str,
+                              configuration: str | None = None) -> str:
+        """A Billing Portal session's URL for the customer (the account's default configuration
+        unless one is named)."""
+        params: dict[str, Any] = {"customer": customer_id, "return_url": return_url}
+        if configuration:
+            params["configuration"] = configuration
         session = self._call(lambda: self.client.v1.billing_portal.sessions.create(
-            {"customer": customer_id, "return_url": return_url}, {"idempotency_key": _new_key()}))
+            params, {"idempotency_key": _new_key()}))  # type: ignore[arg-type]
         return str(session.url)
+
+    def list_portal_configurations(self) -> list[dict[str, Any]]:
+        """The account's active Billing Portal configurations."""
+        page = self._call(lambda: self.client.v1.billing_portal.configurations.list(
+            {"active": True, "limit": 100}))
+        return [_plain(c) for c in page.data]
+
+    def create_portal_configuration(self, params: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
+        """Create a Billing Portal configuration."""
+        return _plain(self._call(lambda: self.client.v1.billing_portal.configurations.create(
+            params, {"idempotency_key": idempotency_key})))  # type: ignore[arg-type]
+
+    def update_portal_configuration(self, config_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Update a Billing Portal configuration."""
+        return _plain(self._call(lambda: self.client.v1.billing_portal.configurations.update(
+            config_id, params)))  # type: ignore[arg-type]
 
     # --- subscriptions -----------------------------------------------------------------------
     def create_subscription(self, customer_id: str, price_id: str, tenant_id: str,
@@ -137,8 +158,35 @@ class StripeGateway:
         return str(clock.id)
 
     def retrieve_subscription(self, subscription_id: str) -> dict[str, Any] | None:
-        """The subscription as Stripe has it now, or None if Stripe does not know it."""
-        return self._retrieve_or_none(lambda: self.client.v1.subscriptions.retrieve(subscription_id))
+        """The subscription as Stripe has it now (its card expanded), or None if Stripe does not know it."""
+        return self._retrieve_or_none(lambda: self.client.v1.subscriptions.retrieve(
+            subscription_id, {"expand": ["default_payment_method"]}))
+
+    def preview_invoice(self, subscription_id: str, details: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """Stripe's preview of the subscription's next invoice (with `details`: after a proposed change);
+        None when Stripe says there is no upcoming invoice (the subscription ends instead)."""
+        params: dict[str, Any] = {"subscription": subscription_id}
+        if details:
+            params["subscription_details"] = details
+        try:
+            return _plain(self.client.v1.invoices.create_preview(params))  # type: ignore[arg-type]
+        except stripe.InvalidRequestError as exc:
+            if exc.code == "invoice_upcoming_none":
+                return None
+            raise _translate(exc) from exc
+        except stripe.StripeError as exc:
+            raise _translate(exc) from exc
+
+    def update_subscription(self, subscription_id: str, params: dict[str, Any], idempotency_key: str
+                            ) -> dict[str, Any]:
+        """Change a subscription (items with proration, cancel at period end, resume)."""
+        return _plain(self._call(lambda: self.client.v1.subscriptions.update(
+            subscription_id, params, {"idempotency_key": idempotency_key})))  # type: ignore[arg-type]
+
+    def list_invoices(self, customer_id: str) -> list[dict[str, Any]]:
+        """The customer's 100 newest invoices."""
+        page = self._call(lambda: self.client.v1.invoices.list({"customer": customer_id, "limit": 100}))
+        return [_plain(i) for i in page.data]
 
     def list_subscriptions(self, customer_id: str) -> list[dict[str, Any]]:
         """Every subscription of a customer, any status, newest first."""

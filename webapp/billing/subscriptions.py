@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from webapp import clock
-from webapp.billing import audit, catalog, notices, services, stripe_gateway
+from webapp.billing import audit, catalog, copies, notices, services, stripe_gateway
 from webapp.billing.plans import ADDONS, FREE, PLANS
 from webapp.extensions import db
 from webapp.models import Entitlement
@@ -161,6 +161,8 @@ def apply_subscription(sub: dict[str, Any], *, actor: str, event_id: str | None 
     if event_created and (ent.last_event_created is None or event_created > ent.last_event_created):
         ent.last_event_created = event_created
     notices.resolve(ent.tenant_id, status)
+    copies.record_card(ent.tenant_id, sub.get("default_payment_method"))
+    copies.mark_preview_stale(ent.tenant_id)
     changes = audit.record(ent, before, "sync_subscription", actor, event_id)
     if changes:
         log.info("billing.entitlement_changed", extra={"tenant_id": ent.tenant_id, "fields": sorted(changes)})

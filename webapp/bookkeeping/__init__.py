@@ -4,4 +4,4 @@ from flask import Blueprint
 bp = Blueprint("bookkeeping", __name__)
 api_bp = Blueprint("bookkeeping_api", __name__, url_prefix="/api")
 
-from webapp.bookkeeping import pages, routes  # noqa: E402,F401  (registers the views on the blueprints)
+from webapp.bookkeeping import import_pages, pages, routes  # noqa: E402,F401  (registers the views on the blueprints)

@@ -1,5 +1,11 @@
 """CSV bank statements: read into the same rows the JSON import takes, then imported all or nothing.
 
+Real exports differ: the header may sit under a few summary lines, columns have bank-specific names
+(`Posting Date`, `Transaction Description`, `Paid out`…), money may come as one signed amount or as
+two columns (Debit/Credit, Withdrawal/Deposit), and dates as YYYY-MM-DD, MM/DD/YYYY or DD/MM/YYYY.
+`read_statement` finds the header, maps the columns (`csv_columns.py`) and decides the date order once
+per file; when every date reads both ways (03/04/2025) it asks instead of guessing.
+
 Most bank exports carry no transaction id, so a row without one gets an id derived from what it says
 (`derived_id`): importing the same statement again, or one that overlaps it, adds only the new rows.
 Problems are reported per line (the line the record starts on, as an editor numbers it), all at once.
@@ -12,13 +18,15 @@ import io
 import re
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
+from webapp.bookkeeping.csv_columns import ColumnMap, find_header
+from webapp.bookkeeping.csv_dates import DATE_HELP, DateOrder, decide_order, first_slashed, parse_date
 from webapp.bookkeeping.transactions import MAX_IMPORT, ImportResult, NewTransaction, check_row, import_transactions
 from webapp.errors import ValidationError
 
-REQUIRED = ("date", "description")
-COLUMNS = ("id", "date", "description", "counterparty", "amount", "amount_cents")
 DERIVED_ID_PREFIX = "csv_"
+PREVIEW_ROWS = 5
 MINUS = "-\u2212"  # ASCII hyphen-minus and the Unicode minus sign some exports use
 # "1,234.56", "-12.5", "(12.50)" (accountants' negative), "12.50-" (trailing minus), "$3", "-$3", "−3".
 _M = re.escape(MINUS)
@@ -69,110 +77,189 @@ def derived_id(row: NewTransaction, occurrence: int) -> str:
     return DERIVED_ID_PREFIX + hashlib.sha256("\x1f".join((*_identity(row), str(occurrence))).encode()).hexdigest()[:24]
 
 
-def _records(reader: Iterator[list[str]], line_of: list[int]) -> Iterator[tuple[int, list[str]]]:
-    """Each non-blank record with the line it starts on (quoted fields may span lines)."""
+def _records(text: str) -> Iterator[tuple[int, list[str]]]:
+    """Each non-blank record with the line it starts on (quoted fields may span lines); a record the csv
+    module cannot read is a 400 naming its line."""
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
     while True:
-        start = reader.line_num + 1  # type: ignore[attr-defined]
-        line_of[0] = start  # where a record the csv module cannot read begins
+        start = reader.line_num + 1
         try:
             cells = next(reader)
         except StopIteration:
             return
+        except csv.Error as exc:  # e.g. a quote left open runs a field past the csv module's size limit
+            raise ValidationError("The file is not a readable CSV.",
+                                  {"file": f"line {start} cannot be read as CSV ({exc})"}) from exc
         if any(cell.strip() for cell in cells):  # skip blank lines and all-empty rows such as ",,,"
             yield start, cells
 
 
-def _header(records: Iterator[tuple[int, list[str]]]) -> dict[str, int]:
-    """Column name → index (the first of a repeated name); 400 unless date, description and an amount are named."""
-    _, cells = next(records, (1, []))
-    names = [c.strip().lower() for c in cells]
-    columns: dict[str, int] = {}
-    for i, name in enumerate(names):
-        if name in COLUMNS:
-            columns.setdefault(name, i)
-    if any(c not in columns for c in REQUIRED) or not ({"amount", "amount_cents"} & set(columns)):
-        raise ValidationError("The CSV header is missing columns.", {
-            "file": "the first row must name the columns date, description and amount (or amount_cents); "
-                    f"it names {', '.join(n for n in names if n) or 'nothing'}"})
-    return columns
+@dataclass(frozen=True)
+class RawRow:
+    """One data record's cells for each mapped field, before any of them is checked."""
+
+    line: int
+    values: dict[str, str]
 
 
-def _amount(values: dict[str, str]) -> tuple[str, int | None, str | None]:
+def _amount(columns: ColumnMap, values: dict[str, str]) -> tuple[str, int | None, str | None]:
     """(column, cents or None, problem or None) of one row's amount, as far as reading the text goes."""
-    if values.get("amount_cents"):
+    if columns.amount_cents is not None and values.get("amount_cents"):
         text = values["amount_cents"]
         if not _CENTS.match(text):
             return "amount_cents", None, "must be a whole number of cents, like -1234"
-        cents = int(text)
-        column = "amount_cents"
-    else:
-        column = "amount"
-        if not values.get("amount"):
-            return column, None, "is required"
+        return "amount_cents", int(text), None
+    if columns.money_out is not None:  # two columns: money out and money in, each a size
+        out, into = values.get("money_out", ""), values.get("money_in", "")
+        if out and into and not (_is_zero(out) or _is_zero(into)):
+            return "amount", None, (f"has both {columns.money_out} ({out}) and {columns.money_in} ({into}); "
+                                    "a row is one or the other")
+        column, text, sign = ((columns.money_in, into, 1) if into and not (out and _is_zero(into))
+                              else (columns.money_out, out, -1))
         try:
-            cents = amount_to_cents(values["amount"])
+            return column, sign * abs(amount_to_cents(text)), None
         except ValueError:
             return column, None, AMOUNT_HELP
-    return column, cents, None  # zero and out-of-range amounts are check_row's to refuse
+    try:
+        return "amount", amount_to_cents(values.get("amount", "")), None
+    except ValueError:
+        return "amount", None, AMOUNT_HELP
 
 
-def _check_line(line: int, cells: list[str], columns: dict[str, int],
+def _is_zero(text: str) -> bool:
+    try:
+        return amount_to_cents(text) == 0
+    except ValueError:
+        return False
+
+
+def _check_line(raw: RawRow, columns: ColumnMap, order: DateOrder | None, out_positive: bool,
                 problems: dict[str, str]) -> NewTransaction | None:
     """One CSV record as a checked transaction; its problems go under "line N column"."""
-    values = {name: cells[i].strip() if i < len(cells) else "" for name, i in columns.items()}
-    column, cents, amount_problem = _amount(values)
-    raw: dict[str, object] = {k: values[k] for k in ("id", "date", "description", "counterparty") if values.get(k)}
+    values = raw.values
+    column, cents, amount_problem = _amount(columns, values)
+    if out_positive and cents is not None and column == "amount":
+        cents = -cents  # a card statement listing purchases as positive amounts
+    fields: dict[str, object] = {k: values[k] for k in ("id", "description", "counterparty") if values.get(k)}
+    day = parse_date(values.get("date", ""), order)
+    fields["date"] = day.isoformat() if day else ""
     if cents is not None:
-        raw["amount_cents"] = cents
+        fields["amount_cents"] = cents
 
     def at(name: str) -> str:
-        return f"line {line} {column if name == 'amount_cents' else name}"
+        return f"line {raw.line} {column if name == 'amount_cents' else name}"
 
-    row = check_row(raw, f"line {line}", problems, key=at)
-    if amount_problem:  # the CSV's own words for the amount, in place of the JSON import's
+    row = check_row(fields, f"line {raw.line}", problems, key=at)
+    if day is None:  # the CSV's own words for a date, in place of the JSON import's
+        problems[at("date")] = "is required" if not values.get("date") else DATE_HELP
+    if amount_problem:
         problems[at("amount_cents")] = amount_problem
     return row
 
 
-def read_csv(text: str) -> list[dict[str, object]]:
-    """Turn CSV text with a header row into import rows, each with an id; one 400 lists every problem."""
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
-    line_of = [1]
-    records = _records(reader, line_of)
+@dataclass
+class Statement:
+    """A statement read and checked: the mapping found, the date order used, the rows, what was skipped.
+
+    `date_order` is None when the dates read both ways and the person has not chosen (`needs_date_order`).
+    """
+
+    columns: ColumnMap
+    header_line: int
+    date_order: DateOrder | None
+    date_orders_possible: tuple[DateOrder, ...]
+    date_sample: str | None = None
+    out_positive: bool = False
+    rows: list[dict[str, object]] = field(default_factory=list)
+    skipped: list[tuple[int, str]] = field(default_factory=list)  # (line, why): summary and balance lines
+
+    @property
+    def needs_date_order(self) -> bool:
+        """True when the dates read both ways (03/04/2025) and nobody said which."""
+        return self.date_order is None and len(self.date_orders_possible) > 1
+
+    @property
+    def signed_amounts(self) -> bool:
+        """True when the money is one signed column, whose sign convention the person may turn round."""
+        return "amount" in self.columns.names and not self.columns.amount_cents
+
+    @property
+    def preview(self) -> list[dict[str, object]]:
+        """The first rows, as they will be imported."""
+        return self.rows[:PREVIEW_ROWS]
+
+
+def _raw_rows(records: Iterator[tuple[int, list[str]]], columns: ColumnMap,
+              skipped: list[tuple[int, str]]) -> list[RawRow]:
+    """The data records as mapped cells; a record without any amount (a balance line) is skipped and noted."""
+    out: list[RawRow] = []
+    for line, cells in records:
+        if len(out) >= MAX_IMPORT:
+            raise ValidationError("Too many transactions.", {"file": f"at most {MAX_IMPORT} rows per upload"})
+        values = {name: cells[i].strip() if i < len(cells) else "" for name, i in columns.indexes.items()}
+        if not any(values.get(k) for k in ("amount", "amount_cents", "money_out", "money_in")):
+            what = values.get("description") or " ".join(c.strip() for c in cells if c.strip())
+            skipped.append((line, f"no amount ({what[:80]})"))
+            continue
+        out.append(RawRow(line, values))
+    return out
+
+
+def read_statement(text: str, date_order: DateOrder | None = None, out_positive: bool = False) -> Statement:
+    """Read CSV text into import rows, each with an id; one 400 lists every problem.
+
+    `date_order` decides MM/DD against DD/MM when the person chose; otherwise the file decides, and a
+    file whose dates read both ways comes back with `needs_date_order` and no rows. `out_positive`
+    reads a signed Amount column the card-statement way round: positive is money out.
+    """
+    records = _records(text)
+    columns, header_line = find_header(records)
+    skipped: list[tuple[int, str]] = []
+    raws = _raw_rows(records, columns, skipped)
+    if not raws:
+        raise ValidationError("Nothing to import.", {"file": "has a header row but no transactions"})
+    dates = [r.values.get("date", "") for r in raws]
+    possible = decide_order(dates)
+    order = date_order or (possible[0] if len(possible) == 1 else None)
+    statement = Statement(columns, header_line, order, possible, first_slashed(dates), out_positive, skipped=skipped)
+    if statement.needs_date_order:
+        return statement
     problems: dict[str, str] = {}
-    rows: list[dict[str, object]] = []
     id_lines: dict[str, int] = {}
     occurrences: Counter[tuple[str, ...]] = Counter()
-    try:
-        columns = _header(records)
-        for count, (line, cells) in enumerate(records, start=1):
-            if count > MAX_IMPORT:
-                raise ValidationError("Too many transactions.", {"file": f"at most {MAX_IMPORT} rows per upload"})
-            row = _check_line(line, cells, columns, problems)
-            if row is None:
-                continue
-            client_id = row.client_id
-            if client_id is None:
-                same = _identity(row)
-                client_id = derived_id(row, occurrences[same])
-                occurrences[same] += 1
-            elif client_id in id_lines:
-                problems[f"line {line} id"] = f"repeats line {id_lines[client_id]}"
-                continue
-            id_lines.setdefault(client_id, line)
-            rows.append({"id": client_id, "date": row.date.isoformat(), "description": row.description,
-                         "amount_cents": row.amount_cents,
-                         **({"counterparty": row.counterparty} if row.counterparty else {})})
-    except csv.Error as exc:  # e.g. a quote left open runs a field past the csv module's size limit
-        raise ValidationError("The file is not a readable CSV.",
-                              {"file": f"line {line_of[0]} cannot be read as CSV ({exc})"}) from exc
+    for raw in raws:
+        row = _check_line(raw, columns, order, out_positive, problems)
+        if row is None:
+            continue
+        client_id = row.client_id
+        if client_id is None:
+            same = _identity(row)
+            client_id = derived_id(row, occurrences[same])
+            occurrences[same] += 1
+        elif client_id in id_lines:
+            problems[f"line {raw.line} id"] = f"repeats line {id_lines[client_id]}"
+            continue
+        id_lines.setdefault(client_id, raw.line)
+        statement.rows.append({"id": client_id, "date": row.date.isoformat(), "description": row.description,
+                               "amount_cents": row.amount_cents,
+                               **({"counterparty": row.counterparty} if row.counterparty else {})})
     if problems:
         raise ValidationError("Some CSV lines are invalid; nothing was imported.", problems)
-    if not rows:
-        raise ValidationError("Nothing to import.", {"file": "has a header row but no transactions"})
-    return rows
+    return statement
 
 
-def import_csv(tenant_id: str, company_id: str | None, text: str) -> ImportResult:
+DATE_ORDER_QUESTION = "reads both ways (like 03/04/2025): choose whether the month or the day comes first"
+
+
+def read_csv(text: str, date_order: DateOrder | None = None, out_positive: bool = False) -> list[dict[str, object]]:
+    """The import rows of a statement; 400 on `date_format` when its dates read both ways and none was chosen."""
+    statement = read_statement(text, date_order, out_positive)
+    if statement.needs_date_order:
+        raise ValidationError("Choose the date format.", {"date_format": DATE_ORDER_QUESTION})
+    return statement.rows
+
+
+def import_csv(tenant_id: str, company_id: str | None, text: str, date_order: DateOrder | None = None,
+               out_positive: bool = False) -> ImportResult:
     """Import a CSV bank statement through POST /api/transactions' path (same ids, same idempotence)."""
-    return import_transactions(tenant_id, company_id, read_csv(text))
+    return import_transactions(tenant_id, company_id, read_csv(text, date_order, out_positive))

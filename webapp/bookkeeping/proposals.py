@@ -10,8 +10,9 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webapp.bookkeeping import rules
-from webapp.bookkeeping.accounts import BANK, charts_for
+from webapp.bookkeeping.accounts import BANK, UNCATEGORIZED_EXPENSE, UNCATEGORIZED_INCOME, charts_for
 from webapp.bookkeeping.posting import commit_entries, load_entries
+from webapp.bookkeeping.services import refuse_archived
 from webapp.bookkeeping.transactions import check_ids, resolve_transactions
 from webapp.errors import Conflict, ValidationError
 from webapp.extensions import commit_keeping_loaded, db
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 # History confidences, in percent: a base, a step per earlier agreeing posting, and a ceiling.
 COUNTERPARTY_CONFIDENCE = (80, 5, 97)
 PATTERN_CONFIDENCE = (70, 5, 90)
+UNCATEGORIZED = frozenset({UNCATEGORIZED_INCOME, UNCATEGORIZED_EXPENSE})
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,15 @@ def posted_history(txns: list[Transaction]) -> History:
 
 def _from_history(counts: Counter[str], accounts: dict[str, Account], scale: tuple[int, int, int],
                   kind: str) -> Suggestion | None:
-    account_id, top = counts.most_common(1)[0]
-    account = accounts.get(account_id)
-    if account is None:
+    """The account most often posted to, unless only an Uncategorized account was: parking a transaction
+    there is the absence of an answer, never one to learn. Uncategorized postings still count in the
+    total, so they lower the confidence of the real answer beside them."""
+    answers = Counter({account_id: n for account_id, n in counts.items()
+                       if account_id in accounts and accounts[account_id].code not in UNCATEGORIZED})
+    if not answers:
         return None
+    account_id, top = answers.most_common(1)[0]
+    account = accounts[account_id]
     base, step, ceiling = scale
     total = sum(counts.values())
     confidence = min(ceiling, base + step * (top - 1)) * top // total
@@ -126,6 +133,7 @@ def propose_entries(tenant_id: str, txn_ids: list[str]) -> list[tuple[str, Journ
     ids = check_ids(txn_ids, "txn_ids")
     resolved = resolve_transactions(tenant_id, ids)
     txns = list(resolved.values())
+    refuse_archived({t.company_id for t in txns})
     earlier = dict(db.session.execute(select(JournalEntry.txn_id, JournalEntry.status)
                                       .where(JournalEntry.txn_id.in_([t.id for t in txns]))).all())
     posted = [requested for requested, t in resolved.items() if earlier.get(t.id) == "posted"]
@@ -182,6 +190,7 @@ def reassign_account(tenant_id: str, je_id: str, account_code: str) -> JournalEn
     entry = load_entries(tenant_id, [je_id])[0]
     if entry.status == "posted":
         raise Conflict("ALREADY_POSTED", "Posted entries cannot change.", ids=[je_id])
+    refuse_archived({entry.company_id})
     account = _category(charts_for([entry.company_id])[entry.company_id], account_code)
     if account is None:
         raise ValidationError("Some fields are missing or invalid.", {"account_code": NOT_A_CATEGORY})
@@ -197,6 +206,7 @@ def commit_with_accounts(tenant_id: str, je_ids: list[str], accounts: Mapping[st
     the entry's chart is a 400 with `fields` {"accounts.<je_id>": problem}, and nothing is posted.
     """
     entries = load_entries(tenant_id, check_ids(je_ids, "je_ids"))
+    refuse_archived({e.company_id for e in entries})
     changes = [(e, accounts[e.id]) for e in entries
                if e.status == "proposed" and accounts.get(e.id) not in (None, e.account.code)]
     charts = charts_for({e.company_id for e, _ in changes})

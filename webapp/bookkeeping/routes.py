@@ -17,8 +17,9 @@ from webapp.payloads import Field, parse
 
 
 def company_json(company: Company) -> dict[str, object]:
-    """The API shape of a company."""
-    return {"id": company.id, "name": company.name, "created_at": isoformat(company.created_at)}
+    """The API shape of a company (`archived_at` null while it is active)."""
+    return {"id": company.id, "name": company.name, "created_at": isoformat(company.created_at),
+            "archived_at": isoformat(company.archived_at) if company.archived_at else None}
 
 
 @api_bp.get("/companies")

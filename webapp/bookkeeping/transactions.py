@@ -11,7 +11,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from webapp.bookkeeping.rules import counterparty_key, description_pattern
-from webapp.bookkeeping.services import get_company
+from webapp.bookkeeping.services import get_active_company
 from webapp.errors import Conflict, NotFound, ValidationError
 from webapp.extensions import db
 from webapp.ids import new_id
@@ -121,8 +121,10 @@ def check_rows(raw_rows: object, field: str = "transactions") -> list[NewTransac
 
 
 def import_transactions(tenant_id: str, company_id: str | None, raw_rows: object) -> ImportResult:
-    """Store new transactions; a client id already imported for the company is returned unchanged."""
-    company = get_company(tenant_id, company_id)
+    """Store new transactions; a client id already imported for the company is returned unchanged.
+
+    The company must be active (409 COMPANY_ARCHIVED); none named means the tenant's first active one."""
+    company = get_active_company(tenant_id, company_id)
     rows = check_rows(raw_rows)
     client_ids = [r.client_id for r in rows if r.client_id is not None]
     existing = {t.client_id: t for t in db.session.scalars(

@@ -1,19 +1,70 @@
 """The workspace page's view model: one company's transactions, proposals, ledger and trial balance."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
-from webapp.billing.status import HeaderMeter, header_meter
 from webapp.bookkeeping.accounts import BANK, list_accounts
+from webapp.bookkeeping.csv_dates import DMY, MDY, example
+from webapp.bookkeeping.csv_import import Statement
 from webapp.bookkeeping.ledger import TrialBalance, count_rows, trial_balance
 from webapp.bookkeeping.services import get_company, list_companies
 from webapp.extensions import db
 from webapp.models import Account, Company, JournalEntry, JournalLine, Transaction
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """What an action did, shown next to the control that did it: `at` names the card ("company",
+    "import", "transactions", "proposals"); `row` the row a row button acted on (its status shows there)."""
+
+    text: str
+    at: str
+    row: str | None = None
+    row_date: date | None = None
+
+    @classmethod
+    def proposed(cls, entries: Sequence[tuple[str, JournalEntry]], single: bool) -> Feedback:
+        """After Propose: on its row (with the account proposed) or beside Propose selected."""
+        if single and len(entries) == 1:
+            entry = entries[0][1]
+            return cls(f"Proposed 1 entry: {entry.account.code} {entry.account.name} ({entry.confidence_pct} %).",
+                       "transactions", entry.txn_id)
+        one = len(entries) == 1
+        return cls(f"Proposed {len(entries)} entr{'y' if one else 'ies'}: check {'it' if one else 'them'} under "
+                   "Proposals.", "transactions")
+
+    @classmethod
+    def posted(cls, entries: Sequence[JournalEntry], single: bool) -> Feedback:
+        """After Commit: where the committed row was (it has left the table) or beside Commit selected."""
+        if single and len(entries) == 1:
+            entry = entries[0]
+            return cls(f"Posted 1 entry: {entry.memo} to {entry.account.code} {entry.account.name}.",
+                       "proposals", entry.id, entry.date)
+        return cls(f"Posted {len(entries)} entr{'y' if len(entries) == 1 else 'ies'} to the ledger.", "proposals")
+
+
+@dataclass(frozen=True)
+class StatementPreview:
+    """A statement read but not yet imported: where it came from, its text (carried in the form, so
+    nothing is kept on the server), and what was found in it."""
+
+    source: str
+    text: str
+    statement: Statement
+
+    @property
+    def date_sample(self) -> str | None:
+        """A date of the file that reads both ways, for the question."""
+        return self.statement.date_sample
+
+    def reading(self, order: str) -> str:
+        """How the sample date reads in `order`."""
+        return example(MDY if order == MDY else DMY, self.date_sample or "")
 
 PAGE_SIZE = 100  # rows per table page; the API pages through everything too
 PAGE_ARGS = ("tx_page", "prop_page", "ledger_page")  # one page number per table, in the query string
@@ -118,10 +169,32 @@ class Workspace:
     ledger_page: Pager
     trial_balance: TrialBalance
     accounts: list[Account]
-    meter: HeaderMeter
-    notice: str | None = None
+    feedback: Feedback | None = None
     errors: dict[str, str] = field(default_factory=dict)
     form: dict[str, str] = field(default_factory=dict)
+    statement: StatementPreview | None = None
+    posted_slot: int | None = None  # where a row a single Commit posted was: its status line goes there
+
+    @property
+    def archived(self) -> bool:
+        """The company is archived: its books are shown read-only."""
+        return self.company.archived_at is not None
+
+    @property
+    def active_companies(self) -> list[Company]:
+        """The companies work can go into, oldest first (the switcher's main list)."""
+        return [c for c in self.companies if c.archived_at is None]
+
+    @property
+    def archived_companies(self) -> list[Company]:
+        """The archived companies, whose books can still be read."""
+        return [c for c in self.companies if c.archived_at is not None]
+
+    def feedback_at(self, at: str, row: str | None = None) -> str | None:
+        """The feedback text if it belongs at this card (and row, for a row's own status)."""
+        fb = self.feedback
+        return fb.text if fb is not None and fb.at == at and fb.row == row else None
+
 
     @property
     def page_numbers(self) -> dict[str, int]:
@@ -131,7 +204,7 @@ class Workspace:
 
     def page_link_args(self, pager: Pager, number: int) -> dict[str, object]:
         """url_for arguments for `pager` turned to page `number`, the other tables staying where they are."""
-        args: dict[str, object] = {"company": self.company.id, **self.page_numbers, pager.arg: number}
+        args: dict[str, object] = {"company_id": self.company.id, **self.page_numbers, pager.arg: number}
         if number == 1:
             del args[pager.arg]
         return args
@@ -172,14 +245,22 @@ def _ledger(company_id: str, page: int) -> tuple[list[LedgerRow], Pager]:
     return rows, at
 
 
-def workspace_view(tenant_id: str, company_id: str | None, notice: str | None = None,
+def _slot(rows: list[ProposalRow], feedback: Feedback | None) -> int | None:
+    """Where the row a single Commit posted was in the (date desc, id) order: the index it would have."""
+    if feedback is None or feedback.at != "proposals" or feedback.row_date is None or feedback.row is None:
+        return None
+    key = (feedback.row_date, feedback.row)
+    return next((i for i, p in enumerate(rows) if p.date < key[0] or (p.date == key[0] and p.id > key[1])), len(rows))
+
+
+def workspace_view(tenant_id: str, company_id: str, feedback: Feedback | None = None,
                    errors: dict[str, str] | None = None, form: dict[str, str] | None = None,
-                   pages: Mapping[str, int] | None = None) -> Workspace:
-    """Read the workspace of one company (the tenant's first when none is named); 404 for another tenant's.
+                   pages: Mapping[str, int] | None = None, statement: StatementPreview | None = None) -> Workspace:
+    """Read the workspace of one company; 404 for another tenant's (or none).
 
     `pages` holds each table's page number (PAGE_ARGS); a number past the end shows the last page.
     """
-    company = get_company(tenant_id, company_id or None)
+    company = get_company(tenant_id, company_id)
     pages = pages or {}
     txns, txns_at = _transactions(company.id, pages.get("tx_page", 1))
     proposed, proposed_at = _proposals(company.id, pages.get("prop_page", 1))
@@ -188,5 +269,5 @@ def workspace_view(tenant_id: str, company_id: str | None, notice: str | None = 
         companies=list_companies(tenant_id), company=company, transactions=txns, transactions_page=txns_at,
         proposals=proposed, proposals_page=proposed_at, ledger=ledger, ledger_page=ledger_at,
         trial_balance=trial_balance(tenant_id, company.id),
-        accounts=[a for a in list_accounts(company.id) if a.code != BANK], meter=header_meter(tenant_id),
-        notice=notice, errors=errors or {}, form=form or {})
+        accounts=[a for a in list_accounts(company.id) if a.code != BANK], feedback=feedback,
+        errors=errors or {}, form=form or {}, statement=statement, posted_slot=_slot(proposed, feedback))

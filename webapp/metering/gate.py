@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from webapp import clock
 from webapp.billing import links
-from webapp.billing.plans import FREE, FREE_DAILY_ANALYZE_LIMIT, PAID_PLANS
+from webapp.billing.plans import FREE, FREE_DAILY_ANALYZE_LIMIT, PAID_PLANS, PLANS
 from webapp.billing.services import PAYMENT_PROBLEM_STATUSES, get_entitlement, has_paid_plan
 from webapp.errors import PaywallError
 from webapp.metering import usage
@@ -65,7 +65,7 @@ def admit(tenant_id: str, action: Action, n: int) -> None:
 def admit_propose(tenant_id: str, tier: Tier, n: int, now: datetime) -> None:
     """Free tier: at most the daily limit per UTC day. Paid: unlimited. Both counted in the month."""
     if not tier.paid and not usage.take_daily_analyzed(tenant_id, n, FREE_DAILY_ANALYZE_LIMIT, now):
-        raise free_cap_exceeded(tenant_id, n, now)
+        raise free_cap_exceeded(tenant_id, n, now, tier)
     usage.count_analyzed(tenant_id, n, now)
 
 
@@ -81,7 +81,7 @@ def admit_commit(tenant_id: str, tier: Tier, n: int, now: datetime) -> None:
         raise monthly_cap_exceeded(tenant_id, tier, n, now)
 
 
-def free_cap_exceeded(tenant_id: str, n: int, now: datetime) -> PaywallError:
+def free_cap_exceeded(tenant_id: str, n: int, now: datetime, tier: Tier | None = None) -> PaywallError:
     """429: the free tier's daily analyses are used up; Retry-After is the time to the next UTC midnight.
 
     `requested` and `remaining` say whether a smaller request would pass today; a request for more than
@@ -97,12 +97,18 @@ def free_cap_exceeded(tenant_id: str, n: int, now: datetime) -> PaywallError:
         advice = f"{remaining} remain today: propose fewer, upgrade, or try again after midnight UTC."
     else:
         advice = "Upgrade, or try again after midnight UTC."
+    extra: dict[str, object] = {}
+    if tier is not None and tier.payment_problem:  # their plan is only paused: the card is the way back
+        name = PLANS[tier.subscribed_plan].name if tier.subscribed_plan in PLANS else "paid"
+        advice = (f"Your {name} plan is paused because the last payment did not go through; update your card "
+                  f"and its unlimited analyses come back as soon as the payment succeeds.")
+        extra["portal_url"] = links.portal_url()
     return PaywallError("FREE_CAP_EXCEEDED", 429, FREE.key,
                         f"The free plan analyses {FREE_DAILY_ANALYZE_LIMIT} transactions per UTC day; {used} are "
                         f"used today and this request asks for {n}. {advice}",
                         retry_after=_seconds_until(resets, now), limit=FREE_DAILY_ANALYZE_LIMIT, used=used,
                         requested=n, remaining=remaining, resets_at=clock.isoformat(resets),
-                        upgrade_url=links.upgrade_url())
+                        upgrade_url=links.upgrade_url(), **extra)
 
 
 def subscription_required(tier: Tier) -> PaywallError:

@@ -67,7 +67,10 @@ class ApiToken(Base):
 
 
 class Company(Base):
-    """One of a tenant's client businesses; every tenant gets one at sign-up."""
+    """One of a tenant's client businesses; every tenant gets one at sign-up.
+
+    An archived company (archived_at set) no longer counts against the plan's companies and takes no
+    new transactions, proposals or postings; its books stay readable."""
 
     __tablename__ = "companies"
     __table_args__ = (
@@ -79,3 +82,4 @@ class Company(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
