@@ -1,7 +1,7 @@
 """Entitlements: what each tenant may do, derived from the plan catalog."""
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, update
+from sqlalchemy import ColumnElement, and_, bindparam, select, update
 
 from webapp.billing.plans import FREE, PLANS
 from webapp.errors import NotFound
@@ -19,9 +19,13 @@ def create_free_entitlement(tenant_id: str) -> Entitlement:
     return ent
 
 
+# Built once: the gate reads the entitlement on every metered request (session.get rebuilds its query).
+_ENTITLEMENT = select(Entitlement).where(Entitlement.tenant_id == bindparam("tenant_id"))
+
+
 def get_entitlement(tenant_id: str) -> Entitlement:
     """Return the tenant's entitlement; every tenant has one from sign-up."""
-    ent = db.session.get(Entitlement, tenant_id)
+    ent = db.session.scalars(_ENTITLEMENT, {"tenant_id": tenant_id}).first()
     if ent is None:
         raise NotFound("No entitlement for this tenant.", ids=[tenant_id])
     return ent
