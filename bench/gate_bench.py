@@ -23,20 +23,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from flask import Flask  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
-from sqlalchemy import create_engine, delete, event, text  # noqa: E402
+from sqlalchemy import delete, event  # noqa: E402
 
+from benchlib import postgres_url, write_section  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.billing.plans import FIRM  # noqa: E402
-from webapp.config import TestConfig, normalise_database_url  # noqa: E402
+from webapp.config import TestConfig  # noqa: E402
 from webapp.extensions import db  # noqa: E402
 from webapp.models import Entitlement, UsageMonthly  # noqa: E402
 
-RESULTS = ROOT / "bench" / "results.md"
 START, END = "<!-- gate_bench:start -->", "<!-- gate_bench:end -->"
-PG_DEFAULT = "postgresql+psycopg://127.0.0.1:5432/test"
 PG_SCHEMA = "aibk_bench"
 BATCH = 1000  # the API's per-request limit for imports and proposals
 WARM_UP = 20
@@ -83,24 +83,6 @@ class BackendResult:
     def ungated_rps(self) -> float:
         """Ungated requests per second over all blocks."""
         return self.requests / self.ungated_seconds
-
-
-def postgres_url() -> str | None:
-    """The PostgreSQL URL (own schema) if one answers, else None."""
-    base = normalise_database_url(os.environ.get("BENCH_DATABASE_URL", PG_DEFAULT))
-    try:
-        engine = create_engine(base, isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{PG_SCHEMA}" CASCADE'))
-            conn.execute(text(f'CREATE SCHEMA "{PG_SCHEMA}"'))
-            version = conn.execute(text("SHOW server_version")).scalar()
-        engine.dispose()
-    except Exception as exc:  # noqa: BLE001  (any failure: report and skip PostgreSQL)
-        print(f"PostgreSQL not available ({type(exc).__name__}); measuring SQLite only", file=sys.stderr)
-        return None
-    os.environ["BENCH_PG_VERSION"] = str(version)
-    sep = "&" if "?" in base else "?"
-    return f"{base}{sep}options=-csearch_path%3D{PG_SCHEMA}"
 
 
 def make_app(url: str, gate: bool) -> Flask:
@@ -304,17 +286,6 @@ def report(results: list[BackendResult], requests: int, block: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(section: str) -> None:
-    """Replace this benchmark's section of bench/results.md (or append it), leaving others alone."""
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n\nEach section is rewritten by its script.\n"
-    if START in old and END in old:
-        head, rest = old.split(START, 1)
-        new = head + section.rstrip("\n") + rest.split(END, 1)[1]
-    else:
-        new = old.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(new)
-
-
 def main() -> int:
     """Measure every available backend and rewrite the results section."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -324,14 +295,14 @@ def main() -> int:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         backends = [("SQLite", f"sqlite:///{tmp}/bench.db")]
-        pg = postgres_url()
+        pg = postgres_url(PG_SCHEMA)
         if pg:
             backends.append(("PostgreSQL", pg))
         for name, url in backends:
             print(f"measuring {name} ...", file=sys.stderr)
             results.append(measure(name, url, args.requests, args.block))
     section = report(results, args.requests, args.block)
-    write_section(section)
+    write_section(START, END, section)
     print(section)
     return 0
 

@@ -31,20 +31,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import stripe  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
 
+from benchlib import drop_pg_schema, postgres_url, write_section  # noqa: E402
 from stripe_emulator import EmulatorServer  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.billing import bootstrap  # noqa: E402
-from webapp.config import TestConfig, normalise_database_url  # noqa: E402
+from webapp.config import TestConfig  # noqa: E402
 from webapp.extensions import db  # noqa: E402
 from webapp.models import Entitlement  # noqa: E402
 
-RESULTS = ROOT / "bench" / "results.md"
 START, END = "<!-- webhook_bench:start -->", "<!-- webhook_bench:end -->"
-PG_DEFAULT = "postgresql+psycopg://127.0.0.1:5432/test"
 PG_SCHEMA = "aibk_webhook_bench"
 SECRET = "whsec_bench"
 KEY = "sk_test_bench"
@@ -109,31 +108,6 @@ def measure_backend(name: str, url: str, emulator_url: str, n: int, rounds: int)
     return out
 
 
-def postgres_url() -> str | None:
-    """The bench PostgreSQL in its own schema, or None when it does not answer."""
-    base = normalise_database_url(os.environ.get("BENCH_DATABASE_URL", PG_DEFAULT))
-    try:
-        engine = create_engine(base, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 2})
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{PG_SCHEMA}" CASCADE'))
-            conn.execute(text(f'CREATE SCHEMA "{PG_SCHEMA}"'))
-        engine.dispose()
-    except Exception:  # noqa: BLE001  (no PostgreSQL here: that backend is skipped and said so)
-        return None
-    return f"{base}?options=-csearch_path%3D{PG_SCHEMA}"
-
-
-def write_section(body: str) -> None:
-    """Replace this benchmark's section of bench/results.md (or append it)."""
-    text_ = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n\nEach section is rewritten by its script.\n"
-    section = f"{START}\n{body.rstrip()}\n{END}"
-    if START in text_:
-        text_ = re.sub(re.escape(START) + r".*?" + re.escape(END), lambda _: section, text_, flags=re.S)
-    else:
-        text_ = text_.rstrip() + "\n\n" + section + "\n"
-    RESULTS.write_text(text_)
-
-
 def main() -> int:
     """Measure and write the results table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -143,15 +117,19 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp, EmulatorServer(port=0) as emulator:
         backends = [("SQLite", f"sqlite:///{tmp}/bench.db")]
-        pg = postgres_url()
+        pg = postgres_url(PG_SCHEMA)
         if pg:
             backends.append(("PostgreSQL", pg))
-        for name, url in backends:
-            r = measure_backend(name, url, emulator.url, args.events, args.rounds)
-            med = {k: statistics.median(v) for k, v in r.items()}
-            rows.append(f"| {name} | {med['bare']:,.0f} | {med['stored']:,.0f} | {med['applied']:,.0f} | "
-                        f"{med['stored'] / med['bare']:.4f} | {med['applied'] / med['bare']:.4f} |")
-            print(name, {k: round(v) for k, v in med.items()}, flush=True)
+        try:
+            for name, url in backends:
+                r = measure_backend(name, url, emulator.url, args.events, args.rounds)
+                med = {k: statistics.median(v) for k, v in r.items()}
+                rows.append(f"| {name} | {med['bare']:,.0f} | {med['stored']:,.0f} | {med['applied']:,.0f} | "
+                            f"{med['stored'] / med['bare']:.4f} | {med['applied'] / med['bare']:.4f} |")
+                print(name, {k: round(v) for k, v in med.items()}, flush=True)
+        finally:
+            if pg:
+                drop_pg_schema(PG_SCHEMA)
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     body = "\n".join([
         "## Webhook (`python bench/webhook_bench.py`)", "",
@@ -166,7 +144,7 @@ def main() -> int:
         "bottleneck: the cost is the database writes that make each event durable before it is acknowledged.",
         PG_SCHEMA and (pg is None and "\nPostgreSQL did not answer: only SQLite was measured." or ""),
     ])
-    write_section(body)
+    write_section(START, END, f"{START}\n{body.rstrip()}\n{END}\n")
     return 0
 
 

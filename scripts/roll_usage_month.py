@@ -1,6 +1,6 @@
 """Monthly usage rollover, for cron: `0 0 1 * * python scripts/roll_usage_month.py >> logs/rollover.log 2>&1`.
 
-Usage: python scripts/roll_usage_month.py [--month YYYY-MM]
+Usage: python scripts/roll_usage_month.py [--month YYYY-MM] [--verbose]
 Safe to run again: a month is rolled over once (the app's scheduler may already have done it).
 """
 from __future__ import annotations
@@ -15,6 +15,8 @@ def main(argv: list[str]) -> int:
     """Roll over and print the runbook's report; 1 with a message for a bad month."""
     parser = argparse.ArgumentParser(description="Start the month's usage counters at zero for every tenant.")
     parser.add_argument("--month", help="YYYY-MM (default: the current UTC month)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="a line per tenant even past 50 tenants (otherwise counts)")
     args = parser.parse_args(argv)
     app = make_app()
     from webapp.errors import DomainError
@@ -26,8 +28,8 @@ def main(argv: list[str]) -> int:
         except DomainError as exc:
             print(f"✗ {exc.message}", file=sys.stderr)
             return 1
-    for line in rollover.report(result):
-        print(line)
+        for line in rollover.report(result, verbose=args.verbose):  # reads the month's rows: inside the context
+            print(line)
     return 0
 
 

@@ -80,3 +80,17 @@ def propose_all(api: Any, txn_ids: list[str]) -> list[str]:
     resp = api.post("/api/post/propose", json={"txn_ids": txn_ids})
     assert resp.status_code == 200, resp.get_json()
     return [e["je_id"] for e in resp.get_json()["data"]]
+
+
+def create_tenants(n: int, prefix: str = "tenant_bulk_") -> None:
+    """Insert n bare tenants (ids prefix + 1..n) in one statement, however large n is (both dialects)."""
+    from sqlalchemy import bindparam, text
+
+    from webapp.db_types import UTCDateTime
+
+    stmt = text("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :count) "
+                "INSERT INTO tenants (id, name, created_at) "
+                "SELECT :prefix || CAST(i AS VARCHAR(12)), 'Bulk tenant', :now FROM n"
+                ).bindparams(bindparam("now", type_=UTCDateTime()))
+    db.session.execute(stmt, {"count": n, "prefix": prefix, "now": clock.now()})
+    db.session.commit()

@@ -32,3 +32,24 @@ def test_passwords_and_tokens_never_reach_the_log(app, client):
     text = open(app.config["LOG_FILE"], encoding="utf-8").read()
     assert "supersecret99" not in text and "wrongsecret99" not in text and token not in text
     assert "auth.signup" in text and "auth.login_failed" in text
+
+
+def test_a_record_is_formatted_to_json_once_for_both_stderr_and_the_file(monkeypatch, app, client):
+    import logging
+
+    import webapp.logs
+
+    encoded: list[str] = []
+    real_dumps = json.dumps
+
+    def counting_dumps(obj, *args, **kw):
+        if isinstance(obj, dict) and "event" in obj:
+            encoded.append(obj["event"])
+        return real_dumps(obj, *args, **kw)
+
+    monkeypatch.setattr(webapp.logs.json, "dumps", counting_dumps)
+    client.get("/healthz")
+    assert encoded.count("request") == 1
+    ours = [h for h in logging.getLogger("webapp").handlers if getattr(h, webapp.logs._OURS, False)]
+    assert len(ours) == 2  # stderr and the file, both written
+    assert [r for r in read_log(app) if r["event"] == "request"][-1]["path"] == "/healthz"

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tests.conftest import signup_api_client
-from tests.factories import set_plan
+from tests.factories import create_tenants, set_plan
 from webapp.metering import rollover, usage
 from webapp.models import RolloverRun, UsageMonthly
 
@@ -33,7 +33,8 @@ def test_rollover_gives_every_tenant_a_zeroed_row_and_prints_the_runbook_report(
     rows = month_rows(db, "2025-11")
     assert sorted(rows) == tenants
     assert all((r.tx_posted, r.tx_analyzed) == (0, 0) and r.last_reset_at == clock.now() for r in rows.values())
-    lines = rollover.report(result)
+    lines = list(rollover.report(result))
+    assert (result.tenants, result.reset, result.kept) == (3, 3, 0)
     assert lines[0] == "Starting monthly usage rollover for 2025-11..."
     assert lines[1] == "Found 3 active tenants"
     assert lines[2:5] == [f"  Reset usage for tenant {t}" for t in tenants]
@@ -49,7 +50,7 @@ def test_running_the_rollover_twice_in_a_month_does_nothing_the_second_time(clie
     clock.advance(hours=3)
     again = rollover.roll_usage_month(trigger="cron")
     assert again.already_done and again.done_by == "scheduler"
-    assert "already done" in rollover.report(again)[0]
+    assert "already done" in next(rollover.report(again))
     assert month_rows(db, "2025-11")[tenant.tenant_id].tx_posted == 7
 
 
@@ -60,9 +61,11 @@ def test_usage_counted_before_the_rollover_ran_is_kept_not_zeroed(client, db, cl
     db.session.commit()
     clock.advance(minutes=5)
     result = rollover.roll_usage_month(trigger="test")
-    assert result.reset == [late.tenant_id] and result.kept == {early.tenant_id: (2, 0)}
+    assert (result.tenants, result.reset, result.kept) == (2, 1, 1)
     assert month_rows(db, "2025-12")[early.tenant_id].tx_posted == 2
-    assert any("Kept usage for tenant" in line for line in rollover.report(result))
+    lines = list(rollover.report(result))
+    assert lines[2:4] == [f"  Reset usage for tenant {late.tenant_id}",
+                          f"  Kept usage for tenant {early.tenant_id}: already counting this month (2 posted, 0 analysed)"]
 
 
 def test_rollover_leaves_earlier_months_alone(client, db, clock):
@@ -137,7 +140,7 @@ def test_the_rollover_counts_as_active_only_tenants_that_pay(client, db, clock):
     set_plan(paying, "pro")
     set_plan(trialing, "starter", status="trialing")
     set_plan(past_due, "starter", status="past_due")
-    lines = rollover.report(rollover.roll_usage_month(trigger="test"))
+    lines = list(rollover.report(rollover.roll_usage_month(trigger="test")))
     assert lines[1] == "Found 2 active tenants and 2 on the free tier or not paying"
     assert lines[-1] == "  Processed 4 tenants" and sum(line.startswith("  Reset usage") for line in lines) == 4
 
@@ -145,8 +148,9 @@ def test_the_rollover_counts_as_active_only_tenants_that_pay(client, db, clock):
 def test_flask_usage_rollover_command_runs_the_same_service(app, client, clock):
     clock.set(datetime(2025, 11, 1, tzinfo=UTC))
     signup_api_client(client)
-    out = app.test_cli_runner().invoke(args=["usage", "rollover", "--month", "2025-11"])
+    out = app.test_cli_runner().invoke(args=["usage", "rollover", "--month", "2025-11", "--verbose"])
     assert out.exit_code == 0 and "✓ Monthly usage rollover completed for 2025-11" in out.output
+    assert "  Reset usage for tenant " in out.output
     bad = app.test_cli_runner().invoke(args=["usage", "rollover", "--month", "2026-99"])
     assert bad.exit_code == 1
 
@@ -178,3 +182,42 @@ def test_the_scheduled_job_rolls_the_month_over(app, client, db):
     run = db.session.scalars(select(RolloverRun)).one()
     assert run.trigger == "scheduler" and run.tenants == 1 and run.rows_created == 1
     assert tenant.tenant_id in month_rows(db, run.year_month)
+
+
+def test_rollover_over_more_tenants_than_any_parameter_limit_completes_and_commits(app, db, clock):
+    # 70,000 is past PostgreSQL's 65,535 bind parameters and SQLite's 32,766: a statement with a
+    # parameter per tenant fails on both, and nothing would be committed.
+    clock.set(datetime(2025, 11, 1, 0, 0, 5, tzinfo=UTC))
+    create_tenants(70_000)
+    clock.advance(seconds=1)
+    tenant = "tenant_bulk_123"
+    usage.take_posted(tenant, 5, 300, clock.now())  # counting this month before the rollover: kept
+    db.session.commit()
+    result = rollover.roll_usage_month(trigger="test")
+    assert (result.tenants, result.reset, result.kept) == (70_000, 69_999, 1)
+    assert db.session.scalar(select(func.count()).select_from(UsageMonthly)
+                             .where(UsageMonthly.year_month == "2025-11")) == 70_000
+    run = db.session.get(RolloverRun, "2025-11")
+    assert (run.tenants, run.rows_created) == (70_000, 69_999)
+    db.session.expire_all()
+    assert db.session.get(UsageMonthly, (tenant, "2025-11")).tx_posted == 5
+    lines = list(rollover.report(result))
+    assert lines == ["Starting monthly usage rollover for 2025-11...",
+                     "Found 0 active tenants and 70000 on the free tier or not paying",
+                     "  Reset usage for 69999 tenants",
+                     "  Kept usage for 1 tenants: already counting this month",
+                     "  (one line per tenant: --verbose)",
+                     "✓ Monthly usage rollover completed for 2025-11", "  Processed 70000 tenants"]
+    assert rollover.roll_usage_month(trigger="again").already_done
+
+
+def test_past_50_tenants_the_report_counts_and_verbose_names_every_tenant(app, db, clock):
+    clock.set(datetime(2025, 11, 1, 0, 0, 5, tzinfo=UTC))
+    create_tenants(51)
+    result = rollover.roll_usage_month(trigger="test")
+    short = list(rollover.report(result))
+    assert short[1:5] == ["Found 0 active tenants and 51 on the free tier or not paying", "  Reset usage for 51 tenants",
+                          "  Kept usage for 0 tenants: already counting this month", "  (one line per tenant: --verbose)"]
+    full = list(rollover.report(result, verbose=True))
+    assert full[2:-2] == [f"  Reset usage for tenant tenant_bulk_{i}" for i in sorted(range(1, 52), key=str)]
+    assert len(full) == 51 + 4

@@ -38,10 +38,10 @@ def register_extensions(app: Flask) -> None:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         from sqlalchemy import event
 
-        from webapp.extensions import enable_sqlite_foreign_keys
+        from webapp.extensions import configure_sqlite_connection
 
         with app.app_context():
-            event.listen(db.engine, "connect", enable_sqlite_foreign_keys)
+            event.listen(db.engine, "connect", configure_sqlite_connection)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"),
                      render_as_batch=app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"))
     login_manager.init_app(app)

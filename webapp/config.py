@@ -75,7 +75,9 @@ class Config:
 
     TESTING = False
     LOG_FILE: str | None = str(ROOT / "logs" / "app.log")
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # Connections older than this are replaced at checkout, before a server or firewall idle timeout can
+    # cut them; no pre-ping, which would cost a round trip on every request.
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_recycle": 1800}
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SAMESITE = "Lax"

@@ -17,11 +17,37 @@ csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
 
 
-def enable_sqlite_foreign_keys(dbapi_connection: object, connection_record: object) -> None:
-    """SQLite ignores foreign keys (and ON DELETE CASCADE) unless each connection turns them on."""
+# How long a connection waits for another's write lock before "database is locked".
+SQLITE_BUSY_TIMEOUT_MS = 5000
+# Set on every new SQLite connection, in this order (the wait first, so switching to WAL waits too):
+# WAL lets readers run beside the one writer and commits with one append instead of a journal file;
+# synchronous=NORMAL syncs at checkpoints, not at every commit (a power cut may lose the last commits,
+# never corrupt the file); SQLite ignores foreign keys (and ON DELETE CASCADE) unless switched on.
+SQLITE_PRAGMAS = (f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}", "PRAGMA journal_mode=WAL",
+                  "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON")
+
+
+def configure_sqlite_connection(dbapi_connection: object, connection_record: object) -> None:
+    """Make a new SQLite connection a server database's: WAL, synchronous=NORMAL, busy timeout, foreign keys."""
     import sqlite3
 
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
         cursor.close()
+
+
+def commit_keeping_loaded() -> None:
+    """Commit the unit of work without expiring what the session holds, so the caller answers from it.
+
+    A plain commit expires every loaded object, and the next attribute read is another SELECT. For a
+    service that has just written (or evaluated) everything its answer shows, that read only repeats
+    what it already knows.
+    """
+    session = db.session()
+    expire, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire

@@ -17,12 +17,23 @@ from webapp import clock
 _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 _SECRET_WORDS = ("password", "token", "secret", "authorization", "signature", "api_key", "cookie")
 _OURS = "_aibk_handler"
+_FORMATTED = "_aibk_json"  # a leading underscore keeps it out of the line's own fields
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, event, then the record's extra fields."""
+    """One JSON object per line: time, level, logger, event, then the record's extra fields.
+
+    The line is built once per record and kept on it, so stderr and the log file share one encoding.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
+        cached: str | None = getattr(record, _FORMATTED, None)
+        if cached is None:
+            cached = self._encode(record)
+            setattr(record, _FORMATTED, cached)
+        return cached
+
+    def _encode(self, record: logging.LogRecord) -> str:
         line: dict[str, object] = {
             "ts": clock.isoformat(clock.now()),
             "level": record.levelname,
@@ -50,10 +61,11 @@ def configure_logging(app: Flask) -> None:
         Path(log_file).parent.mkdir(parents=True, exist_ok=True)
         handlers.append(RotatingFileHandler(log_file, maxBytes=5 * 1024 * 1024, backupCount=5,
                                             encoding="utf-8"))
+    formatter, context = JsonFormatter(), ContextFilter()
     for handler in handlers:
         setattr(handler, _OURS, True)
-        handler.setFormatter(JsonFormatter())
-        handler.addFilter(ContextFilter())
+        handler.setFormatter(formatter)
+        handler.addFilter(context)
         logger.addHandler(handler)
     logger.setLevel(app.config.get("LOG_LEVEL", "INFO"))
     logger.propagate = False

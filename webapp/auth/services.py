@@ -9,15 +9,16 @@ from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp import clock
 from webapp.billing import services as billing_services
 from webapp.bookkeeping import services as bookkeeping_services
 from webapp.errors import EmailTaken, InvalidCredentials, NotFound, ValidationError
-from webapp.extensions import db
+from webapp.extensions import commit_keeping_loaded, db
 from webapp.ids import new_id
 from webapp.models import ApiToken, Tenant, User
 
@@ -154,17 +155,22 @@ def revoke_token(tenant_id: str, token_id: str) -> ApiToken:
     return token
 
 
+# The token and its user in one query, built once: every API request runs it.
+_TOKEN_AND_USER = (select(ApiToken).where(ApiToken.token_hash == bindparam("token_hash"))
+                   .options(joinedload(ApiToken.user)))
+
+
 def user_for_token(plain: str) -> User | None:
     """Return the user behind a live Bearer token, or None for unknown and revoked tokens."""
     if not plain.startswith(TOKEN_PREFIX):
         return None
-    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(plain)))
+    token = db.session.scalar(_TOKEN_AND_USER, {"token_hash": _token_hash(plain)})
     if token is None or token.revoked_at is not None:
         return None
     now = clock.now()
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         token.last_used_at = now
-        db.session.commit()
+        commit_keeping_loaded()  # the user stays loaded for the request
     return token.user
 
 

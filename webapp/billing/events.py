@@ -18,7 +18,7 @@ from webapp.billing import copies, emails, notices, notify, overrides
 from webapp.billing.event_failures import error_text, known_failure
 from webapp.billing.subscriptions import SyncResult, find_entitlement, sync_from_stripe, ts
 from webapp.errors import Conflict
-from webapp.extensions import db
+from webapp.extensions import commit_keeping_loaded, db
 from webapp.logs import log_context
 from webapp.models import BillingEvent
 
@@ -151,25 +151,27 @@ HANDLERS: dict[str, Callable[[dict[str, Any], str], SyncResult]] = {
 }
 
 
-def store(event: dict[str, Any]) -> tuple[BillingEvent, datetime | None]:
+def store(event: dict[str, Any], ignored: bool = False) -> tuple[BillingEvent, datetime | None]:
     """Insert the event (or count another delivery of it) and commit, before anything acts on it.
 
     Returns the row and, when this delivery holds the claim to process it, the claim's timestamp: a
-    first delivery is inserted already claimed, so the common case costs one commit before processing.
+    first delivery is inserted already claimed, so the common case is one INSERT and one COMMIT, and
+    nothing is read back after it. With `ignored` (a type no handler acts on) that first delivery is
+    stored already processed as ignored, so recording it is that one transaction too.
     """
     now = clock.now()
-    row = db.session.scalar(select(BillingEvent).where(BillingEvent.event_id == event["id"]))
-    if row is None:
-        row = BillingEvent(event_id=event["id"], type=event["type"], stripe_created=ts(event["created"]),
-                           created_at=now, received_at=now, payload_json=json.dumps(event),
-                           processing_started_at=now, attempts=1)
-        db.session.add(row)
-        try:
-            db.session.commit()
-            return row, now
-        except IntegrityError:  # the same event arriving at the same moment on another worker
-            db.session.rollback()
-            row = db.session.scalars(select(BillingEvent).where(BillingEvent.event_id == event["id"])).one()
+    row = BillingEvent(event_id=event["id"], type=event["type"], stripe_created=ts(event["created"]),
+                       created_at=now, received_at=now, payload_json=json.dumps(event), deliveries=1, attempts=1,
+                       processed=ignored, processed_at=now if ignored else None,
+                       processing_started_at=None if ignored else now, outcome="ignored" if ignored else "pending",
+                       last_error=None, tenant_id=None)
+    db.session.add(row)
+    try:
+        commit_keeping_loaded()  # every column was set here: reading them back would be a SELECT
+        return row, now
+    except IntegrityError:  # delivered before (or at the same moment on another worker)
+        db.session.rollback()
+    row = db.session.scalars(select(BillingEvent).where(BillingEvent.event_id == event["id"])).one()
     db.session.execute(update(BillingEvent).where(BillingEvent.id == row.id)
                        .values(deliveries=BillingEvent.deliveries + 1, received_at=now))
     db.session.commit()
@@ -200,8 +202,11 @@ def _event_logging(event: dict[str, Any]) -> Iterator[None]:
 def record_and_process(event: dict[str, Any], actor: str = "webhook") -> Outcome:
     """Store a verified event, then apply it exactly once; a failure is kept on the row and re-raised."""
     with _event_logging(event):
-        row, claimed_at = store(event)
+        row, claimed_at = store(event, ignored=event["type"] not in HANDLERS)
         log.info("webhook.received", extra={"deliveries": row.deliveries})
+        if row.processed and claimed_at is not None:  # this delivery stored it, as ignored
+            log.info("webhook.processed", extra={"outcome": row.outcome, "tenant_id": None, "changed": []})
+            return Outcome(event["id"], event["type"], row.outcome)
         if row.processed:
             log.info("webhook.duplicate")
             return Outcome(event["id"], event["type"], "duplicate", row.tenant_id)

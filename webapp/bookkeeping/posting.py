@@ -3,26 +3,37 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from webapp import clock
 from webapp.bookkeeping.transactions import check_ids
 from webapp.errors import Conflict, NotFound, Unbalanced
-from webapp.extensions import db
+from webapp.extensions import commit_keeping_loaded, db
 from webapp.models import JournalEntry, JournalLine
 
 log = logging.getLogger(__name__)
 
 
+# Built once (commit and propose run them on every request). One query: an entry has two lines, so
+# joining them costs less than a second round trip. populate_existing: the database's state, also for
+# entries an UPDATE in this unit of work just changed.
+_ENTRIES = (select(JournalEntry)
+            .where(JournalEntry.tenant_id == bindparam("tenant_id"), JournalEntry.id.in_(bindparam("ids", expanding=True)))
+            .options(joinedload(JournalEntry.account), joinedload(JournalEntry.transaction),
+                     joinedload(JournalEntry.lines).joinedload(JournalLine.account))
+            .execution_options(populate_existing=True))
+# Conditional on status, so a concurrent commit of the same entry can never post it twice.
+_POST = (update(JournalEntry)
+         .where(JournalEntry.id.in_(bindparam("ids", expanding=True)), JournalEntry.status == "proposed")
+         .values(status="posted", posted_at=bindparam("now", type_=JournalEntry.posted_at.type))
+         .execution_options(synchronize_session=False))
+
+
 def load_entries(tenant_id: str, ids: list[str]) -> list[JournalEntry]:
     """The tenant's entries with these ids, in request order; 404 lists unknown and other tenants' ids."""
-    # populate_existing: the database's state, also for entries an UPDATE in this unit of work just changed
-    stmt = (select(JournalEntry).where(JournalEntry.tenant_id == tenant_id, JournalEntry.id.in_(ids))
-            .options(selectinload(JournalEntry.lines).joinedload(JournalLine.account),
-                     joinedload(JournalEntry.account), joinedload(JournalEntry.transaction))
-            .execution_options(populate_existing=True))
-    found = {e.id: e for e in db.session.scalars(stmt)}
+    found = {e.id: e for e in db.session.scalars(_ENTRIES, {"tenant_id": tenant_id, "ids": ids}).unique()}
     missing = [i for i in ids if i not in found]
     if missing:
         raise NotFound("Some journal entries do not exist.", ids=missing)
@@ -45,12 +56,11 @@ def commit_entries(tenant_id: str, je_ids: list[str]) -> list[JournalEntry]:
     for entry in entries:
         check_balanced(entry)
     now = clock.now()
-    # Conditional on status, so a concurrent commit of the same entry can never post it twice.
-    result = db.session.execute(
-        update(JournalEntry).where(JournalEntry.id.in_(ids), JournalEntry.status == "proposed")
-        .values(status="posted", posted_at=now).execution_options(synchronize_session=False))
-    if result.rowcount != len(ids):
+    if db.session.execute(_POST, {"ids": ids, "now": now}).rowcount != len(ids):
         raise Conflict("ALREADY_POSTED", "Some entries were posted meanwhile; nothing was posted.", ids=ids)
-    db.session.commit()
+    for entry in entries:  # what the UPDATE wrote, as loaded state: the answer needs no re-read
+        set_committed_value(entry, "status", "posted")
+        set_committed_value(entry, "posted_at", now)
+    commit_keeping_loaded()
     log.info("bookkeeping.posted", extra={"tenant_id": tenant_id, "count": len(ids)})
-    return load_entries(tenant_id, ids)  # one eager re-load instead of lazy loads of expired objects
+    return entries

@@ -15,7 +15,7 @@ from webapp.bookkeeping.posting import commit_entries, load_entries
 from webapp.bookkeeping.services import refuse_archived
 from webapp.bookkeeping.transactions import check_ids, resolve_transactions
 from webapp.errors import Conflict, ValidationError
-from webapp.extensions import db
+from webapp.extensions import commit_keeping_loaded, db
 from webapp.ids import new_id
 from webapp.models import Account, JournalEntry, JournalLine, Transaction
 
@@ -117,10 +117,12 @@ def build_entry(txn: Transaction, suggestion: Suggestion, bank: Account) -> Jour
 def replace_proposals(txn_ids: list[str], requested: list[str]) -> None:
     """Delete the unposted entries of these transactions; the status condition spares one posted meanwhile."""
     stale = select(JournalEntry.id).where(JournalEntry.txn_id.in_(txn_ids), JournalEntry.status == "proposed")
-    no_sync = {"synchronize_session": False}
-    db.session.execute(delete(JournalLine).where(JournalLine.entry_id.in_(stale)).execution_options(**no_sync))
+    # "fetch" (RETURNING the deleted keys, no extra round trip) drops the deleted rows from the session too:
+    # SQLite may hand their ids to the new lines, which must not meet a stale object under the same key.
+    fetch = {"synchronize_session": "fetch"}
+    db.session.execute(delete(JournalLine).where(JournalLine.entry_id.in_(stale)).execution_options(**fetch))
     gone = db.session.execute(delete(JournalEntry).where(
-        JournalEntry.txn_id.in_(txn_ids), JournalEntry.status == "proposed").execution_options(**no_sync))
+        JournalEntry.txn_id.in_(txn_ids), JournalEntry.status == "proposed").execution_options(**fetch))
     if gone.rowcount != len(txn_ids):
         raise Conflict("ALREADY_POSTED", "Some transactions were posted meanwhile.", ids=requested)
 
@@ -152,14 +154,13 @@ def propose_entries(tenant_id: str, txn_ids: list[str]) -> list[tuple[str, Journ
         db.session.add(entry)
         out.append((requested, entry))
     try:
-        db.session.commit()
+        commit_keeping_loaded()  # the answer is the entries just built: account, transaction and lines attached
     except IntegrityError as exc:  # another request proposed the same transaction at the same moment
         db.session.rollback()
         raise Conflict("PROPOSAL_CONFLICT", "These transactions were being proposed at the same time; retry.",
                        ids=ids) from exc
     log.info("bookkeeping.proposed", extra={"tenant_id": tenant_id, "count": len(out)})
-    fresh = load_entries(tenant_id, [entry.id for _, entry in out])  # one eager load, not lazy loads per entry
-    return [(requested, entry) for (requested, _), entry in zip(out, fresh, strict=True)]
+    return out
 
 
 NOT_A_CATEGORY = "is not a category account of this company's chart"

@@ -13,13 +13,14 @@ usage_cli = AppGroup("usage", help="Usage counters: the monthly rollover, and re
 
 @usage_cli.command("rollover")
 @click.option("--month", default=None, help="YYYY-MM to roll over (default: the current UTC month).")
-def rollover_command(month: str | None) -> None:
+@click.option("--verbose", is_flag=True, help=f"A line per tenant even past {rollover.LISTED_TENANTS} tenants.")
+def rollover_command(month: str | None, verbose: bool) -> None:
     """Start the month at zero for every tenant (once per month; safe to run again)."""
     try:
         result = rollover.roll_usage_month(month, trigger="flask usage rollover")
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc
-    for line in rollover.report(result):
+    for line in rollover.report(result, verbose=verbose):
         click.echo(line)
 
 

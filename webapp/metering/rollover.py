@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import func, literal, select, true
+from sqlalchemy import func, literal, or_, select, true, update
+from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -27,19 +30,25 @@ from webapp.models import Entitlement, RolloverFailure, RolloverRun, Tenant, Usa
 log = logging.getLogger(__name__)
 
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+STREAM_ROWS = 1000  # rows fetched at a time when listing tenants
 
 
-@dataclass
+# Up to this many tenants the report names each one; above it, counts (`--verbose` names them all).
+LISTED_TENANTS = 50
+
+
+@dataclass(frozen=True)
 class RolloverResult:
-    """What a rollover did: the month, the tenants found, whose rows it created and whose it kept."""
+    """What a rollover did, as counts: tenants with a row for the month, rows it created, rows it kept."""
 
     year_month: str
     already_done: bool = False
     done_at: str | None = None
     done_by: str | None = None
-    tenants: list[str] = field(default_factory=list)
-    reset: list[str] = field(default_factory=list)
-    kept: dict[str, tuple[int, int]] = field(default_factory=dict)
+    started_at: datetime | None = None  # the rows this run created carry it as last_reset_at
+    tenants: int = 0
+    reset: int = 0
+    kept: int = 0
     active: int = 0  # tenants with a paid plan (active, status active or trialing)
 
 
@@ -58,6 +67,11 @@ def check_month(year_month: str | None) -> str:
 
 def roll_usage_month(year_month: str | None = None, trigger: str = "manual") -> RolloverResult:
     """Roll usage over for a month (default: the current UTC month) unless that month is already done.
+
+    The same few statements whatever the number of tenants, with a fixed handful of parameters: the
+    guard row, the set-based INSERT ... SELECT ... ON CONFLICT DO NOTHING (its row count is the rows
+    created), a COUNT of the tenants (each has a row for the month afterwards, so the difference is
+    the rows kept), a COUNT of the paying ones and the run's record, in one transaction.
 
     A run that fails is rolled back and kept in `rollover_failures` (the rollover alert reads it), then re-raised.
     """
@@ -83,53 +97,82 @@ def record_failure(month: str, trigger: str, exc: Exception) -> None:
 
 def _roll(month: str, trigger: str) -> RolloverResult:
     now = clock.now()
-    run = RolloverRun(year_month=month, started_at=now, trigger=trigger)
-    db.session.add(run)
-    try:
-        db.session.flush()
-    except IntegrityError:
+    done = db.session.get(RolloverRun, month)  # the usual repeat (cron after the scheduler): one read, no write
+    if done is not None:
+        return _already_done(done, trigger)
+    try:  # the guard: rollover_runs is unique per month, so one process gets past this line per month
+        db.session.execute(sa_insert(RolloverRun).values(year_month=month, started_at=now, trigger=trigger))
+    except IntegrityError:  # another process got there between the read and this insert
         db.session.rollback()
-        done = db.session.get(RolloverRun, month)
-        log.info("rollover.already_done", extra={"year_month": month, "trigger": trigger})
-        return RolloverResult(month, already_done=True, done_by=done.trigger if done else None,
-                              done_at=clock.isoformat(done.finished_at or done.started_at) if done else None)
-    tenants = list(db.session.scalars(select(Tenant.id).order_by(Tenant.id)))
+        return _already_done(db.session.get(RolloverRun, month), trigger, month)
     insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
     rows = select(Tenant.id, literal(month), literal(0), literal(0), literal(now, UsageMonthly.last_reset_at.type)
                   ).where(true())  # WHERE keeps SQLite from reading ON CONFLICT as part of the SELECT
     stmt = (insert(UsageMonthly)
             .from_select(["tenant_id", "year_month", "tx_analyzed", "tx_posted", "last_reset_at"], rows)
-            .on_conflict_do_nothing(index_elements=["tenant_id", "year_month"])
-            .returning(UsageMonthly.tenant_id))
-    reset = sorted(db.session.scalars(stmt))
-    kept_rows = db.session.execute(
-        select(UsageMonthly.tenant_id, UsageMonthly.tx_posted, UsageMonthly.tx_analyzed)
-        .where(UsageMonthly.year_month == month, UsageMonthly.tenant_id.not_in(reset or [""]))).all()
+            .on_conflict_do_nothing(index_elements=["tenant_id", "year_month"]))
+    # preserve_rowcount: SQLAlchemy closes an INSERT's cursor at once, and psycopg's count goes with it.
+    created = db.session.execute(stmt.execution_options(preserve_rowcount=True)).rowcount
+    # Counting tenants, not the month's rows: usage_monthly keeps every month, so a count there would
+    # scan the history. A tenant signing up during the run (PostgreSQL) may show as kept: a report only.
+    tenants = max(created, db.session.scalar(select(func.count()).select_from(Tenant)) or 0)
     active = int(db.session.scalar(select(func.count()).select_from(Entitlement).where(paid_plan_clause())) or 0)
-    run.finished_at, run.tenants, run.rows_created = clock.now(), len(tenants), len(reset)
+    db.session.execute(update(RolloverRun).where(RolloverRun.year_month == month)
+                       .values(finished_at=clock.now(), tenants=tenants, rows_created=created))
     db.session.commit()
-    log.info("rollover.completed", extra={"year_month": month, "trigger": trigger, "tenants": len(tenants),
-                                          "rows_created": len(reset)})
-    return RolloverResult(month, tenants=tenants, reset=reset, active=active,
-                          kept={r.tenant_id: (r.tx_posted, r.tx_analyzed) for r in kept_rows})
+    log.info("rollover.completed", extra={"year_month": month, "trigger": trigger, "tenants": tenants,
+                                          "rows_created": created})
+    return RolloverResult(month, started_at=now, tenants=tenants, reset=created, kept=tenants - created,
+                          active=active)
 
 
-def report(result: RolloverResult) -> list[str]:
-    """The lines the runbook shows for a rollover."""
+def _already_done(done: RolloverRun | None, trigger: str, month: str | None = None) -> RolloverResult:
+    """The answer for a month some process already rolled over (`done` is its record)."""
+    month = done.year_month if done is not None else str(month)
+    log.info("rollover.already_done", extra={"year_month": month, "trigger": trigger})
+    result = RolloverResult(month, already_done=True, done_by=done.trigger if done else None,
+                            done_at=clock.isoformat(done.finished_at or done.started_at) if done else None)
+    db.session.commit()  # end the read
+    return result
+
+
+def report(result: RolloverResult, verbose: bool = False) -> Iterator[str]:
+    """The runbook's lines for a rollover: one per tenant up to LISTED_TENANTS (or with verbose), else counts.
+
+    The per-tenant lines are read from the month's rows as they stream, so even a verbose report of
+    millions of tenants never holds them in memory.
+    """
     if result.already_done:
-        return [f"Monthly usage rollover for {result.year_month} was already done"
-                f" ({result.done_by}, {result.done_at}): nothing to do."]
-    others = len(result.tenants) - result.active
+        yield (f"Monthly usage rollover for {result.year_month} was already done"
+               f" ({result.done_by}, {result.done_at}): nothing to do.")
+        return
+    yield f"Starting monthly usage rollover for {result.year_month}..."
+    others = result.tenants - result.active
     found = f"Found {result.active} active tenants"  # the runbook's line; "active" means paying, as in the gate
-    if others:
-        found += f" and {others} on the free tier or not paying"
-    lines = [f"Starting monthly usage rollover for {result.year_month}...", found]
-    lines += [f"  Reset usage for tenant {t}" for t in result.reset]
-    lines += [f"  Kept usage for tenant {t}: already counting this month ({p} posted, {a} analysed)"
-              for t, (p, a) in sorted(result.kept.items())]
-    lines += [f"✓ Monthly usage rollover completed for {result.year_month}",
-              f"  Processed {len(result.tenants)} tenants"]
-    return lines
+    yield found + (f" and {others} on the free tier or not paying" if others else "")
+    if verbose or result.tenants <= LISTED_TENANTS:
+        yield from _tenant_lines(result)
+    else:
+        yield f"  Reset usage for {result.reset} tenants"
+        yield f"  Kept usage for {result.kept} tenants: already counting this month"
+        yield "  (one line per tenant: --verbose)"
+    yield f"✓ Monthly usage rollover completed for {result.year_month}"
+    yield f"  Processed {result.tenants} tenants"
+
+
+def _tenant_lines(result: RolloverResult) -> Iterator[str]:
+    """A line per tenant: those this run reset (their row carries its start time), then those it kept."""
+    month = UsageMonthly.year_month == result.year_month
+    created = UsageMonthly.last_reset_at == result.started_at
+    reset = select(UsageMonthly.tenant_id).where(month, created).order_by(UsageMonthly.tenant_id)
+    for tenant_id in db.session.scalars(reset.execution_options(yield_per=STREAM_ROWS)):
+        yield f"  Reset usage for tenant {tenant_id}"
+    kept = (select(UsageMonthly.tenant_id, UsageMonthly.tx_posted, UsageMonthly.tx_analyzed)
+            .where(month, or_(UsageMonthly.last_reset_at.is_(None), ~created)).order_by(UsageMonthly.tenant_id))
+    for row in db.session.execute(kept.execution_options(yield_per=STREAM_ROWS)):
+        yield (f"  Kept usage for tenant {row.tenant_id}: already counting this month"
+               f" ({row.tx_posted} posted, {row.tx_analyzed} analysed)")
+    db.session.commit()  # end the read transaction the listing opened
 
 
 def months_done() -> int:

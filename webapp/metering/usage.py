@@ -5,7 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Update, select, update
+from sqlalchemy import Update, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -37,16 +37,31 @@ def _ensure_day(tenant_id: str, day: date) -> None:
     _insert_ignoring_conflict(UsageDaily, tenant_id=tenant_id, day=day, tx_analyzed=0)
 
 
-def _apply(stmt: Update, ensure_row: Callable[[], None]) -> bool:
+def _apply(stmt: Update, params: dict[str, object], ensure_row: Callable[[], None]) -> bool:
     """Run a conditional UPDATE; if no row matched, create the row (if missing) and run it once more.
 
     The common case is one statement; the row is only inserted the first time in a period. The second
     UPDATE, not any read, decides: the row now exists, so 0 rows means the condition (the cap) failed.
     """
-    if db.session.execute(stmt.execution_options(**_NO_SYNC)).rowcount == 1:
+    if db.session.execute(stmt, params, execution_options=_NO_SYNC).rowcount == 1:
         return True
     ensure_row()
-    return bool(db.session.execute(stmt.execution_options(**_NO_SYNC)).rowcount == 1)
+    return bool(db.session.execute(stmt, params, execution_options=_NO_SYNC).rowcount == 1)
+
+
+# The counter statements, built once (each request runs one): parameters tenant, period, n and cap.
+# (A bindparam may not share an updated column's name.)
+_TAKE_POSTED = (update(UsageMonthly)
+                .where(UsageMonthly.tenant_id == bindparam("tenant"), UsageMonthly.year_month == bindparam("period"),
+                       UsageMonthly.tx_posted + bindparam("n") <= bindparam("cap"))
+                .values(tx_posted=UsageMonthly.tx_posted + bindparam("n")))
+_TAKE_DAILY_ANALYZED = (update(UsageDaily)
+                        .where(UsageDaily.tenant_id == bindparam("tenant"), UsageDaily.day == bindparam("period"),
+                               UsageDaily.tx_analyzed + bindparam("n") <= bindparam("cap"))
+                        .values(tx_analyzed=UsageDaily.tx_analyzed + bindparam("n")))
+_COUNT_ANALYZED = (update(UsageMonthly)
+                   .where(UsageMonthly.tenant_id == bindparam("tenant"), UsageMonthly.year_month == bindparam("period"))
+                   .values(tx_analyzed=UsageMonthly.tx_analyzed + bindparam("n")))
 
 
 def take_posted(tenant_id: str, n: int, cap: int, moment: datetime) -> bool:
@@ -54,11 +69,8 @@ def take_posted(tenant_id: str, n: int, cap: int, moment: datetime) -> bool:
     if n > cap:  # can never fit: answer without touching the database
         return False
     month = clock.year_month(moment)
-    stmt = (update(UsageMonthly)
-            .where(UsageMonthly.tenant_id == tenant_id, UsageMonthly.year_month == month,
-                   UsageMonthly.tx_posted + n <= cap)
-            .values(tx_posted=UsageMonthly.tx_posted + n))
-    return _apply(stmt, lambda: _ensure_month(tenant_id, month))
+    params = {"tenant": tenant_id, "period": month, "n": n, "cap": cap}
+    return _apply(_TAKE_POSTED, params, lambda: _ensure_month(tenant_id, month))
 
 
 def take_daily_analyzed(tenant_id: str, n: int, limit: int, moment: datetime) -> bool:
@@ -66,18 +78,14 @@ def take_daily_analyzed(tenant_id: str, n: int, limit: int, moment: datetime) ->
     if n > limit:
         return False
     day = utc_day(moment)
-    stmt = (update(UsageDaily)
-            .where(UsageDaily.tenant_id == tenant_id, UsageDaily.day == day, UsageDaily.tx_analyzed + n <= limit)
-            .values(tx_analyzed=UsageDaily.tx_analyzed + n))
-    return _apply(stmt, lambda: _ensure_day(tenant_id, day))
+    params = {"tenant": tenant_id, "period": day, "n": n, "cap": limit}
+    return _apply(_TAKE_DAILY_ANALYZED, params, lambda: _ensure_day(tenant_id, day))
 
 
 def count_analyzed(tenant_id: str, n: int, moment: datetime) -> None:
     """Count n analysed transactions in the month of `moment` (no cap: paid plans analyse freely)."""
     month = clock.year_month(moment)
-    stmt = (update(UsageMonthly).where(UsageMonthly.tenant_id == tenant_id, UsageMonthly.year_month == month)
-            .values(tx_analyzed=UsageMonthly.tx_analyzed + n))
-    _apply(stmt, lambda: _ensure_month(tenant_id, month))
+    _apply(_COUNT_ANALYZED, {"tenant": tenant_id, "period": month, "n": n}, lambda: _ensure_month(tenant_id, month))
 
 
 @dataclass(frozen=True)

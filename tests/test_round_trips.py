@@ -1,0 +1,101 @@
+"""Round trips on the hot paths: what each request sends to the database, and that nothing is read after COMMIT."""
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from tests.billing.helpers import signature_header
+from tests.factories import import_txns, propose_all, set_plan
+
+SECRET = "whsec_round_trips"
+
+
+@pytest.fixture
+def app_overrides() -> dict[str, Any]:
+    return {"STRIPE_WEBHOOK_SECRET": SECRET}
+
+
+def label(statement: str) -> str:
+    """'SELECT api_tokens+users', 'UPDATE usage_monthly', 'INSERT billing_events': verb and tables."""
+    verb = statement.split()[0].upper()
+    if verb == "SELECT":
+        tables = re.findall(r"\b(?:FROM|JOIN)\s+(\w+)", statement, re.IGNORECASE)
+        return "SELECT " + "+".join(dict.fromkeys(tables))
+    match = re.search(r"^(?:UPDATE|INSERT\s+INTO|DELETE\s+FROM)\s+(\w+)", statement, re.IGNORECASE)
+    return f"{verb} {match.group(1)}" if match else verb
+
+
+@contextmanager
+def sent(db) -> Iterator[list[str]]:
+    """Record every statement and COMMIT the app sends inside the block, in order."""
+    seen: list[str] = []
+
+    def on_statement(conn: object, cursor: object, statement: str, *args: object) -> None:
+        seen.append(label(statement))
+
+    def on_commit(conn: object) -> None:
+        seen.append("COMMIT")
+
+    event.listen(db.engine, "before_cursor_execute", on_statement)
+    event.listen(db.engine, "commit", on_commit)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", on_statement)
+        event.remove(db.engine, "commit", on_commit)
+
+
+def warm(request: Callable[[], Any]) -> None:
+    """One request first, so the token's once-a-minute last_used_at write and the month's rows are done."""
+    assert request().status_code == 200
+
+
+def test_a_warm_commit_is_one_read_of_token_and_user_two_gate_statements_and_no_read_after_commit(
+        api_client, db):
+    set_plan(api_client.tenant_id, "firm")
+    je_ids = propose_all(api_client, import_txns(api_client, 2))
+    warm(lambda: api_client.post("/api/post/commit", json={"je_ids": [je_ids[0]]}))
+    with sent(db) as seen:
+        resp = api_client.post("/api/post/commit", json={"je_ids": [je_ids[1]]})
+    assert resp.status_code == 200
+    body = resp.get_json()["data"][0]
+    assert body["status"] == "posted" and body["posted_at"] and len(body["lines"]) == 2
+    assert seen == ["SELECT api_tokens+users", "SELECT entitlements", "UPDATE usage_monthly",
+                    "SELECT journal_entries+accounts+transactions+journal_lines", "UPDATE journal_entries",
+                    "COMMIT"]
+
+
+def test_a_propose_answers_from_the_entries_it_wrote_without_reading_after_commit(api_client, db):
+    set_plan(api_client.tenant_id, "firm")
+    txns = import_txns(api_client, 2)
+    warm(lambda: api_client.post("/api/post/propose", json={"txn_ids": [txns[0]]}))
+    with sent(db) as seen:
+        resp = api_client.post("/api/post/propose", json={"txn_ids": [txns[1]]})
+    assert resp.status_code == 200
+    entry = resp.get_json()["data"][0]
+    assert entry["status"] == "proposed" and entry["proposed_at"] and len(entry["lines"]) == 2
+    assert entry["account"]["code"] and entry["client_txn_id"] == txns[1]
+    assert seen[0] == "SELECT api_tokens+users" and seen[-1] == "COMMIT" and seen.count("COMMIT") == 1
+
+
+def test_an_ignored_webhook_event_is_stored_in_one_insert_and_one_commit(client, db):
+    event_body = {"id": "evt_rt_1", "object": "event", "type": "customer.created", "created": int(time.time()),
+                  "data": {"object": {"id": "cus_x", "object": "customer"}}}
+    payload = json.dumps(event_body).encode()
+    with sent(db) as seen:
+        resp = client.post("/api/billing/webhook", data=payload,
+                           headers={"Stripe-Signature": signature_header(payload, SECRET),
+                                    "Content-Type": "application/json"})
+    assert resp.status_code == 200 and resp.get_json()["outcome"] == "ignored"
+    assert seen == ["INSERT billing_events", "COMMIT"]
+    again = client.post("/api/billing/webhook", data=payload,
+                        headers={"Stripe-Signature": signature_header(payload, SECRET),
+                                 "Content-Type": "application/json"})
+    assert again.status_code == 200 and again.get_json()["outcome"] == "duplicate"
