@@ -1,6 +1,7 @@
 """Fixtures: the app on each database backend, clients, a signed-up API client, a frozen clock."""
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Iterator
@@ -241,3 +242,29 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FrozenClock:
     frozen = FrozenClock(datetime(2025, 1, 31, 23, 59, tzinfo=UTC))
     monkeypatch.setattr(webapp.clock, "now", frozen.now)
     return frozen
+
+
+class LogRecords(logging.Handler):
+    """Collects the `webapp` logger's records (it does not propagate, so pytest's caplog never sees them)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    @property
+    def max_level(self) -> int:
+        """The highest level logged so far (0 when nothing was)."""
+        return max((r.levelno for r in self.records), default=0)
+
+
+@pytest.fixture
+def webapp_log() -> Iterator[LogRecords]:
+    """Every record the app logs during the test, with its level and exc_info."""
+    handler = LogRecords()
+    logger = logging.getLogger("webapp")
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)

@@ -109,6 +109,6 @@ def test_a_stalled_stripe_leaves_other_tenants_writes_unaffected_and_fails_the_e
     db.session.expire_all()
     row = db.session.scalars(select(BillingEvent).where(BillingEvent.event_id == "evt_stalled")).one()
     assert not row.processed and row.outcome == "failed" and row.processing_started_at is None
-    assert "BillingUnavailable" in (row.last_error or "") and "did not answer" in (row.last_error or "")
+    assert "STRIPE_UNREACHABLE" in (row.last_error or "") and "did not answer" in (row.last_error or "")
     assert db.session.get(Entitlement, stalled_tenant.tenant_id).stripe_subscription_id == "sub_stalled"
     _db.session.remove()

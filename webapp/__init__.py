@@ -103,11 +103,13 @@ def register_commands(app: Flask) -> None:
     from webapp.metering import cli as usage_cli
     from webapp.ops import cli as ops_cli
     from webapp.ops import demo_cli
+    from webapp.ops import support_cli
 
     billing_cli.init_app(app)
     usage_cli.init_app(app)
     ops_cli.init_app(app)
     demo_cli.init_app(app)
+    support_cli.init_app(app)
 
 
 def register_template_helpers(app: Flask) -> None:

@@ -24,6 +24,8 @@ CODES = {
     "INVALID_EVENT": "The webhook body is not a Stripe event.",
     "EVENT_IN_PROGRESS": "Another delivery of this event is being processed; retry later.",
     "WEBHOOK_FAILED": "Processing the event failed; it is kept and Stripe will retry.",
+    "NO_TENANT": "A Stripe customer or subscription that no tenant is linked to.",
+    "STRIPE_UNREACHABLE": "Stripe did not answer (or refused our key) while an event was being applied.",
     "COMPANY_LIMIT_REACHED": "The plan's company allowance is used up.",
     "COMPANY_EXISTS": "A company with this name already exists.",
     "COMPANY_ARCHIVED": "The company is archived: its books are read-only until it is restored.",
@@ -153,3 +155,18 @@ class WebhookRejected(DomainError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class EventFailure(DomainError):
+    """A known reason a Stripe event cannot be applied yet: `cause` says what, `fix` what the runbook does.
+
+    The event stays stored and failed (`last_error`), the webhook answers non-2xx so Stripe retries, and
+    one ERROR line names cause and fix: no traceback, since nothing unexpected happened.
+    """
+
+    status = 500
+    code = "WEBHOOK_FAILED"
+
+    def __init__(self, cause: str, message: str, fix: str, status: int = 500, **details: object) -> None:
+        super().__init__(message, cause=cause, fix=fix, **details)
+        self.cause, self.fix, self.status = cause, fix, status

@@ -1,4 +1,5 @@
-"""The in-process scheduler: the monthly usage rollover (00:00 UTC on the 1st) and the hourly alert check.
+"""The in-process scheduler: the monthly usage rollover (00:00 UTC on the 1st), the hourly alert check, and
+hourly the end of manual entitlement overrides past their `until`.
 
 Never started by create_app.
 """
@@ -6,7 +7,9 @@ from __future__ import annotations
 
 import atexit
 import logging
+from collections.abc import Callable
 from datetime import UTC
+from typing import TypeVar
 
 import click
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -15,20 +18,36 @@ from flask import Flask
 from werkzeug.serving import is_running_from_reloader
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def _run_job(app: Flask, name: str, job: Callable[[], T]) -> T:
+    """Run a scheduled job inside an app context; a failure is logged with its traceback and re-raised."""
+    with app.app_context():
+        try:
+            return job()
+        except Exception:
+            log.exception(f"{name}.failed")
+            raise
 
 
 def run_rollover(app: Flask) -> None:
     """The scheduled job: roll the current month over inside an app context (guarded, idempotent)."""
     from webapp.metering import rollover
 
-    with app.app_context():
-        try:
-            result = rollover.roll_usage_month(trigger="scheduler")
-        except Exception:
-            log.exception("rollover.failed")
-            raise
-        for line in rollover.report(result):
-            log.info("rollover.report", extra={"line": line})
+    result = _run_job(app, "rollover", lambda: rollover.roll_usage_month(trigger="scheduler"))
+    for line in rollover.report(result):
+        log.info("rollover.report", extra={"line": line})
+
+
+def run_override_expiry(app: Flask) -> int:
+    """The hourly job: end the overrides past their `until` (audited; idempotent across workers)."""
+    from webapp.billing import overrides
+
+    ended = _run_job(app, "override_expiry", lambda: overrides.end_expired(actor="scheduler"))
+    if ended:
+        log.info("override_expiry.completed", extra={"ended": ended})
+    return ended
 
 
 def run_alerts(app: Flask) -> None:
@@ -68,6 +87,9 @@ def start_scheduler(app: Flask) -> BackgroundScheduler | None:
                   misfire_grace_time=6 * 3600)
     sched.add_job(run_alerts, CronTrigger(minute=0, timezone=UTC), args=[app], id="ops-alerts",
                   replace_existing=True, coalesce=True, max_instances=1, misfire_grace_time=30 * 60)
+    # The effective plan already ignores an override past its `until`; this job records its end (and audits it).
+    sched.add_job(run_override_expiry, CronTrigger(minute=0, timezone=UTC), args=[app], id="override-expiry",
+                  replace_existing=True, coalesce=True, max_instances=1, misfire_grace_time=3600)
     sched.start()
     atexit.register(stop_scheduler, sched)
     log.info("scheduler.started", extra={"jobs": [j.id for j in sched.get_jobs()]})

@@ -1,6 +1,8 @@
 """A subscription's life as Stripe's test clocks move it: trial, renewal, failure and recovery, cancel, plan change."""
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 
 from tests.billing.helpers import advance_clock, card_form, http, put_on_test_clock, submit_form, subscribe
@@ -12,6 +14,18 @@ def portal_page(tenant) -> tuple[str, str]:
     status, _, html = http("GET", url)
     assert status == 200, html
     return url, html
+
+
+def renewal_fails(billing, tenant, db) -> Any:
+    """A starter subscriber (no trial) on a test clock whose card cannot be charged, 31 days on: past_due."""
+    billing.app.config["TRIAL_DAYS"] = 0
+    clock = put_on_test_clock(billing, tenant, db)
+    subscribe(billing, tenant)
+    url, html = portal_page(tenant)  # the card on file becomes one that attaches but cannot be charged
+    submit_form(html, url, "Update card", card_form("4000000000000341"))
+    billing.wait_for_webhooks()
+    advance_clock(billing, clock.id, days=31)
+    return clock
 
 
 def test_trial_sends_trial_will_end_with_a_notice_then_the_first_charge_makes_it_active(billing, tenant, db):
@@ -98,13 +112,7 @@ def _labels(html: str) -> list[str]:
 
 
 def test_final_payment_failure_makes_it_unpaid_and_the_tenant_free_tier(billing, tenant, db):
-    billing.app.config["TRIAL_DAYS"] = 0
-    clock = put_on_test_clock(billing, tenant, db)
-    subscribe(billing, tenant)
-    url, html = portal_page(tenant)
-    submit_form(html, url, "Update card", card_form("4000000000000341"))
-    billing.wait_for_webhooks()
-    advance_clock(billing, clock.id, days=31)
+    clock = renewal_fails(billing, tenant, db)
     for days in (3, 5, 7, 1):  # the emulator's retries: 3, 5 and 7 days after each previous attempt
         advance_clock(billing, clock.id, days=days)
     status = tenant.get("/api/billing/status").get_json()
@@ -114,13 +122,7 @@ def test_final_payment_failure_makes_it_unpaid_and_the_tenant_free_tier(billing,
 
 
 def test_payment_failed_notice_goes_away_once_the_card_works_again(billing, tenant, db):
-    billing.app.config["TRIAL_DAYS"] = 0
-    clock = put_on_test_clock(billing, tenant, db)
-    subscribe(billing, tenant)
-    url, html = portal_page(tenant)
-    submit_form(html, url, "Update card", card_form("4000000000000341"))
-    billing.wait_for_webhooks()
-    advance_clock(billing, clock.id, days=31)
+    clock = renewal_fails(billing, tenant, db)
     assert tenant.get("/api/billing/status").get_json()["notices"]
     url, html = portal_page(tenant)
     submit_form(html, url, "Update card", card_form("4242424242424242"))

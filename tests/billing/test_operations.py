@@ -112,14 +112,14 @@ def test_replay_of_a_failed_event_applies_it_once_the_cause_is_fixed(billing, te
     assert row.processed and row.outcome == "applied" and row.last_error is None
     assert billing.entitlement(tenant.tenant_id).plan == "starter"
     again = runner.invoke(args=["billing", "replay", "--failed"])
-    assert "Nothing to do" in again.output
+    assert "Nothing to replay" in again.output
 
 
 def test_replay_needs_an_event_id_or_failed_and_reports_unknown_ids(billing):
     runner = billing.app.test_cli_runner()
     assert runner.invoke(args=["billing", "replay"]).exit_code == 2
     unknown = runner.invoke(args=["billing", "replay", "evt_nope"])
-    assert unknown.exit_code == 1 and "No stored event evt_nope" in unknown.output
+    assert unknown.exit_code == 2 and unknown.output.strip() == "✗ No stored event evt_nope. Nothing changed."
 
 
 def test_reconcile_fixes_drift_from_stripe_and_prints_it(billing, tenant, db):
@@ -144,40 +144,43 @@ def make_past_due(billing, tenant, db) -> None:
     db.session.commit()
 
 
-def test_reactivate_command_sets_active_and_keeps_an_audit_row(billing, tenant, db):
+def test_reactivate_command_starts_an_override_and_keeps_an_audit_row(billing, tenant, db):
     make_past_due(billing, tenant, db)
-    result = billing.app.test_cli_runner().invoke(args=["billing", "reactivate", tenant.tenant_id])
+    result = billing.app.test_cli_runner().invoke(args=["billing", "reactivate", tenant.tenant_id,
+                                                        "--actor", "alice"])
     assert result.exit_code == 0
-    assert result.output.strip() == f"✓ Reactivated subscription for {tenant.tenant_id}"
+    assert result.output.splitlines()[0] == f"✓ Reactivated subscription for {tenant.tenant_id}"
     ent = billing.entitlement(tenant.tenant_id)
-    assert (ent.active, ent.subscription_status) == (True, "active")
+    assert (ent.active, ent.subscription_status) == (False, "past_due")  # Stripe's state is kept as it is
+    assert tenant.get("/api/billing/status").get_json()["effective_plan"] == "starter"
     row = db.session.scalars(select(BillingAudit).where(BillingAudit.tenant_id == tenant.tenant_id)).one()
-    assert row.actor.startswith("flask billing reactivate (by ") and row.action == "manual_reactivate"
+    assert row.actor == "alice" and row.action == "manual_reactivate" and "runbook" in row.reason
     assert json.loads(row.before_json)["active"] is False and json.loads(row.after_json)["active"] is True
 
 
-def test_reactivate_of_an_unknown_tenant_is_a_clear_error(billing):
+def test_reactivate_of_an_unknown_tenant_is_one_line_and_exit_2(billing):
     result = billing.app.test_cli_runner().invoke(args=["billing", "reactivate", "tenant_nope"])
-    assert result.exit_code == 1 and "No tenant tenant_nope" in result.output
+    assert result.exit_code == 2 and result.output.strip() == "✗ No tenant 'tenant_nope'. Nothing changed."
 
 
 def test_reactivate_of_a_tenant_on_the_free_plan_refuses_and_changes_nothing(billing, tenant, db):
     result = billing.app.test_cli_runner().invoke(args=["billing", "reactivate", tenant.tenant_id])
-    assert result.exit_code == 1 and "free plan" in result.output
-    assert billing.entitlement(tenant.tenant_id).active is False
+    assert result.exit_code == 2 and "free plan" in result.output
+    assert tenant.get("/api/billing/status").get_json()["effective_plan"] == "free"
     assert db.session.scalar(select(BillingAudit)) is None
 
 
-def test_reactivate_script_prints_the_runbook_line_and_exits_1_for_unknown_tenants(billing, tenant, db,
+def test_reactivate_script_prints_the_runbook_line_and_exits_2_for_unknown_tenants(billing, tenant, db,
                                                                                    database_url):
     env = {"DATABASE_URL": database_url}
     make_past_due(billing, tenant, db)
     ok = run_script("admin_reactivate_subscription.py", tenant.tenant_id, env=env)
     assert ok.returncode == 0, ok.stderr
-    assert ok.stdout.strip() == f"✓ Reactivated subscription for {tenant.tenant_id}"
-    assert billing.entitlement(tenant.tenant_id).active is True
+    assert ok.stdout.splitlines()[0] == f"✓ Reactivated subscription for {tenant.tenant_id}"
+    assert "or until the next paid invoice" in ok.stdout
+    assert tenant.get("/api/billing/status").get_json()["effective_plan"] == "starter"
     bad = run_script("admin_reactivate_subscription.py", "tenant_missing", env=env)
-    assert bad.returncode == 1 and "tenant_missing" in bad.stderr
+    assert bad.returncode == 2 and bad.stderr.strip() == "✗ No tenant 'tenant_missing'. Nothing changed."
 
 
 def test_bootstrap_keeps_one_portal_configuration_that_switches_between_the_plan_prices(billing, logged_in_billing):

@@ -1,4 +1,5 @@
-"""`flask billing ...`: bootstrap, replay, reconcile and reactivate — the same services the app uses."""
+"""`flask billing bootstrap`; the support commands (show, events, set-entitlement, clear-override, reactivate,
+replay, reconcile) are added to this group by webapp/ops/cli.py. The same services the app uses."""
 from __future__ import annotations
 
 import json
@@ -10,10 +11,10 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from webapp.billing import bootstrap as bootstrap_service
-from webapp.billing import operations, stripe_gateway
+from webapp.billing import stripe_gateway
 from webapp.errors import DomainError
 
-billing_cli = AppGroup("billing", help="Stripe catalog, event replay, reconciliation and manual recovery.")
+billing_cli = AppGroup("billing", help="Stripe catalog, and the support tools: show, events, overrides, replay, reconcile.")
 
 
 def stdin_is_terminal() -> bool:
@@ -64,46 +65,6 @@ def send_emails_command() -> None:
     if emails.settings() is None:
         raise click.ClickException("MAIL_URL is not set: nothing can be sent.")
     click.echo(f"{emails.deliver(retry=True)} email(s) sent")
-
-
-@billing_cli.command("replay")
-@click.argument("event_id", required=False)
-@click.option("--failed", is_flag=True, help="Re-apply every event whose processing failed.")
-@click.option("--dry-run", is_flag=True, help="Show what would change and change nothing.")
-def replay_command(event_id: str | None, failed: bool, dry_run: bool) -> None:
-    """Re-apply stored events (one by id, or all failed ones) and print what changed."""
-    if bool(event_id) == failed:
-        raise click.UsageError("Give an EVENT_ID or --failed.")
-    try:
-        reports = operations.replay(event_id=event_id, failed=failed, dry_run=dry_run)
-    except DomainError as exc:
-        raise click.ClickException(exc.message) from exc
-    for line in operations.describe(reports, dry_run):
-        click.echo(line)
-
-
-@billing_cli.command("reconcile")
-@click.argument("tenant", required=False)
-@click.option("--dry-run", is_flag=True, help="Show the drift and change nothing.")
-def reconcile_command(tenant: str | None, dry_run: bool) -> None:
-    """Re-read subscriptions from Stripe, fix drift and print it."""
-    try:
-        reports = operations.reconcile(tenant_id=tenant, dry_run=dry_run)
-    except DomainError as exc:
-        raise click.ClickException(exc.message) from exc
-    for line in operations.describe(reports, dry_run):
-        click.echo(line)
-
-
-@billing_cli.command("reactivate")
-@click.argument("tenant")
-def reactivate_command(tenant: str) -> None:
-    """Set a tenant's entitlement active/active by hand (audited)."""
-    try:
-        operations.reactivate(tenant, actor="flask billing reactivate")
-    except DomainError as exc:
-        raise click.ClickException(exc.message) from exc
-    click.echo(f"✓ Reactivated subscription for {tenant}")
 
 
 def init_app(app: Flask) -> None:

@@ -7,14 +7,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from flask import current_app
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from webapp import clock
-from webapp.billing import copies, emails, notices, notify
+from webapp.billing import copies, emails, notices, notify, overrides
+from webapp.billing.event_failures import error_text, known_failure
 from webapp.billing.subscriptions import SyncResult, find_entitlement, sync_from_stripe, ts
 from webapp.errors import Conflict
 from webapp.extensions import commit_keeping_loaded, db
@@ -105,6 +106,7 @@ def on_invoice_paid(event: dict[str, Any], actor: str) -> SyncResult:
     invoice = event["data"]["object"]
     result = _sync(_subscription_id(invoice), invoice, event, actor)
     _copy_invoice(result.tenant_id, event)
+    overrides.end_on_paid_invoice(result.tenant_id, invoice, event["id"], ts(event["created"]))
     return result
 
 
@@ -221,20 +223,25 @@ def record_and_process(event: dict[str, Any], actor: str = "webhook") -> Outcome
     return outcome
 
 
-def process(row: BillingEvent, event: dict[str, Any], actor: str, claimed_at: datetime | None,
-            dry_run: bool = False) -> Outcome:
+def _run_handler(event: dict[str, Any], actor: str) -> tuple[str, SyncResult]:
+    handler = HANDLERS.get(event["type"])
+    result = handler(event, actor) if handler else SyncResult(None, {})
+    return ("ignored" if handler is None else ("stale" if result.stale else "applied")), result
+
+
+def process(row: BillingEvent, event: dict[str, Any], actor: str, claimed_at: datetime | None) -> Outcome:
     """Run the event's handler and mark the row done — only while our claim still stands.
 
     Any failure (the handler, or saving its result) rolls back, keeps the row unprocessed with the
-    error (unless `dry_run`), and re-raises so the webhook answers 500 and Stripe retries.
+    error, and re-raises so the webhook answers non-2xx and Stripe retries: a known cause (unknown
+    price, no tenant, Stripe unreachable) as one ERROR line and an EventFailure, anything else with
+    its traceback.
     """
-    handler = HANDLERS.get(event["type"])
     row_id = row.id
     with _event_logging(event):
         try:
-            result = handler(event, actor) if handler else SyncResult(None, {})
-            outcome = "ignored" if handler is None else ("stale" if result.stale else "applied")
-            if handler is not None:
+            outcome, result = _run_handler(event, actor)
+            if event["type"] in HANDLERS:
                 notify.queue_for_event(event, result.tenant_id)
             still_ours = BillingEvent.processing_started_at == claimed_at if claimed_at else True
             done = db.session.execute(
@@ -245,61 +252,79 @@ def process(row: BillingEvent, event: dict[str, Any], actor: str, claimed_at: da
             if done.rowcount != 1:
                 raise Conflict("EVENT_IN_PROGRESS", "The claim on this event expired; another delivery took it.",
                                event_id=event["id"])
-            if dry_run:
-                db.session.rollback()
-                release_claim(row_id, claimed_at)
-            else:
-                db.session.commit()
+            db.session.commit()
         except Exception as exc:
             db.session.rollback()
-            if dry_run:
-                release_claim(row_id, claimed_at)
-            else:
-                _mark_failed(row_id, exc, claimed_at)
-            log.exception("webhook.failed")
-            raise
+            _mark_failed(row_id, exc, claimed_at, _tenant_of(event))
+            _log_and_raise("webhook.failed", exc)
+        if result.changes:  # Stripe's state moved: say so if an override now disagrees with it
+            overrides.warn_if_overridden(result.tenant_id)
         log.info("webhook.processed", extra={"outcome": outcome, "tenant_id": result.tenant_id,
                                              "changed": sorted(result.changes)})
     return Outcome(event["id"], event["type"], outcome, result.tenant_id, result.changes)
 
 
-def _mark_failed(row_id: int, exc: Exception, claimed_at: datetime | None) -> None:
+def _log_and_raise(name: str, exc: Exception) -> NoReturn:
+    """A known cause: one ERROR line with the cause and the fix, raised as its EventFailure (the webhook
+    answers with both). Anything else: logged with its traceback and re-raised as it is."""
+    known = known_failure(exc)
+    if known is None:
+        log.exception(name)
+        raise exc
+    log.error(name, extra={"cause": known.cause, "error": known.message, "fix": known.fix})
+    if known is exc:
+        raise exc
+    raise known from exc
+
+
+def try_event(event: dict[str, Any], actor: str) -> Outcome:
+    """A dry run: apply the event's handler and roll everything back; the row, its attempts and the log's
+    levels stay as they were. A failure is re-raised for the caller to report."""
+    with _event_logging(event):
+        try:
+            outcome, result = _run_handler(event, actor)
+        finally:
+            db.session.rollback()
+        log.info("webhook.dry_run", extra={"outcome": outcome, "tenant_id": result.tenant_id,
+                                           "changed": sorted(result.changes)})
+    return Outcome(event["id"], event["type"], outcome, result.tenant_id, result.changes)
+
+
+def _tenant_of(event: dict[str, Any]) -> str | None:
+    """Whose event this is, as far as the payload and the stored links say (so a failed one is findable)."""
+    obj = event["data"]["object"]
+    hints = _hints(obj)
+    try:
+        ent = find_entitlement(hints["tenant_id"], hints["customer_id"],
+                               _id(obj) if event["type"].startswith("customer.subscription.") else None)
+        tenant_id = ent.tenant_id if ent is not None else None
+    except SQLAlchemyError:  # the database itself failed: the original error is what matters
+        tenant_id = None
+    db.session.rollback()
+    return tenant_id
+
+
+def _mark_failed(row_id: int, exc: Exception, claimed_at: datetime | None, tenant_id: str | None = None) -> None:
     """Release our claim and keep the error on the row (left alone if another delivery took the claim)."""
     still_ours = BillingEvent.processing_started_at == claimed_at if claimed_at else True
     db.session.execute(update(BillingEvent).where(BillingEvent.id == row_id, BillingEvent.processed.is_(False),
                                                   still_ours)
-                       .values(processing_started_at=None, outcome="failed",
-                               last_error=f"{type(exc).__name__}: {exc}"[:2000])
+                       .values(processing_started_at=None, outcome="failed", last_error=error_text(exc),
+                               tenant_id=tenant_id or BillingEvent.tenant_id)
                        .execution_options(synchronize_session=False))
     db.session.commit()
 
 
-def release_claim(row_id: int, claimed_at: datetime | None) -> None:
-    """Give up a claim without recording anything (a dry run)."""
-    if claimed_at is None:
-        return
-    db.session.execute(update(BillingEvent).where(BillingEvent.id == row_id,
-                                                  BillingEvent.processing_started_at == claimed_at)
-                       .values(processing_started_at=None).execution_options(synchronize_session=False))
-    db.session.commit()
-
-
-def reapply(event: dict[str, Any], actor: str, dry_run: bool = False) -> Outcome:
+def reapply(event: dict[str, Any], actor: str) -> Outcome:
     """Run an already processed event's handler again (handlers set state, so this is safe)."""
-    handler = HANDLERS.get(event["type"])
     with _event_logging(event):
         try:
-            result = handler(event, actor) if handler else SyncResult(None, {})
-        except Exception:
-            db.session.rollback()
-            log.exception("webhook.reapply_failed")
-            raise
-        if dry_run:
-            db.session.rollback()
-        else:
+            outcome, result = _run_handler(event, actor)
             db.session.commit()
+        except Exception as exc:
+            db.session.rollback()
+            _log_and_raise("webhook.reapply_failed", exc)
         log.info("webhook.reapplied", extra={"tenant_id": result.tenant_id, "changed": sorted(result.changes)})
-    outcome = "ignored" if handler is None else ("stale" if result.stale else "applied")
     return Outcome(event["id"], event["type"], outcome, result.tenant_id, result.changes)
 
 

@@ -1,4 +1,4 @@
-"""Operator actions: replay stored events, reconcile with Stripe, reactivate by hand. All audited."""
+"""Operator actions: replay stored events and reconcile with Stripe. Entitlement changes are audited."""
 from __future__ import annotations
 
 import getpass
@@ -11,10 +11,10 @@ from typing import Any
 from sqlalchemy import select
 
 from webapp import clock
-from webapp.billing import audit, copies, events, notices, stripe_gateway
-from webapp.billing.plans import PLANS
-from webapp.billing.subscriptions import ENDED_STATUSES, live_subscription_of, set_plan, sync_from_stripe
-from webapp.errors import Conflict, NotFound
+from webapp.billing import audit, copies, events, overrides, stripe_gateway
+from webapp.billing.event_failures import error_text, known_failure
+from webapp.billing.subscriptions import ENDED_STATUSES, live_subscription_of, sync_from_stripe
+from webapp.errors import EventFailure, NotFound, ValidationError
 from webapp.extensions import db
 from webapp.models import BillingEvent, Entitlement
 
@@ -30,6 +30,18 @@ class Report:
     outcome: str
     changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     error: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """The stable --json shape of one reconciled tenant."""
+        return {"subject": self.subject, "tenant_id": self.tenant_id, "outcome": self.outcome,
+                "changes": {k: [b, a] for k, (b, a) in sorted(self.changes.items())}, "error": self.error}
+
+
+def change_text(changes: dict[str, tuple[Any, Any]], verb: str) -> str:
+    """": changed plan 'free' → 'starter', …" (or ": would change …"), or " no change"."""
+    if not changes:
+        return " no change"
+    return f": {verb} " + ", ".join(f"{k} {b!r} → {a!r}" for k, (b, a) in sorted(changes.items()))
 
 
 # A dry run changed nothing, so its lines say what a real run would do.
@@ -47,49 +59,107 @@ def describe(reports: list[Report], dry_run: bool) -> list[str]:
         head = f"{r.subject} tenant={r.tenant_id or '-'} {outcome}"
         if r.error:
             lines.append(f"{head} ERROR {r.error}")
-        elif r.changes:
-            lines.append(f"{head}: {verb} " + ", ".join(f"{k} {b!r} → {a!r}" for k, (b, a) in sorted(r.changes.items())))
         else:
-            lines.append(f"{head} no change")
+            lines.append(head + change_text(r.changes, verb))
     lines.append(f"{len(reports)} item(s); {sum(1 for r in reports if r.changes)} with changes"
                  + (" (dry run: nothing saved)" if dry_run else ""))
     return lines
 
 
-def replay(event_id: str | None = None, failed: bool = False, dry_run: bool = False,
-           actor: str = "flask billing replay") -> list[Report]:
-    """Re-apply stored events: one by id, or every one that failed or stopped mid-way (claim expired).
+@dataclass
+class ReplayResult:
+    """One replayed event: its id, type and tenant, the outcome, what changed, and the error if it failed."""
 
-    `actor` names who asked (the command, or an admin on /admin) in the audit rows the handlers write.
-    """
-    stmt = select(BillingEvent).order_by(BillingEvent.stripe_created, BillingEvent.id)
+    event_id: str
+    type: str
+    tenant_id: str | None
+    outcome: str  # applied | ignored | stale | failed | skipped (being processed right now)
+    changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    error: str | None = None
+    cause: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        """True when the event still does not apply."""
+        return self.outcome == "failed"
+
+    def as_json(self) -> dict[str, Any]:
+        """The stable --json shape of one replayed event (also what the admin page shows)."""
+        return {"event_id": self.event_id, "type": self.type, "tenant_id": self.tenant_id, "outcome": self.outcome,
+                "changes": {k: [b, a] for k, (b, a) in sorted(self.changes.items())}, "error": self.error,
+                "cause": self.cause}
+
+
+def events_to_replay(event_id: str | None = None, failed: bool = False) -> list[int]:
+    """The row ids a replay takes, oldest first: one event by id (NotFound if unknown), or every one that
+    needs it. Ids only: the payloads are read one at a time."""
+    if bool(event_id) == failed:
+        raise ValidationError("Give an event id or --failed.", {"event_id": "give one, or --failed"})
+    stmt = select(BillingEvent.id).order_by(BillingEvent.stripe_created, BillingEvent.id)
     if event_id:
         stmt = stmt.where(BillingEvent.event_id == event_id)
     else:
         stmt = stmt.where(events.needs_replay_clause(clock.now()))
-    rows = list(db.session.scalars(stmt))
-    if event_id and not rows:
+    ids = list(db.session.scalars(stmt))
+    if event_id and not ids:
         raise NotFound(f"No stored event {event_id}.", ids=[event_id])
-    reports = []
-    for row in rows:
-        payload = json.loads(row.payload_json)
-        try:
-            if row.processed:
-                outcome = events.reapply(payload, actor=actor, dry_run=dry_run)
-            else:
-                claimed_at = events.claim(row.id)
-                if claimed_at is None:
-                    reports.append(Report(row.event_id, row.tenant_id, "skipped", error="being processed right now"))
-                    continue
-                outcome = events.process(row, payload, actor, claimed_at, dry_run=dry_run)
-        except Exception as exc:  # noqa: BLE001  (reported per event; the error is kept on the row)
-            reports.append(Report(row.event_id, row.tenant_id, "failed", error=f"{type(exc).__name__}: {exc}"))
-            continue
-        reports.append(Report(row.event_id, outcome.tenant_id, outcome.outcome, outcome.changes))
-    return reports
+    return ids
 
 
-def reconcile(tenant_id: str | None = None, dry_run: bool = False) -> list[Report]:
+def replay(event_id: str | None = None, failed: bool = False, dry_run: bool = False,
+           actor: str = "flask billing replay", reason: str | None = None) -> list[ReplayResult]:
+    """Re-apply stored events: one by id, or every one that failed or stopped mid-way (claim expired).
+
+    Each event gets its outcome; a failure is kept on its row (not in a dry run, which changes nothing:
+    no claim, no attempt counted, no row or entitlement written, no ERROR logged).
+    """
+    results = []
+    with audit.reason(reason):
+        for row_id in events_to_replay(event_id, failed):
+            row = db.session.get(BillingEvent, row_id)
+            if row is not None:  # the session's identity map is weak: rows already replayed are let go
+                results.append(_replay_one(row, actor, dry_run))
+    return results
+
+
+def _replay_one(row: BillingEvent, actor: str, dry_run: bool) -> ReplayResult:
+    row_id, event_id, type_, tenant_id = row.id, row.event_id, row.type, row.tenant_id
+    payload = json.loads(row.payload_json)
+    try:
+        if dry_run:
+            outcome = events.try_event(payload, actor)
+        elif row.processed:
+            outcome = events.reapply(payload, actor)
+        else:
+            claimed_at = events.claim(row_id)
+            if claimed_at is None:
+                return ReplayResult(event_id, type_, tenant_id, "skipped", error="being processed right now")
+            outcome = events.process(row, payload, actor, claimed_at)
+    except Exception as exc:  # noqa: BLE001  (reported per event; process() keeps the error on the row)
+        known = known_failure(exc)
+        return ReplayResult(event_id, type_, tenant_id, "failed", error=error_text(exc),
+                            cause=known.cause if known else None)
+    return ReplayResult(event_id, type_, outcome.tenant_id or tenant_id, outcome.outcome, outcome.changes)
+
+
+def describe_replay(results: list[ReplayResult], dry_run: bool) -> list[str]:
+    """One line per replayed event (id, type, tenant, outcome, changes or error), then a summary."""
+    if not results:
+        return ["Nothing to replay."]
+    verb = "would change" if dry_run else "changed"
+    lines = []
+    for r in results:
+        outcome = DRY_RUN_OUTCOMES.get(r.outcome, r.outcome) if dry_run else r.outcome
+        head = f"{r.event_id} {r.type} tenant={r.tenant_id or '-'} {outcome}"
+        lines.append(f"{head}: {r.error}" if r.error else head + change_text(r.changes, verb))
+    still = sum(1 for r in results if r.failed)
+    lines.append(f"{len(results)} event(s): {len(results) - still} ok, {still} still failing"
+                 + (" (dry run: nothing saved)" if dry_run else ""))
+    return lines
+
+
+def reconcile(tenant_id: str | None = None, dry_run: bool = False, actor: str = "flask billing reconcile",
+              reason: str | None = None) -> list[Report]:
     """Re-read each billing customer's subscription from Stripe and apply it, reporting the drift.
 
     The subscription is the linked one, or — when none is linked or it has ended — the customer's
@@ -101,50 +171,42 @@ def reconcile(tenant_id: str | None = None, dry_run: bool = False) -> list[Repor
             raise NotFound(f"No tenant {tenant_id}.", ids=[tenant_id])
         stmt = select(Entitlement).where(Entitlement.tenant_id == tenant_id)
     reports = []
-    for ent in list(db.session.scalars(stmt)):
-        tenant, customer, linked = ent.tenant_id, ent.stripe_customer_id, ent.stripe_subscription_id
-        if customer is None:
-            reports.append(Report("-", tenant, "no billing account"))
-            continue
-        target = linked
-        if linked is None or ent.subscription_status in ENDED_STATUSES:
-            live = live_subscription_of(customer)
-            target = live["id"] if live else linked
-        if target is None:
-            reports.append(Report(customer, tenant, "no subscription"))
-            continue
-        db.session.commit()  # nothing pending: end the read before asking Stripe
-        invoices = stripe_gateway.gateway().list_invoices(customer)
-        result = sync_from_stripe(target, actor="flask billing reconcile", hints={"tenant_id": tenant})
-        copies.backfill_invoices(tenant, invoices)
-        reports.append(Report(target, tenant, "drift fixed" if result.changes else "in sync", result.changes))
-        if dry_run:
-            db.session.rollback()
-        else:
-            db.session.commit()
+    with audit.reason(reason):
+        for ent in list(db.session.scalars(stmt)):
+            reports.append(_reconcile_one(ent, actor, dry_run))
     return reports
 
 
-def reactivate(tenant_id: str, actor: str) -> Report:
-    """Set the entitlement active/active with its plan's limits, audited; NotFound for an unknown tenant."""
-    ent = db.session.get(Entitlement, tenant_id)
-    if ent is None:
-        raise NotFound(f"No tenant {tenant_id}.", ids=[tenant_id])
-    if not PLANS[ent.plan].paid:
-        raise Conflict("NO_PAID_PLAN", f"Tenant {tenant_id} is on the free plan: there is no subscription to "
-                       "reactivate (check Stripe, then `flask billing reconcile`).")
-    actor = f"{actor} (by {_operator()})"
-    before = audit.snapshot(ent)
-    ent.active, ent.subscription_status = True, "active"
-    set_plan(ent, ent.plan, ent.addon_companies)
-    notices.resolve(tenant_id, ent.subscription_status)  # a failed-payment notice ends with the problem
-    changes = audit.record(ent, before, "manual_reactivate", actor, always=True)
-    db.session.commit()
-    log.info("billing.reactivated", extra={"tenant_id": tenant_id, "actor": actor})
-    return Report(tenant_id, tenant_id, "reactivated", changes)
+def _reconcile_one(ent: Entitlement, actor: str, dry_run: bool) -> Report:
+    tenant, customer, linked = ent.tenant_id, ent.stripe_customer_id, ent.stripe_subscription_id
+    if customer is None:
+        return Report("-", tenant, "no billing account")
+    target = linked
+    if linked is None or ent.subscription_status in ENDED_STATUSES:
+        live = live_subscription_of(customer)
+        target = live["id"] if live else linked
+    if target is None:
+        return Report(customer, tenant, "no subscription")
+    db.session.commit()  # nothing pending: end the read before asking Stripe
+    try:
+        invoices = stripe_gateway.gateway().list_invoices(customer)
+        result = sync_from_stripe(target, actor=actor, hints={"tenant_id": tenant})
+    except EventFailure as exc:  # one tenant's unknown price must not stop the others
+        db.session.rollback()
+        return Report(target, tenant, "failed", error=f"{exc.cause}: {exc.message} (fix: {exc.fix})")
+    copies.backfill_invoices(tenant, invoices)
+    outcome = "drift fixed" if result.changes else "in sync"
+    if overrides.warn_if_overridden(tenant, log_it=not dry_run):
+        outcome += " (an override is in force: the effective plan stays its own until it ends)"
+    report = Report(target, tenant, outcome, result.changes)
+    if dry_run:
+        db.session.rollback()
+    else:
+        db.session.commit()
+    return report
 
 
-def _operator() -> str:
+def operator() -> str:
     """Who ran an operator command: the OS user (SUDO_USER when run through sudo)."""
     try:
         return os.environ.get("SUDO_USER") or getpass.getuser()

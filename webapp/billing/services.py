@@ -1,12 +1,17 @@
 """Entitlements: what each tenant may do, derived from the plan catalog."""
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, bindparam, select, update
+from dataclasses import dataclass
+from datetime import datetime
 
+from sqlalchemy import ColumnElement, and_, bindparam, select, update
+from sqlalchemy.orm import joinedload
+
+from webapp import clock
 from webapp.billing.plans import FREE, PLANS
 from webapp.errors import NotFound
 from webapp.extensions import db
-from webapp.models import Entitlement
+from webapp.models import Entitlement, EntitlementOverride
 
 
 def create_free_entitlement(tenant_id: str) -> Entitlement:
@@ -20,11 +25,13 @@ def create_free_entitlement(tenant_id: str) -> Entitlement:
 
 
 # Built once: the gate reads the entitlement on every metered request (session.get rebuilds its query).
-_ENTITLEMENT = select(Entitlement).where(Entitlement.tenant_id == bindparam("tenant_id"))
+# The open override comes in the same statement (a LEFT OUTER JOIN), so the gate pays nothing more for it.
+_ENTITLEMENT = (select(Entitlement).options(joinedload(Entitlement.override))
+                .where(Entitlement.tenant_id == bindparam("tenant_id")))
 
 
 def get_entitlement(tenant_id: str) -> Entitlement:
-    """Return the tenant's entitlement; every tenant has one from sign-up."""
+    """Return the tenant's entitlement and its open override, in one SELECT; every tenant has one from sign-up."""
     ent = db.session.scalars(_ENTITLEMENT, {"tenant_id": tenant_id}).first()
     if ent is None:
         raise NotFound("No entitlement for this tenant.", ids=[tenant_id])
@@ -36,32 +43,75 @@ PAID_STATUSES = frozenset({"active", "trialing"})
 PAYMENT_PROBLEM_STATUSES = frozenset({"past_due", "unpaid"})
 
 
-def has_paid_plan(ent: Entitlement) -> bool:
+@dataclass(frozen=True)
+class Effective:
+    """What the tenant is entitled to now: Stripe's state, or an open manual override's while it lasts."""
+
+    plan: str
+    active: bool
+    subscription_status: str
+    tx_cap: int
+    bulk_approve: bool
+    included_companies: int
+    addon_companies: int
+    override: EntitlementOverride | None = None
+
+
+def open_override(ent: Entitlement, now: datetime | None = None) -> EntitlementOverride | None:
+    """The override in force: open and not past its `until` (the hourly job records the end later)."""
+    ovr = ent.override
+    if ovr is None or ovr.ended_at is not None:
+        return None
+    if ovr.until is not None and ovr.until <= (now or clock.now()):
+        return None
+    return ovr
+
+
+def effective(ent: Entitlement) -> Effective:
+    """The entitlement the gate, the pages and `show` use: an override's plan (limits from the plan table)."""
+    return effective_with(ent, open_override(ent))
+
+
+def effective_with(ent: Entitlement, ovr: EntitlementOverride | None) -> Effective:
+    """The entitlement with `ovr` in force (Stripe's state for None)."""
+    if ovr is None:
+        return Effective(ent.plan, ent.active, ent.subscription_status, ent.tx_cap, ent.bulk_approve,
+                         ent.included_companies, ent.addon_companies)
+    plan = PLANS[ovr.plan]
+    addons = ent.addon_companies if ovr.plan == ent.plan else 0  # Stripe's add-ons belong to Stripe's plan
+    return Effective(plan.key, ovr.subscription_status in PAID_STATUSES, ovr.subscription_status, plan.tx_cap,
+                     plan.bulk_approve, plan.included_companies, addons, ovr)
+
+
+def has_paid_plan(ent: Entitlement | Effective) -> bool:
     """The one definition of a paying tenant: active, status active or trialing, on a paid plan.
 
-    Everyone else (free, past_due, unpaid, canceled, ...) is on the free tier.
+    Everyone else (free, past_due, unpaid, canceled, ...) is on the free tier. An open override decides.
     """
-    plan = PLANS.get(ent.plan)
-    return bool(ent.active and ent.subscription_status in PAID_STATUSES and plan is not None and plan.paid)
+    eff = effective(ent) if isinstance(ent, Entitlement) else ent
+    plan = PLANS.get(eff.plan)
+    return bool(eff.active and eff.subscription_status in PAID_STATUSES and plan is not None and plan.paid)
 
 
 def paid_plan_clause() -> ColumnElement[bool]:
-    """has_paid_plan as SQL, to count paying tenants in one statement."""
+    """has_paid_plan of Stripe's state as SQL, to count paying tenants in one statement (an override grants a
+    plan but is not a payment, so it is not counted)."""
     return and_(Entitlement.active.is_(True), Entitlement.subscription_status.in_(PAID_STATUSES),
                 Entitlement.plan.in_([key for key, plan in PLANS.items() if plan.paid]))
 
 
-def has_payment_problem(ent: Entitlement) -> bool:
+def has_payment_problem(ent: Entitlement | Effective) -> bool:
     """True while the tenant's last payment failed (past_due, unpaid): its plan waits for a working card."""
-    return ent.subscription_status in PAYMENT_PROBLEM_STATUSES
+    eff = effective(ent) if isinstance(ent, Entitlement) else ent
+    return eff.subscription_status in PAYMENT_PROBLEM_STATUSES
 
 
 def company_allowance(tenant_id: str) -> int:
     """How many companies the tenant may have: the plan's included ones plus add-ons."""
-    ent = get_entitlement(tenant_id)
-    if not has_paid_plan(ent):
+    eff = effective(get_entitlement(tenant_id))
+    if not has_paid_plan(eff):
         return FREE.included_companies
-    return ent.included_companies + ent.addon_companies
+    return eff.included_companies + eff.addon_companies
 
 
 def lock_entitlement(tenant_id: str) -> None:

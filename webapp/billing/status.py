@@ -10,10 +10,12 @@ from flask import current_app
 from webapp import clock
 from webapp.billing import notices
 from webapp.billing.plans import ADDONS, FREE, FREE_DAILY_ANALYZE_LIMIT, PAID_PLANS, PLANS, AddOn, Plan, next_plan_up
-from webapp.billing.services import PAYMENT_PROBLEM_STATUSES, get_entitlement, has_paid_plan, has_payment_problem
+from webapp.billing.services import (PAYMENT_PROBLEM_STATUSES, Effective, effective, get_entitlement, has_paid_plan,
+                                     has_payment_problem)
 from webapp.clock import isoformat
 from webapp.errors import ValidationError
 from webapp.metering import services as metering
+from webapp.models import Entitlement
 
 
 NUDGE_AT_PCT = 80  # the header and status page nudge towards a bigger plan from this share of the cap
@@ -70,7 +72,7 @@ def _meters(snapshot: metering.UsageSnapshot, paid: bool) -> list[UsageMeter]:
 
 def header_meter(tenant_id: str) -> HeaderMeter:
     """The header's meter: postings this month on a paid plan, free analyses today otherwise."""
-    ent = get_entitlement(tenant_id)
+    ent = effective(get_entitlement(tenant_id))
     paid = has_paid_plan(ent)
     meter = _meters(metering.usage_snapshot(tenant_id), paid)[0]
     problem = has_payment_problem(ent)
@@ -91,6 +93,38 @@ def nudge_text(meter: UsageMeter, plan_key: str, paused: Plan | None = None) -> 
     used = (f"You have posted {meter.used:,} of the {meter.limit:,} transactions your plan allows this month "
             f"({meter.percent} %).")
     return f"{used} {bigger.name} posts {bigger.tx_cap:,} a month." if bigger is not None else used
+
+
+@dataclass(frozen=True)
+class OverrideView:
+    """A manual override in force: what it grants, until when, and what Stripe says meanwhile."""
+
+    plan: Plan
+    subscription_status: str
+    until: datetime | None
+    ends_on_paid_invoice: bool
+    stripe_plan: str
+    stripe_status: str
+
+    @property
+    def disagrees_with_stripe(self) -> bool:
+        """True when Stripe's recorded plan or status differs from the override's."""
+        return (self.plan.key, self.subscription_status) != (self.stripe_plan, self.stripe_status)
+
+    def as_json(self) -> dict[str, Any]:
+        """The `override` object of GET /api/billing/status."""
+        return {"plan": self.plan.key, "subscription_status": self.subscription_status,
+                "until": isoformat(self.until), "ends_on_paid_invoice": self.ends_on_paid_invoice,
+                "stripe": {"plan": self.stripe_plan, "subscription_status": self.stripe_status}}
+
+
+def override_view(ent: Entitlement, eff: Effective) -> OverrideView | None:
+    """The override part of the status (None when Stripe's state applies)."""
+    ovr = eff.override
+    if ovr is None:
+        return None
+    return OverrideView(PLANS[ovr.plan], ovr.subscription_status, ovr.until, ovr.ends_on_paid_invoice,
+                        ent.plan, ent.subscription_status)
 
 
 @dataclass
@@ -115,6 +149,7 @@ class BillingStatus:
     activating: bool = False
     activation_timed_out: bool = False
     meters: list[UsageMeter] = field(default_factory=list)
+    override: OverrideView | None = None
 
     @property
     def payment_problem(self) -> bool:
@@ -167,6 +202,7 @@ class BillingStatus:
             "addon_companies": self.addon_companies, "current_period_end": isoformat(self.current_period_end),
             "trial_end": isoformat(self.trial_end), "cancel_at_period_end": self.cancel_at_period_end,
             "notices": self.notices, "usage": self.usage, "free_today": self.free_today,
+            "override": self.override.as_json() if self.override else None,
         }
 
 
@@ -178,22 +214,23 @@ def billing_status(tenant_id: str, activating: bool = False,
     from `activating_since` the page stops polling and says what to do next.
     """
     ent = get_entitlement(tenant_id)
+    eff = effective(ent)
     snapshot = metering.usage_snapshot(tenant_id)
-    paid = has_paid_plan(ent)
+    paid = has_paid_plan(eff)
     waiting = activating and not paid
     timed_out = waiting and activating_since is not None and (
         clock.now() - activating_since).total_seconds() >= ACTIVATION_TIMEOUT_S
     return BillingStatus(
-        tenant_id=tenant_id, plan=PLANS.get(ent.plan, FREE), active=ent.active,
-        subscription_status=ent.subscription_status, tx_cap=ent.tx_cap, bulk_approve=ent.bulk_approve,
-        included_companies=ent.included_companies, addon_companies=ent.addon_companies,
+        tenant_id=tenant_id, plan=PLANS.get(eff.plan, FREE), active=eff.active,
+        subscription_status=eff.subscription_status, tx_cap=eff.tx_cap, bulk_approve=eff.bulk_approve,
+        included_companies=eff.included_companies, addon_companies=eff.addon_companies,
         current_period_end=ent.current_period_end, trial_end=ent.trial_end,
         cancel_at_period_end=ent.cancel_at_period_end, has_billing_account=bool(ent.stripe_customer_id),
         notices=[n.message for n in notices.active(tenant_id)],
         usage={"year_month": snapshot["year_month"], "tx_posted": snapshot["tx_posted"],
                "tx_analyzed": snapshot["tx_analyzed"], "tx_remaining": snapshot["tx_remaining"]},
         free_today=dict(snapshot["free_today"]), activating=waiting and not timed_out,
-        activation_timed_out=timed_out, paid=paid, meters=_meters(snapshot, paid))
+        activation_timed_out=timed_out, paid=paid, meters=_meters(snapshot, paid), override=override_view(ent, eff))
 
 
 @dataclass
@@ -219,9 +256,10 @@ class PlanPicker:
 def plan_picker(tenant_id: str) -> PlanPicker:
     """The plans to show and the tenant's place among them."""
     ent = get_entitlement(tenant_id)
+    trial = current_app.config["TRIAL_DAYS"] if ent.stripe_subscription_id is None else 0
+    ent = effective(ent)
     problem = has_payment_problem(ent)
     subscribed = ent.active or problem
-    trial = current_app.config["TRIAL_DAYS"] if ent.stripe_subscription_id is None else 0
     current = PLANS.get(ent.plan)
     price = (current.price_cents or 0) if current else 0
     moves = {p.key: "Upgrade" if (p.price_cents or 0) > price else "Downgrade" for p in PAID_PLANS if p.key != ent.plan}

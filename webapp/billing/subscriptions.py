@@ -11,6 +11,7 @@ from sqlalchemy import select
 from webapp import clock
 from webapp.billing import audit, catalog, copies, notices, services, stripe_gateway
 from webapp.billing.plans import ADDONS, FREE, PLANS
+from webapp.errors import EventFailure
 from webapp.extensions import db
 from webapp.models import Entitlement
 
@@ -68,8 +69,23 @@ def _items(sub: dict[str, Any]) -> list[dict[str, Any]]:
     return list(items.get("data") or []) if isinstance(items, dict) else []
 
 
-class UnknownSubscriptionPrice(Exception):
+class UnknownSubscriptionPrice(EventFailure):
     """A live subscription whose price is not one of our plans: keep the event failed until it is mapped."""
+
+    def __init__(self, subscription_id: str | None, prices: list[str | None]) -> None:
+        super().__init__("UNKNOWN_PRICE", f"subscription {subscription_id} has no price of a known plan: {prices}",
+                         "map the price (STRIPE_PRICE_*, config/stripe_products.json or price metadata plan=...), "
+                         "then `flask billing replay --failed`", subscription_id=subscription_id)
+
+
+class NoTenantForSubscription(EventFailure):
+    """A subscription whose customer no tenant is linked to: keep the event failed until one is."""
+
+    def __init__(self, subscription_id: str | None, customer_id: str | None) -> None:
+        super().__init__("NO_TENANT", f"no tenant for customer {customer_id} (subscription {subscription_id})",
+                         "find the tenant (`flask billing show EMAIL`), set metadata.tenant_id on the Stripe "
+                         "customer or subscription, then `flask billing replay --failed`",
+                         subscription_id=subscription_id, customer_id=customer_id)
 
 
 def _is_live(status: str) -> bool:
@@ -97,8 +113,8 @@ def sync_from_stripe(sub_id: str | None, *, actor: str, hints: dict[str, str | N
     ent = (entitlement_for_subscription(sub) if sub is not None else None) or find_entitlement(
         hints.get("tenant_id"), hints.get("customer_id"), sub_id)
     if ent is None:
-        if sub is not None:
-            log.warning("billing.subscription_without_tenant", extra={"subscription_id": sub.get("id")})
+        if sub is not None:  # a known failure: the event stays failed (NO_TENANT) until a tenant is linked
+            raise NoTenantForSubscription(sub.get("id"), _id(sub.get("customer")))
         return SyncResult(None, {})
     services.lock_entitlement(ent.tenant_id)
     db.session.refresh(ent)  # the row as the lock holds it, not as read before the lock
@@ -137,8 +153,7 @@ def apply_subscription(sub: dict[str, Any], *, actor: str, event_id: str | None 
     """
     ent = ent or entitlement_for_subscription(sub)
     if ent is None:
-        log.warning("billing.subscription_without_tenant", extra={"subscription_id": sub.get("id")})
-        return SyncResult(None, {})
+        raise NoTenantForSubscription(sub.get("id"), _id(sub.get("customer")))
     if not fresh and event_created and ent.last_event_created and event_created < ent.last_event_created:
         log.info("billing.stale_event_skipped", extra={"tenant_id": ent.tenant_id, "subscription_id": sub.get("id")})
         return SyncResult(ent.tenant_id, {}, stale=True)
@@ -179,11 +194,7 @@ def _set_from_subscription(ent: Entitlement, sub: dict[str, Any], status: str) -
             addon_qty += int(item.get("quantity") or 0) * ADDONS[key].companies_per_unit
         period_end = period_end or ts(item.get("current_period_end"))
     if plan_key is None and _is_live(status):
-        prices = [(item.get("price") or {}).get("id") for item in _items(sub)]
-        log.error("billing.subscription_price_unknown", extra={"subscription_id": sub.get("id"), "prices": prices})
-        raise UnknownSubscriptionPrice(f"subscription {sub.get('id')} has no price of a known plan: {prices}; "
-                                       "map it (STRIPE_PRICE_*, config/stripe_products.json or price metadata "
-                                       "plan=...) and replay the event")
+        raise UnknownSubscriptionPrice(sub.get("id"), [(item.get("price") or {}).get("id") for item in _items(sub)])
     customer = _id(sub.get("customer"))
     ent.stripe_customer_id = customer or ent.stripe_customer_id
     ent.stripe_subscription_id = sub.get("id")

@@ -8,7 +8,7 @@ from flask.cli import AppGroup
 from webapp.errors import DomainError
 from webapp.metering import rollover
 
-usage_cli = AppGroup("usage", help="Usage counters: the monthly rollover.")
+usage_cli = AppGroup("usage", help="Usage counters: the monthly rollover, and resets of a stuck counter.")
 
 
 @usage_cli.command("rollover")

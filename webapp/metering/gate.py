@@ -13,7 +13,7 @@ from enum import StrEnum
 from webapp import clock
 from webapp.billing import links
 from webapp.billing.plans import FREE, FREE_DAILY_ANALYZE_LIMIT, PAID_PLANS, PLANS
-from webapp.billing.services import PAYMENT_PROBLEM_STATUSES, get_entitlement, has_paid_plan
+from webapp.billing.services import PAYMENT_PROBLEM_STATUSES, effective, get_entitlement, has_paid_plan
 from webapp.errors import PaywallError
 from webapp.metering import usage
 from webapp.models import Entitlement
@@ -39,6 +39,7 @@ class Tier:
     bulk_approve: bool
     subscription_status: str
     subscribed_plan: str
+    override_until: str | None = None  # set while a manual override decides ("open" when it has no end)
 
     @property
     def payment_problem(self) -> bool:
@@ -47,10 +48,15 @@ class Tier:
 
 
 def tier_of(ent: Entitlement) -> Tier:
-    """An active paid entitlement (active, status active/trialing) gets its plan; anything else the free tier."""
-    if has_paid_plan(ent):
-        return Tier(ent.plan, True, ent.tx_cap, ent.bulk_approve, ent.subscription_status, ent.plan)
-    return Tier(FREE.key, False, FREE.tx_cap, FREE.bulk_approve, ent.subscription_status, ent.plan)
+    """An active paid entitlement (active, status active/trialing) gets its plan; anything else the free tier.
+
+    An open manual override is the entitlement while it lasts (it comes with the entitlement's SELECT).
+    """
+    eff = effective(ent)
+    until = (clock.isoformat(eff.override.until) or "open") if eff.override else None
+    if has_paid_plan(eff):
+        return Tier(eff.plan, True, eff.tx_cap, eff.bulk_approve, eff.subscription_status, eff.plan, until)
+    return Tier(FREE.key, False, FREE.tx_cap, FREE.bulk_approve, eff.subscription_status, eff.plan, until)
 
 
 def admit(tenant_id: str, action: Action, n: int) -> None:
@@ -63,6 +69,8 @@ def admit(tenant_id: str, action: Action, n: int) -> None:
         else:
             admit_commit(tenant_id, tier, n, now)
     except PaywallError as err:
+        if tier.override_until is not None:  # the limits are support's override, not the Stripe subscription's
+            err.details["override"] = {"plan": tier.subscribed_plan, "until": tier.override_until}
         gate_decided.send(None, action=action.value, code=err.code)
         raise
     gate_decided.send(None, action=action.value, code="ALLOWED")

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, and_, text
+from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
 
 
 from webapp.db_types import Base, UTCDateTime, utc_now
@@ -44,6 +44,48 @@ class Entitlement(Base):
     # When the Stripe read applied last began: a read that began earlier is older and never written over it.
     stripe_read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, onupdate=utc_now)
+
+    # The open manual override (Stripe's state stays in the columns above). `get_entitlement` loads it in
+    # the same SELECT (a LEFT OUTER JOIN), so the gate pays no extra statement; elsewhere it loads on first
+    # use, so a `SELECT ... FOR UPDATE` of entitlements never meets an outer join (PostgreSQL refuses that).
+    override: Mapped[EntitlementOverride | None] = relationship(
+        primaryjoin=lambda: and_(Entitlement.tenant_id == foreign(EntitlementOverride.tenant_id),
+                                 EntitlementOverride.ended_at.is_(None)),
+        lazy="select", viewonly=True, uselist=False)
+
+
+class EntitlementOverride(Base):
+    """A manual entitlement set by an operator: who, why, from when, until when, and how it ended.
+
+    While open (`ended_at` NULL) and not past `until`, its plan and status are the tenant's effective
+    entitlement, whatever Stripe's webhooks record on the entitlement row meanwhile. At most one is
+    open per tenant (the partial unique index); ended ones stay as history.
+    """
+
+    __tablename__ = "entitlement_overrides"
+    __table_args__ = (
+        CheckConstraint("subscription_status IN (" + ", ".join(f"'{s}'" for s in SUBSCRIPTION_STATUSES) + ")",
+                        name="status_known"),
+        CheckConstraint("until IS NULL OR until > starts_at", name="until_after_start"),
+        Index("uq_entitlement_overrides_open", "tenant_id", unique=True,
+              sqlite_where=text("ended_at IS NULL"), postgresql_where=text("ended_at IS NULL")),
+        Index("ix_entitlement_overrides_tenant_created", "tenant_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    plan: Mapped[str] = mapped_column(String(20))
+    subscription_status: Mapped[str] = mapped_column(String(24))
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The reactivation override also ends when Stripe reports the subscription's next paid invoice.
+    ends_on_paid_invoice: Mapped[bool] = mapped_column(Boolean, default=False)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_by: Mapped[str | None] = mapped_column(String(200))
+    end_reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
 
 
 EVENT_OUTCOMES = ("pending", "applied", "ignored", "stale", "failed")
@@ -88,6 +130,7 @@ class BillingAudit(Base):
     action: Mapped[str] = mapped_column(String(64))
     actor: Mapped[str] = mapped_column(String(200))
     event_id: Mapped[str | None] = mapped_column(String(255))
+    reason: Mapped[str | None] = mapped_column(Text)  # why, for manual actions (--reason)
     before_json: Mapped[str] = mapped_column(Text)
     after_json: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
