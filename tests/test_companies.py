@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import signup_api_client
+from tests.factories import set_plan
 from webapp.bookkeeping import services
 from webapp.errors import PaywallError
 from webapp.models import Entitlement
@@ -148,3 +149,21 @@ def test_an_archived_company_frees_its_slot_keeps_its_books_and_takes_no_new_tra
     assert listed[first]["archived_at"] is not None and listed[second]["archived_at"] is None
     with pytest.raises(PaywallError):  # both active places taken: restoring needs a free one
         services.restore_company(api_client.tenant_id, first)
+
+
+def test_committing_a_proposal_of_a_company_archived_since_gets_409_and_posts_and_counts_nothing(api_client, db):
+    first = api_client.get("/api/companies").get_json()["data"][0]["id"]
+    set_plan(api_client.tenant_id, "pro")
+    row = {"id": "a1", "date": "2025-01-02", "description": "Coffee", "amount_cents": -450}
+    assert api_client.post("/api/transactions", json={"transactions": [row]}).status_code == 201
+    je_id = api_client.post("/api/post/propose", json={"txn_ids": ["a1"]}).get_json()["data"][0]["je_id"]
+    assert api_client.post("/api/companies", json={"name": "Second"}).status_code == 201
+    services.archive_company(api_client.tenant_id, first)
+    posted_before = api_client.get("/api/usage").get_json()["tx_posted"]
+
+    refused = api_client.post("/api/post/commit", json={"je_ids": [je_id]})
+
+    assert refused.status_code == 409 and refused.get_json()["code"] == "COMPANY_ARCHIVED"
+    assert refused.get_json()["company_id"] == first
+    assert api_client.get("/api/usage").get_json()["tx_posted"] == posted_before == 0
+    assert api_client.get(f"/api/ledger?company_id={first}").get_json()["total"] == 0

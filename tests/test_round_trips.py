@@ -67,8 +67,8 @@ def test_a_warm_commit_is_one_read_of_token_and_user_two_gate_statements_and_no_
     assert resp.status_code == 200
     body = resp.get_json()["data"][0]
     assert body["status"] == "posted" and body["posted_at"] and len(body["lines"]) == 2
-    assert seen == ["SELECT api_tokens+users", "SELECT entitlements", "UPDATE usage_monthly",
-                    "SELECT journal_entries+accounts+transactions+journal_lines", "UPDATE journal_entries",
+    assert seen == ["SELECT api_tokens+users", "SELECT entitlements+entitlement_overrides", "UPDATE usage_monthly",
+                    "SELECT journal_entries+accounts+companies+transactions+journal_lines", "UPDATE journal_entries",
                     "COMMIT"]
 
 

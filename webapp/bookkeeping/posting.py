@@ -8,10 +8,11 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from webapp import clock
+from webapp.bookkeeping.services import archived_conflict
 from webapp.bookkeeping.transactions import check_ids
 from webapp.errors import Conflict, NotFound, Unbalanced
 from webapp.extensions import commit_keeping_loaded, db
-from webapp.models import JournalEntry, JournalLine
+from webapp.models import Account, JournalEntry, JournalLine
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 # entries an UPDATE in this unit of work just changed.
 _ENTRIES = (select(JournalEntry)
             .where(JournalEntry.tenant_id == bindparam("tenant_id"), JournalEntry.id.in_(bindparam("ids", expanding=True)))
-            .options(joinedload(JournalEntry.account), joinedload(JournalEntry.transaction),
+            .options(joinedload(JournalEntry.account).joinedload(Account.company), joinedload(JournalEntry.transaction),
                      joinedload(JournalEntry.lines).joinedload(JournalLine.account))
             .execution_options(populate_existing=True))
 # Conditional on status, so a concurrent commit of the same entry can never post it twice.
@@ -53,6 +54,11 @@ def commit_entries(tenant_id: str, je_ids: list[str]) -> list[JournalEntry]:
     posted = [e.id for e in entries if e.status == "posted"]
     if posted:
         raise Conflict("ALREADY_POSTED", "Some entries are posted already.", ids=posted)
+    # A proposal made before its company was archived: posting it would change closed books. The
+    # company comes with the entry's account in the one load, so this costs no statement.
+    archived = next((e.account.company for e in entries if e.account.company.archived_at is not None), None)
+    if archived is not None:
+        raise archived_conflict(archived)
     for entry in entries:
         check_balanced(entry)
     now = clock.now()

@@ -205,8 +205,7 @@ def commit_with_accounts(tenant_id: str, je_ids: list[str], accounts: Mapping[st
     One unit of work with the posting (and the gate's count): a code that is not a category account of
     the entry's chart is a 400 with `fields` {"accounts.<je_id>": problem}, and nothing is posted.
     """
-    entries = load_entries(tenant_id, check_ids(je_ids, "je_ids"))
-    refuse_archived({e.company_id for e in entries})
+    entries = load_entries(tenant_id, check_ids(je_ids, "je_ids"))  # commit_entries refuses archived companies
     changes = [(e, accounts[e.id]) for e in entries
                if e.status == "proposed" and accounts.get(e.id) not in (None, e.account.code)]
     charts = charts_for({e.company_id for e, _ in changes})
