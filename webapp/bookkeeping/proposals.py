@@ -17,6 +17,7 @@ from webapp.bookkeeping.transactions import check_ids, resolve_transactions
 from webapp.errors import Conflict, ValidationError
 from webapp.extensions import commit_keeping_loaded, db
 from webapp.ids import new_id
+from webapp.metering.guards import settle_pending
 from webapp.models import Account, JournalEntry, JournalLine, Transaction
 
 log = logging.getLogger(__name__)
@@ -154,6 +155,7 @@ def propose_entries(tenant_id: str, txn_ids: list[str]) -> list[tuple[str, Journ
         db.session.add(entry)
         out.append((requested, entry))
     try:
+        settle_pending()  # the gate's count, last, so the usage row is locked only until the commit below
         commit_keeping_loaded()  # the answer is the entries just built: account, transaction and lines attached
     except IntegrityError as exc:  # another request proposed the same transaction at the same moment
         db.session.rollback()
