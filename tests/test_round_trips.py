@@ -84,7 +84,7 @@ def test_a_propose_reads_its_history_from_the_counters_writes_entry_and_lines_in
     assert entry["status"] == "proposed" and entry["proposed_at"] and len(entry["lines"]) == 2
     assert entry["account"]["code"] and entry["client_txn_id"] == txns[1]
     assert seen == ["SELECT api_tokens+users", "SELECT transactions", "SELECT entitlements+entitlement_overrides",
-                    "UPDATE usage_monthly", "SELECT companies", "SELECT journal_entries", "SELECT accounts",
+                    "UPDATE usage_monthly", "SELECT accounts+companies", "SELECT journal_entries",
                     "SELECT posting_history", "INSERT journal_entries", "INSERT journal_lines", "COMMIT"]
 
 

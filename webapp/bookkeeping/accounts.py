@@ -70,16 +70,21 @@ class ChartAccount(NamedTuple):
 
 
 _ACCOUNTS = Account.__table__.c
+_COMPANIES = Company.__table__.c
 # Built once: every proposal reads its companies' charts.
 _CHARTS = (select(_ACCOUNTS.id, _ACCOUNTS.company_id, _ACCOUNTS.code, _ACCOUNTS.name, _ACCOUNTS.type)
            .where(_ACCOUNTS.company_id.in_(bindparam("company_ids", expanding=True))))
+_ACTIVE_CHARTS = _CHARTS.join_from(Account.__table__, Company.__table__, _COMPANIES.id == _ACCOUNTS.company_id).where(
+    _COMPANIES.archived_at.is_(None))
 
 
-def charts_for(company_ids: Iterable[str]) -> dict[str, dict[str, ChartAccount]]:
-    """Return {company_id: {code: ChartAccount}} for the given companies, in one query."""
+def charts_for(company_ids: Iterable[str], active_only: bool = False) -> dict[str, dict[str, ChartAccount]]:
+    """Return {company_id: {code: ChartAccount}} for the given companies, in one query; with active_only,
+    an archived company's chart is left empty."""
     charts: dict[str, dict[str, ChartAccount]] = {cid: {} for cid in company_ids}
     if charts:
-        for row in db.session.execute(_CHARTS, {"company_ids": list(charts)}):
+        query = _ACTIVE_CHARTS if active_only else _CHARTS
+        for row in db.session.execute(query, {"company_ids": list(charts)}):
             account = ChartAccount(*row)
             charts[account.company_id][account.code] = account
     return charts

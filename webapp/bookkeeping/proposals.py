@@ -5,7 +5,7 @@ import logging
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -21,7 +21,7 @@ from webapp.bookkeeping.transactions import check_ids, resolve_transactions
 from webapp.errors import Conflict, ValidationError
 from webapp.extensions import commit_keeping_loaded, db
 from webapp.ids import new_id
-from webapp.models import Account, JournalEntry, JournalLine, Transaction
+from webapp.models import JournalEntry, JournalLine, Transaction
 
 log = logging.getLogger(__name__)
 
@@ -92,38 +92,68 @@ _INSERT_ENTRIES = insert(_ENTRIES)
 _INSERT_LINES = insert(_LINES)
 
 
-def _answer_account(account: ChartAccount, tenant_id: str) -> Account:
-    """An Account object to answer with (never added to the session: the row exists)."""
-    return Account(id=account.id, tenant_id=tenant_id, company_id=account.company_id, code=account.code,
-                   name=account.name, type=account.type)
+@dataclass(frozen=True)
+class ProposedLine:
+    """One line of a proposal as written: positive cents debit the account, negative cents credit it."""
+
+    account: ChartAccount
+    position: int
+    amount_cents: int
 
 
-def build_entry(txn: Transaction, suggestion: Suggestion, bank: ChartAccount, now: datetime) -> JournalEntry:
-    """A balanced two-line entry: money in debits the bank, money out credits it. Not in the session:
-    propose_entries writes its rows (entry_row, line_rows) and answers from it."""
-    category = _answer_account(suggestion.account, txn.tenant_id)
-    entry = JournalEntry(id=new_id("je"), tenant_id=txn.tenant_id, company_id=txn.company_id, txn_id=txn.id,
-                         status="proposed", date=txn.date, memo=txn.description, account_id=category.id,
+@dataclass(frozen=True)
+class ProposedEntry:
+    """A proposal as propose_entries wrote it, with what its answer shows (the API's entry_json, the
+    workspace's feedback): built in memory and written with Core, so nothing is read back."""
+
+    id: str
+    transaction: Transaction
+    account: ChartAccount
+    confidence_pct: int
+    source: str
+    reason: str
+    proposed_at: datetime
+    lines: tuple[ProposedLine, ...]
+    status: str = "proposed"
+    posted_at: datetime | None = None
+
+    @property
+    def txn_id(self) -> str:
+        return self.transaction.id
+
+    @property
+    def company_id(self) -> str:
+        return self.transaction.company_id
+
+    @property
+    def date(self) -> date:
+        return self.transaction.date
+
+    @property
+    def memo(self) -> str:
+        return self.transaction.description
+
+    def row(self) -> dict[str, object]:
+        """Its journal_entries row."""
+        txn = self.transaction
+        return {"id": self.id, "tenant_id": txn.tenant_id, "company_id": txn.company_id, "txn_id": txn.id,
+                "status": self.status, "date": txn.date, "memo": txn.description, "account_id": self.account.id,
+                "confidence_pct": self.confidence_pct, "source": self.source, "reason": self.reason,
+                "proposed_at": self.proposed_at, "posted_at": self.posted_at}
+
+    def line_rows(self) -> list[dict[str, object]]:
+        """Its journal_lines rows (their ids are the database's)."""
+        return [{"entry_id": self.id, "account_id": line.account.id, "position": line.position,
+                 "amount_cents": line.amount_cents} for line in self.lines]
+
+
+def build_entry(txn: Transaction, suggestion: Suggestion, bank: ChartAccount, now: datetime) -> ProposedEntry:
+    """A balanced two-line entry: money in debits the bank, money out credits it."""
+    return ProposedEntry(id=new_id("je"), transaction=txn, account=suggestion.account,
                          confidence_pct=suggestion.confidence_pct, source=suggestion.source,
-                         reason=suggestion.reason[:300], proposed_at=now, posted_at=None)
-    entry.account = category
-    entry.transaction = txn
-    entry.lines = [JournalLine(entry_id=entry.id, account_id=bank.id, account=_answer_account(bank, txn.tenant_id),
-                               position=1, amount_cents=txn.amount_cents),
-                   JournalLine(entry_id=entry.id, account_id=category.id, account=category, position=2,
-                               amount_cents=-txn.amount_cents)]
-    return entry
-
-
-def entry_row(entry: JournalEntry) -> dict[str, object]:
-    """The journal_entries row of an entry build_entry made."""
-    return {column.key: getattr(entry, column.key) for column in _ENTRIES.columns}
-
-
-def line_rows(entry: JournalEntry) -> list[dict[str, object]]:
-    """The journal_lines rows of an entry build_entry made (their ids are the database's)."""
-    return [{"entry_id": entry.id, "account_id": line.account_id, "position": line.position,
-             "amount_cents": line.amount_cents} for line in entry.lines]
+                         reason=suggestion.reason[:300], proposed_at=now,
+                         lines=(ProposedLine(bank, 1, txn.amount_cents),
+                                ProposedLine(suggestion.account, 2, -txn.amount_cents)))
 
 
 def replace_proposals(txn_ids: list[str], requested: list[str]) -> None:
@@ -139,20 +169,23 @@ def replace_proposals(txn_ids: list[str], requested: list[str]) -> None:
         raise Conflict("ALREADY_POSTED", "Some transactions were posted meanwhile.", ids=requested)
 
 
-def propose_entries(tenant_id: str, txn_ids: list[str]) -> list[tuple[str, JournalEntry]]:
+def propose_entries(tenant_id: str, txn_ids: list[str]) -> list[tuple[str, ProposedEntry]]:
     """Propose (or re-propose) one entry per transaction, however many of the ids name it; 409 ALREADY_POSTED
     if any is posted already. Returns (the first id that named the transaction, its entry) in request order."""
     ids = check_ids(txn_ids, "txn_ids")
     resolved = resolve_transactions(tenant_id, ids)
     txns = list(resolved.values())
-    refuse_archived({t.company_id for t in txns})
+    # Active companies' charts only: a company without one here is archived, and refuse_archived says so.
+    charts = charts_for({t.company_id for t in txns}, active_only=True)
+    missing = {company_id for company_id, chart in charts.items() if not chart}
+    if missing:
+        refuse_archived(missing)
     earlier = dict(db.session.execute(_EARLIER, {"txn_ids": [t.id for t in txns]}).all())
     posted = [requested for requested, t in resolved.items() if earlier.get(t.id) == "posted"]
     if posted:
         raise Conflict("ALREADY_POSTED", "Some transactions are posted already.", ids=posted)
     if earlier:
         replace_proposals(list(earlier), ids)
-    charts = charts_for({t.company_id for t in txns})
     history = posted_history(txns)
     # One entry per transaction, under the first id that named it (["txn_2", "<our id of txn_2>"] is one).
     first_named: dict[str, tuple[str, Transaction]] = {}
@@ -164,9 +197,9 @@ def propose_entries(tenant_id: str, txn_ids: list[str]) -> list[tuple[str, Journ
         chart = charts[txn.company_id]
         out.append((requested, build_entry(txn, suggest(txn, history, chart), chart[BANK], now)))
     try:
-        db.session.execute(_INSERT_ENTRIES, [entry_row(entry) for _, entry in out])
-        db.session.execute(_INSERT_LINES, [row for _, entry in out for row in line_rows(entry)])
-        commit_keeping_loaded()  # the answer is the entries just built: account, transaction and lines attached
+        db.session.execute(_INSERT_ENTRIES, [entry.row() for _, entry in out])
+        db.session.execute(_INSERT_LINES, [row for _, entry in out for row in entry.line_rows()])
+        commit_keeping_loaded()  # the answer is the entries just built, with their transactions as loaded
     except IntegrityError as exc:  # another request proposed the same transaction at the same moment
         db.session.rollback()
         raise Conflict("PROPOSAL_CONFLICT", "These transactions were being proposed at the same time; retry.",
