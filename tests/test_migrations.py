@@ -151,7 +151,7 @@ def test_the_posting_history_backfill_counts_what_posting_counted_and_what_the_l
         assert client.post("/api/post/commit", json={"je_ids": je_ids[2:-1]}, headers=auth).status_code == 200
         kept = counters(db)
         db.session.remove()
-        downgrade(revision="0009")
+        downgrade(revision="0013")  # the revision before 0012
         assert "posting_history" not in inspect(db.engine).get_table_names()
         upgrade()
         backfilled = counters(db)

@@ -1,7 +1,7 @@
 """posting_history: per company, counterparty key or description pattern, and account, how many posted entries.
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0013
 Create Date: 2026-11-30 13:40:00
 
 The proposer read its history by joining every transaction with the same key to its entry on each
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0012'
-down_revision = '0009'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
