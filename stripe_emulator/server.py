@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import logging
+import socket
+import sys
 import threading
 from typing import Any, Iterable
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.exceptions import InternalServerError
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wsgi import LimitedStream
 
 from .app import create_app
 from .billing.clock_runner import RealTimeTicker
@@ -13,6 +17,82 @@ from .config import EmulatorConfig
 from .core import Emulator
 
 log = logging.getLogger(__name__)
+
+
+IDLE_SECONDS = 30.0  # a kept-alive connection nobody uses is closed (and its thread ends) after this
+
+
+class KeepAliveHandler(WSGIRequestHandler):
+    """werkzeug's request handler, but answering further requests on the same connection, as Stripe does.
+
+    werkzeug closes every connection after one answer, because it cannot tell where an unread request
+    body ends; a client (stripe-python keeps one session per thread) then pays a new TCP connection and
+    a new server thread per API call. Here the body is bounded by its Content-Length and whatever the
+    app left unread is discarded before the next request; the answer is buffered and sent with its
+    Content-Length. A chunked request body or `Connection: close` (and HTTP/1.0) still close it.
+    """
+
+    protocol_version = "HTTP/1.1"
+    timeout = IDLE_SECONDS
+    disable_nagle_algorithm = True  # headers and body go out as two writes: no delayed-ACK wait between them
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.open_connections.add(self.connection)  # type: ignore[attr-defined]
+
+    def finish(self) -> None:
+        self.server.open_connections.discard(self.connection)  # type: ignore[attr-defined]
+        super().finish()
+
+    def run_wsgi(self) -> None:
+        length = self.headers.get("Content-Length", "0").strip()
+        if "Transfer-Encoding" in self.headers or not length.isdigit():
+            self.close_connection = True
+            super().run_wsgi()  # werkzeug's own path, which closes the connection afterwards
+            return
+        if self.headers.get("Expect", "").lower().strip(" \t") == "100-continue":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        self.environ = environ = self.make_environ()
+        body = LimitedStream(self.rfile, int(length))
+        environ["wsgi.input"] = body
+        try:
+            status, headers, content = _run_app(self.server.app, environ)
+        except Exception:  # the app raised instead of answering: a 500, as werkzeug does
+            self.server.log("error", "Error on request", exc_info=sys.exc_info())  # type: ignore[attr-defined]
+            status, headers, content = _run_app(InternalServerError(), environ)
+        body.exhaust()  # the next request starts right after this one's body
+        code, _, reason = status.partition(" ")
+        self.send_response(int(code), reason)
+        names = set()
+        for key, value in headers:
+            self.send_header(key, value)
+            names.add(key.lower())
+        if "content-length" not in names and not (int(code) < 200 or int(code) in (204, 304)):
+            self.send_header("Content-Length", str(len(content)))
+        if self.close_connection:  # the client asked (Connection: close, or HTTP/1.0): say so, then close
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(content)
+        self.wfile.flush()
+
+
+def _run_app(app: Any, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+    """Call a WSGI app and collect its whole answer."""
+    started: list[Any] = []
+    chunks: list[bytes] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        started[:] = [status, headers]
+        return chunks.append
+
+    result = app(environ, start_response)
+    try:
+        chunks.extend(result)
+    finally:
+        if hasattr(result, "close"):
+            result.close()
+    return started[0], started[1], b"".join(chunks)
 
 
 class EmulatorServer:
@@ -47,7 +127,9 @@ class EmulatorServer:
     def start(self) -> "EmulatorServer":
         """Bind, then serve in a daemon thread; returns self."""
         self.emulator = Emulator(self.config)
-        self._server = make_server(self.host, self.port, create_app(self.emulator), threaded=True)
+        self._server = make_server(self.host, self.port, create_app(self.emulator), threaded=True,
+                                   request_handler=KeepAliveHandler)
+        self._server.open_connections = set()  # type: ignore[attr-defined]
         self.emulator.start()
         self._ticker = RealTimeTicker(self.emulator)
         self._ticker.start()
@@ -83,6 +165,11 @@ class EmulatorServer:
             self._ticker = None
         if self._server is not None:
             self._server.shutdown()
+            for conn in list(self._server.open_connections):  # type: ignore[attr-defined]
+                try:  # kept-alive connections end with the server, not IDLE_SECONDS later
+                    conn.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
             self._server.server_close()
             self._server = None
         if self._thread is not None:

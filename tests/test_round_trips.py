@@ -104,3 +104,35 @@ def test_an_ignored_webhook_event_is_stored_in_one_insert_and_one_commit(client,
                         headers={"Stripe-Signature": signature_header(payload, SECRET),
                                  "Content-Type": "application/json"})
     assert again.status_code == 200 and again.get_json()["outcome"] == "duplicate"
+
+
+def test_an_applied_subscription_event_locks_and_loads_the_entitlement_in_one_statement(
+        client, api_client, db, monkeypatch):
+    """After its INSERT + COMMIT: one UPDATE … RETURNING locks the tenant named in the subscription's metadata
+    and loads its row (no SELECT before or after the lock), then the event's writes and one COMMIT."""
+    from webapp.billing.catalog import SELLABLE_KEYS
+    from webapp.billing.stripe_gateway import StripeGateway
+
+    client.application.extensions["stripe_price_ids"] = {key: f"price_{key}" for key in SELLABLE_KEYS}
+    sub = {"id": "sub_rt", "object": "subscription", "customer": "cus_rt", "status": "active",
+           "metadata": {"tenant_id": api_client.tenant_id}, "cancel_at_period_end": False, "trial_end": None,
+           "items": {"data": [{"price": {"id": "price_pro"}, "quantity": 1,
+                               "current_period_end": int(time.time()) + 86400}]}}
+    monkeypatch.setattr(StripeGateway, "retrieve_subscription", lambda self, sub_id: sub)  # Stripe's answer
+
+    def deliver(event_id: str) -> Any:
+        payload = json.dumps({"id": event_id, "object": "event", "type": "customer.subscription.updated",
+                              "created": int(time.time()), "data": {"object": sub}}).encode()
+        return client.post("/api/billing/webhook", data=payload,
+                           headers={"Stripe-Signature": signature_header(payload, SECRET),
+                                    "Content-Type": "application/json"})
+
+    assert deliver("evt_rt_sub_1").get_json()["outcome"] == "applied"  # free → pro: the changes are audited
+    with sent(db) as seen:
+        resp = deliver("evt_rt_sub_2")  # the same state again: nothing changes but the read's time
+    assert resp.status_code == 200 and resp.get_json()["outcome"] == "applied"
+    assert seen == ["INSERT billing_events", "COMMIT", "UPDATE entitlements", "UPDATE billing_notices",
+                    "UPDATE billing_previews", "UPDATE entitlements", "UPDATE billing_events", "COMMIT"]
+    db.session.expire_all()
+    from webapp.models import Entitlement
+    assert db.session.get(Entitlement, api_client.tenant_id).plan == "pro"

@@ -176,3 +176,20 @@ def test_replay_picks_up_an_event_whose_worker_died_mid_way(billing, db):
     assert "evt_orphan" in result.output and "ignored" in result.output
     db.session.expire_all()
     assert db.session.get(BillingEvent, row.id).processed
+
+
+def test_the_gateway_reads_a_subscription_as_the_plain_json_a_webhook_carries(billing, tenant):
+    """retrieve_subscription skips the library's objects: the same dicts, card expanded, as the API's JSON."""
+    subscribe(billing, tenant)
+    sub_id = billing.entitlement(tenant.tenant_id).stripe_subscription_id
+    with billing.app.app_context():
+        gw = stripe_gateway.gateway()
+        read = gw.retrieve_subscription(sub_id)
+        listed = gw.list_subscriptions(read["customer"])
+        missing = gw.retrieve_subscription("sub_nope")
+    library = billing.stripe.v1.subscriptions.retrieve(sub_id, {"expand": ["default_payment_method"]})
+    assert read == json.loads(str(library))
+    assert not any(hasattr(obj, "to_dict") for obj in (read, read["items"]["data"][0], read["default_payment_method"]))
+    assert isinstance(read["default_payment_method"], dict) and read["default_payment_method"]["card"]["last4"]
+    assert [s["id"] for s in listed] == [sub_id] and not hasattr(listed[0], "to_dict")
+    assert missing is None

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from webapp import clock
 from webapp.billing import audit, catalog, copies, notices, services, stripe_gateway
@@ -110,14 +110,17 @@ def sync_from_stripe(sub_id: str | None, *, actor: str, hints: dict[str, str | N
     # The subscription ended: the customer's other live one (if any) is adopted, so read it now too.
     other_live = (live_subscription_of(_id(fresh.get("customer")), other_than=fresh.get("id"))
                   if fresh is not None and not _is_live(str(fresh.get("status"))) else None)
-    ent = (entitlement_for_subscription(sub) if sub is not None else None) or find_entitlement(
-        hints.get("tenant_id"), hints.get("customer_id"), sub_id)
-    if ent is None:
-        if sub is not None:  # a known failure: the event stays failed (NO_TENANT) until a tenant is linked
-            raise NoTenantForSubscription(sub.get("id"), _id(sub.get("customer")))
-        return SyncResult(None, {})
-    services.lock_entitlement(ent.tenant_id)
-    db.session.refresh(ent)  # the row as the lock holds it, not as read before the lock
+    named = (sub.get("metadata") or {}).get("tenant_id") if sub is not None else None
+    ent = _lock_and_load(named) if isinstance(named, str) and named else None
+    if ent is None:  # no tenant named, or none by that id: found by the stored Stripe ids, then locked
+        ent = (entitlement_for_subscription(sub) if sub is not None else None) or find_entitlement(
+            hints.get("tenant_id"), hints.get("customer_id"), sub_id)
+        if ent is None:
+            if sub is not None:  # a known failure: the event stays failed (NO_TENANT) until a tenant is linked
+                raise NoTenantForSubscription(sub.get("id"), _id(sub.get("customer")))
+            return SyncResult(None, {})
+        services.lock_entitlement(ent.tenant_id)
+        db.session.refresh(ent)  # the row as the lock holds it, not as read before the lock
     if link_customer and hints.get("customer_id") and ent.stripe_customer_id is None:
         ent.stripe_customer_id = hints["customer_id"]
     if sub is None:
@@ -130,6 +133,15 @@ def sync_from_stripe(sub_id: str | None, *, actor: str, hints: dict[str, str | N
     if fresh is not None:
         ent.stripe_read_at = read_started
     return result
+
+
+def _lock_and_load(tenant_id: str) -> Entitlement | None:
+    """Lock the tenant's entitlement for this transaction and load it as the lock holds it, in one
+    statement (the no-op UPDATE of services.lock_entitlement, RETURNING the row); None if there is none."""
+    return db.session.scalars(
+        update(Entitlement).where(Entitlement.tenant_id == tenant_id).values(tenant_id=Entitlement.tenant_id)
+        .returning(Entitlement),
+        execution_options={"synchronize_session": False, "populate_existing": True}).one_or_none()
 
 
 def live_subscription_of(customer_id: str | None, other_than: str | None = None) -> dict[str, Any] | None:
