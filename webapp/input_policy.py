@@ -88,6 +88,18 @@ def _walk(value: Any, path: str, depth: int) -> Iterator[tuple[str, object]]:
             yield where or "body", node
 
 
+def nested_deeper_than(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether a parsed JSON value nests objects or arrays `limit` levels deep or more (iterative: any depth)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, (dict, list)):
+            if level >= limit:
+                return True
+            stack.extend((item, level + 1) for item in (node.values() if isinstance(node, dict) else node))
+    return False
+
+
 def load_json(raw: bytes) -> Any:
     """Parse a JSON body under the policy: valid JSON, at most MAX_JSON_DEPTH deep, storable strings only."""
     try:

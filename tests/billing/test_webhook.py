@@ -139,6 +139,16 @@ def test_a_signed_event_with_impossible_fields_is_400_and_stores_nothing(billing
     assert count_events(db) == 0
 
 
+@pytest.mark.parametrize("depth", [40, 100_000])  # past our limit; past the interpreter's recursion limit
+def test_a_signed_event_nested_too_deeply_is_400_and_stores_nothing(billing, db, depth):
+    event = json.dumps(make_event())
+    body = (event[:-1] + ', "extra": ' + "[" * depth + "]" * depth + "}").encode()
+    resp = post_event(billing.app.test_client(), body)
+    assert resp.status_code == 400 and resp.get_json()["code"] == "INVALID_EVENT"
+    assert "nests deeper than" in resp.get_json()["message"]
+    assert count_events(db) == 0
+
+
 def test_a_worker_whose_claim_expired_cannot_mark_the_event_done_a_second_time(billing, db, tenant):
     from datetime import timedelta
 

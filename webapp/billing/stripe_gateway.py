@@ -13,10 +13,12 @@ import stripe
 from flask import Flask, current_app
 
 from webapp.errors import BillingUnavailable, StripeRequestFailed, WebhookRejected
+from webapp.input_policy import MAX_JSON_DEPTH, nested_deeper_than
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_TOLERANCE_SECONDS = 300
+NESTED_TOO_DEEP = f"The event nests deeper than {MAX_JSON_DEPTH} levels."
 T = TypeVar("T")
 
 
@@ -217,8 +219,12 @@ class StripeGateway:
             raise WebhookRejected("BAD_SIGNATURE", "Signature check failed: the timestamp is in the future.")
         try:
             event = json.loads(raw)
+        except RecursionError as exc:  # past the interpreter's own limit: certainly past ours
+            raise WebhookRejected("INVALID_EVENT", NESTED_TOO_DEEP) from exc
         except (ValueError, UnicodeDecodeError) as exc:
             raise WebhookRejected("INVALID_EVENT", "The body is not JSON.") from exc
+        if nested_deeper_than(event):  # signed, but every later walk of it must stay bounded too
+            raise WebhookRejected("INVALID_EVENT", NESTED_TOO_DEEP)
         if not _is_event(event):
             raise WebhookRejected("INVALID_EVENT", "The body is not a Stripe event.")
         return event
