@@ -7,7 +7,7 @@ from typing import ParamSpec, TypeVar
 
 from flask import current_app
 
-from webapp.auth.guards import api_user
+from webapp.auth.guards import api_tenant_id
 from webapp.metering.gate import Action, admit
 from webapp.payloads import json_object
 
@@ -38,7 +38,7 @@ def metered(action: Action, items: str,
             if current_app.config["GATE_ENABLED"]:
                 ids = json_object().get(items)
                 if isinstance(ids, list) and ids and all(isinstance(i, str) for i in ids):
-                    admit_ids(api_user().tenant_id, action, ids, distinct)
+                    admit_ids(api_tenant_id(), action, ids, distinct)
             return view(*args, **kwargs)
 
         return wrapped
