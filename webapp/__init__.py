@@ -123,5 +123,8 @@ def register_template_helpers(app: Flask) -> None:
 
     @app.after_request
     def vary_on_htmx(response: Response) -> Response:
-        response.vary.add("HX-Request")
+        if "Vary" in response.headers:
+            response.vary.add("HX-Request")
+        else:  # the common case, without parsing and re-serialising a header set
+            response.headers["Vary"] = "HX-Request"
         return response
