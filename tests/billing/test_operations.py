@@ -138,6 +138,49 @@ def test_reconcile_fixes_drift_from_stripe_and_prints_it(billing, tenant, db):
     assert "in sync" in again.output
 
 
+def test_reconcile_reads_tenants_a_batch_at_a_time_and_streams_a_report_for_each(billing, tenant, db,
+                                                                                   monkeypatch):
+    from sqlalchemy import event
+
+    from tests.billing.conftest import signup_over_http
+    from webapp.billing import operations
+
+    subscribe(billing, tenant, "pro")
+    others = [signup_over_http(billing.url, f"batch{i}@example.com") for i in range(4)]
+    for other in others:  # billing customers with no subscription: reported, never skipped
+        customer = billing.stripe.v1.customers.create({"email": other.email})
+        billing.entitlement(other.tenant_id).stripe_customer_id = customer.id
+        db.session.commit()
+    monkeypatch.setattr(operations, "RECONCILE_BATCH", 2)
+    id_reads: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().startswith("SELECT entitlements.tenant_id") and "LIMIT" in statement:
+            id_reads.append(statement)
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        result = billing.app.test_cli_runner().invoke(args=["billing", "reconcile", "--json"])
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert result.exit_code == 0, result.output
+    reports = json.loads(result.output)
+    assert result.output == json.dumps(reports, indent=2, ensure_ascii=False) + "\n"  # emit's exact text
+    assert sorted(r["tenant_id"] for r in reports) == sorted([tenant.tenant_id] + [o.tenant_id for o in others])
+    assert [r["outcome"] for r in reports if r["tenant_id"] != tenant.tenant_id] == ["no subscription"] * 4
+    assert len(id_reads) == 3  # 5 billed tenants, 2 ids a read: the reads stay small however many there are
+    human = billing.app.test_cli_runner().invoke(args=["billing", "reconcile"])
+    assert human.exit_code == 0 and human.output.splitlines()[-1] == "5 item(s); 0 with changes"
+
+
+def test_reconcile_with_no_billing_customers_says_nothing_to_do(billing):
+    result = billing.app.test_cli_runner().invoke(args=["billing", "reconcile"])
+    assert result.exit_code == 0 and result.output == "Nothing to do.\n"
+    as_json = billing.app.test_cli_runner().invoke(args=["billing", "reconcile", "--json"])
+    assert as_json.exit_code == 0 and json.loads(as_json.output) == []
+
+
 def make_past_due(billing, tenant, db) -> None:
     ent = billing.entitlement(tenant.tenant_id)
     ent.plan, ent.tx_cap, ent.active, ent.subscription_status = "starter", 300, False, "past_due"

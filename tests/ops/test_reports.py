@@ -74,10 +74,37 @@ def test_failed_payments_are_counted_per_utc_day_of_stripes_failure_time(app, no
         store_event(NOW - timedelta(hours=hours), type_="invoice.payment_failed")
     store_event(NOW, type_="invoice.payment_failed", stripe_created=datetime(2025, 2, 25, 8, tzinfo=UTC))
     store_event(datetime(2025, 2, 20, tzinfo=UTC), type_="invoice.payment_failed")   # 18 days ago
+    # Received by a clock running behind Stripe's, before the window began: still Stripe's day.
+    store_event(datetime(2025, 2, 24, 22, tzinfo=UTC), type_="invoice.payment_failed",
+                stripe_created=datetime(2025, 2, 25, 0, 30, tzinfo=UTC))
     store_event(NOW, type_="invoice.paid")
     days = reports.failed_payments(14, NOW)
     assert len(days) == 14 and days[0].day == date(2025, 2, 25) and days[-1].day == date(2025, 3, 10)
-    assert {d.day: d.count for d in days if d.count} == {date(2025, 3, 10): 3, date(2025, 2, 25): 1}
+    assert {d.day: d.count for d in days if d.count} == {date(2025, 3, 10): 3, date(2025, 2, 25): 2}
+
+
+def test_report_queries_read_indexes_not_whole_tables_on_sqlite(app, backend):
+    if backend != "sqlite":
+        pytest.skip("SQLite's plan is deterministic on an empty table; PostgreSQL's planner picks by size")
+    statements: list[tuple[str, object]] = []
+
+    def grab(conn, cursor, statement, parameters, context, executemany):
+        statements.append((statement, parameters))
+
+    from sqlalchemy import event
+    event.listen(db.engine, "before_cursor_execute", grab)
+    try:
+        reports.failed_payments(14, NOW), reports.usage_by_plan(3, NOW), reports.unprocessed_count()
+        reports.events_needing_attention(now=NOW)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", grab)
+    with db.engine.connect() as conn:
+        plans = [" / ".join(row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + st, params))
+                 for st, params in statements if st.lstrip().startswith("SELECT")]
+    assert plans and all("SCAN billing_events " not in p or "USING INDEX" in p for p in plans), plans
+    assert not any(p.startswith("SCAN usage_monthly") for p in plans), plans
+    assert any("ix_billing_events_unprocessed" in p for p in plans), plans
+    assert any("ix_usage_monthly_year_month" in p for p in plans), plans
 
 
 def test_events_needing_attention_lists_unprocessed_ones_oldest_first_with_their_error(app, now):

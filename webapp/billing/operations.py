@@ -5,6 +5,7 @@ import getpass
 import json
 import logging
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,22 +49,20 @@ def change_text(changes: dict[str, tuple[Any, Any]], verb: str) -> str:
 DRY_RUN_OUTCOMES = {"drift fixed": "drift found", "applied": "would apply"}
 
 
-def describe(reports: list[Report], dry_run: bool) -> list[str]:
-    """Human lines for a list of reports."""
-    if not reports:
-        return ["Nothing to do."]
-    lines = []
+def describe(reports: Iterable[Report], dry_run: bool) -> Iterator[str]:
+    """Human lines for reports, one as each arrives, then the count (reports may be a stream)."""
     verb = "would change" if dry_run else "changed"
+    count = changed = 0
     for r in reports:
+        count += 1
+        changed += bool(r.changes)
         outcome = DRY_RUN_OUTCOMES.get(r.outcome, r.outcome) if dry_run else r.outcome
         head = f"{r.subject} tenant={r.tenant_id or '-'} {outcome}"
-        if r.error:
-            lines.append(f"{head} ERROR {r.error}")
-        else:
-            lines.append(head + change_text(r.changes, verb))
-    lines.append(f"{len(reports)} item(s); {sum(1 for r in reports if r.changes)} with changes"
-                 + (" (dry run: nothing saved)" if dry_run else ""))
-    return lines
+        yield f"{head} ERROR {r.error}" if r.error else head + change_text(r.changes, verb)
+    if not count:
+        yield "Nothing to do."
+        return
+    yield f"{count} item(s); {changed} with changes" + (" (dry run: nothing saved)" if dry_run else "")
 
 
 @dataclass
@@ -158,23 +157,46 @@ def describe_replay(results: list[ReplayResult], dry_run: bool) -> list[str]:
     return lines
 
 
+RECONCILE_BATCH = 500  # tenant ids read at a time
+
+
 def reconcile(tenant_id: str | None = None, dry_run: bool = False, actor: str = "flask billing reconcile",
-              reason: str | None = None) -> list[Report]:
+              reason: str | None = None) -> Iterator[Report]:
     """Re-read each billing customer's subscription from Stripe and apply it, reporting the drift.
 
     The subscription is the linked one, or — when none is linked or it has ended — the customer's
     newest live one, so an entitlement whose webhooks were all lost is found and fixed too.
+
+    An unknown tenant is refused at once (NotFound); otherwise the reports come as a stream, one per
+    tenant as it is done, and the tenants are read RECONCILE_BATCH ids at a time (keyset on the id),
+    so nothing held in memory grows with the number of tenants.
     """
-    stmt = select(Entitlement).where(Entitlement.stripe_customer_id.is_not(None)).order_by(Entitlement.tenant_id)
-    if tenant_id:
-        if db.session.get(Entitlement, tenant_id) is None:
-            raise NotFound(f"No tenant {tenant_id}.", ids=[tenant_id])
-        stmt = select(Entitlement).where(Entitlement.tenant_id == tenant_id)
-    reports = []
+    if tenant_id and db.session.get(Entitlement, tenant_id) is None:
+        raise NotFound(f"No tenant {tenant_id}.", ids=[tenant_id])
+    return _reconcile_each(iter([tenant_id]) if tenant_id else _billed_tenants(), dry_run, actor, reason)
+
+
+def _billed_tenants() -> Iterator[str]:
+    """The ids of tenants with a Stripe customer, in order, a batch at a time."""
+    after = ""
+    while True:
+        ids = list(db.session.scalars(
+            select(Entitlement.tenant_id).where(Entitlement.stripe_customer_id.is_not(None),
+                                                Entitlement.tenant_id > after)
+            .order_by(Entitlement.tenant_id).limit(RECONCILE_BATCH)))
+        db.session.commit()  # end the read: each tenant's work has its own short transactions
+        yield from ids
+        if len(ids) < RECONCILE_BATCH:
+            return
+        after = ids[-1]
+
+
+def _reconcile_each(tenant_ids: Iterator[str], dry_run: bool, actor: str, reason: str | None) -> Iterator[Report]:
     with audit.reason(reason):
-        for ent in list(db.session.scalars(stmt)):
-            reports.append(_reconcile_one(ent, actor, dry_run))
-    return reports
+        for tenant_id in tenant_ids:
+            ent = db.session.get(Entitlement, tenant_id)
+            if ent is not None:  # a tenant deleted since its id was read has nothing to reconcile
+                yield _reconcile_one(ent, actor, dry_run)
 
 
 def _reconcile_one(ent: Entitlement, actor: str, dry_run: bool) -> Report:

@@ -13,7 +13,8 @@ class UsageMonthly(Base):
     """Per tenant and UTC month: transactions analysed (proposed) and posted (committed)."""
 
     __tablename__ = "usage_monthly"
-    __table_args__ = (CheckConstraint("tx_posted >= 0 AND tx_analyzed >= 0", name="usage_nonnegative"),)
+    __table_args__ = (CheckConstraint("tx_posted >= 0 AND tx_analyzed >= 0", name="usage_nonnegative"),
+                      Index("ix_usage_monthly_year_month", "year_month"))  # reports by month, across tenants
 
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
     year_month: Mapped[str] = mapped_column(String(7), primary_key=True)  # "2025-11"

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+import textwrap
+from collections.abc import Callable, Iterator
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -56,6 +57,21 @@ def emit(payload: Any, as_json: bool, lines: Callable[[Any], list[str]]) -> None
         return
     for line in lines(payload):
         click.echo(line)
+
+
+def emit_stream(items: Iterator[T], as_json: bool, to_json: Callable[[T], Any],
+                lines: Callable[[Iterator[T]], Iterator[str]]) -> None:
+    """Like emit, but printing each item as it comes: the JSON array (same text as emit's) or the lines."""
+    if not as_json:
+        for line in lines(items):
+            click.echo(line)
+        return
+    first = True
+    for item in items:
+        click.echo(("[\n" if first else ",\n") + textwrap.indent(json.dumps(to_json(item), indent=2,
+                                                                            ensure_ascii=False), "  "), nl=False)
+        first = False
+    click.echo("[]" if first else "\n]")
 
 
 @click.command("show")
@@ -162,10 +178,12 @@ def replay_command(event_id: str | None, failed: bool, dry_run: bool, reason: st
 def reconcile_command(tenant: str | None, dry_run: bool, reason: str | None, actor: str | None,
                       as_json: bool) -> None:
     """Re-read subscriptions from Stripe (every tenant's, or TENANT's), fix drift and print it."""
-    reports = attempt(lambda: operations.reconcile(tenant_id=support.find_tenant(tenant).id if tenant else None,
-                                                   dry_run=dry_run, actor=f"{who(actor)} (flask billing reconcile)",
-                                                   reason=reason))
-    emit([r.as_json() for r in reports], as_json, lambda _: operations.describe(reports, dry_run))
+    def run() -> None:  # the reports stream: each is printed as its tenant is done
+        reports = operations.reconcile(tenant_id=support.find_tenant(tenant).id if tenant else None,
+                                       dry_run=dry_run, actor=f"{who(actor)} (flask billing reconcile)", reason=reason)
+        emit_stream(reports, as_json, lambda r: r.as_json(), lambda rs: operations.describe(rs, dry_run))
+
+    attempt(run)
 
 
 @click.command("reset")
