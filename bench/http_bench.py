@@ -351,7 +351,7 @@ def cap_check(app: Flask, seeder: Seeder, url: str, clients: int) -> tuple[int, 
 
 
 def measure(backend: str, url: str, emulator_url: str, workdir: Path, duration: float, rounds: int,
-            servers: list[str]) -> list[ConfigResult]:
+            servers: list[str], paths: tuple[str, ...] = PATHS, cap: bool = True) -> list[ConfigResult]:
     """Both servers on one database: seed, then alternate floor and product blocks; then the cap check."""
     app = create_app(TestConfig(database_url=url, STRIPE_SECRET_KEY=KEY, STRIPE_API_BASE=emulator_url,
                                 STRIPE_WEBHOOK_SECRET=SECRET, STRIPE_PRODUCTS_FILE=None, LOG_LEVEL="WARNING"))
@@ -375,17 +375,17 @@ def measure(backend: str, url: str, emulator_url: str, workdir: Path, duration: 
         with gunicorn("product_wsgi:create_product_app()", free_port(), server, env, workdir / "product.err") as product, \
                 gunicorn("floor_app:create_floor_app()", free_port(), server, env, workdir / "floor.err") as floor:
             floor_lines = ["\t{}"] * (THREADS * 4)
-            paths = {"commit": "/api/post/commit", "propose": "/api/post/propose",
-                     "webhook_stored": "/api/billing/webhook", "webhook_applied": "/api/billing/webhook"}
-            for path in PATHS:  # warm-up: every worker has served every path before the clock runs
-                run_wrk(product + paths[path], work.lines(path), workdir, 1, token=poster.token)
+            urls = {"commit": "/api/post/commit", "propose": "/api/post/propose",
+                    "webhook_stored": "/api/billing/webhook", "webhook_applied": "/api/billing/webhook"}
+            for path in paths:  # warm-up: every worker has served every path before the clock runs
+                run_wrk(product + urls[path], work.lines(path), workdir, 1, token=poster.token)
             run_wrk(floor + "/floor", floor_lines, workdir, 1)
             for _ in range(rounds):
                 before = run_wrk(floor + "/floor", floor_lines, workdir, duration).rps
                 result.floor.append(before)
-                for path in PATHS:
+                for path in paths:
                     lines = work.lines(path)
-                    block = run_wrk(product + paths[path], lines, workdir, duration, token=poster.token)
+                    block = run_wrk(product + urls[path], lines, workdir, duration, token=poster.token)
                     work.used(path, block)
                     after = run_wrk(floor + "/floor", floor_lines, workdir, duration).rps
                     result.floor.append(after)
@@ -395,7 +395,7 @@ def measure(backend: str, url: str, emulator_url: str, workdir: Path, duration: 
                     else:
                         print(f"    invalid {path} block: {block}", file=sys.stderr)
                     before = after
-            for clients in CAP_CLIENTS:
+            for clients in CAP_CLIENTS if cap else ():
                 result.caps[clients] = cap_check(app, seeder, product + "/api/post/commit", clients)
         results.append(result)
     with app.app_context():
@@ -427,17 +427,27 @@ def report(results: list[ConfigResult], duration: float, rounds: int, seconds: f
         "the rounds (min–max). Every request is fresh work: an entry never committed, a transaction never proposed, "
         "an event never seen; the firm tenant's cap is raised so the gate counts every commit but never refuses.", "",
         "| path | " + " | ".join(columns) + " |", "|---|" + "---|" * len(results)]
-    for path in PATHS:
+    measured = [p for p in PATHS if results[0].product[p]]
+    for path in measured:
         lines.append(f"| {PATH_NAMES[path]} | " + " | ".join(cell(r.ratios[path]) for r in results) + " |")
     lines += ["", "Requests per second (median of the rounds):", "",
               "| | " + " | ".join(columns) + " |", "|---|" + "---|" * len(results)]
     lines.append("| floor | " + " | ".join(f"{statistics.median(r.floor):,.0f}" for r in results) + " |")
-    for path in PATHS:
+    for path in measured:
         lines.append(f"| {PATH_NAMES[path]} | " + " | ".join(
             f"{statistics.median([b.rps for b in r.product[path]]):,.0f}" for r in results) + " |")
-    lines += ["", "Cap check: a starter tenant (cap 300 a month) with 400 proposed entries, each committed by its own "
-              "request from 32 or 50 concurrent HTTP clients (threads, every answer awaited; past the cap: 402):", "",
-              "| clients | " + " | ".join(columns) + " |", "|---|" + "---|" * len(results)]
+    if results[0].caps:
+        lines += cap_table(results, columns)
+    lines += ["", "Targets (issue 15): commit ≥ 0.35 of the floor, propose ≥ 0.25, webhook stored ≥ 0.5, webhook "
+              "applied ≥ 0.3, on both databases; 0 grants over the cap.", END]
+    return "\n".join(lines) + "\n"
+
+
+def cap_table(results: list[ConfigResult], columns: list[str]) -> list[str]:
+    """The cap check's lines: what each backend and server granted, posted and counted."""
+    lines = ["", "Cap check: a starter tenant (cap 300 a month) with 400 proposed entries, each committed by its own "
+             "request from 32 or 50 concurrent HTTP clients (threads, every answer awaited; past the cap: 402):", "",
+             "| clients | " + " | ".join(columns) + " |", "|---|" + "---|" * len(results)]
     for clients in CAP_CLIENTS:
         cells = []
         for r in results:
@@ -445,9 +455,7 @@ def report(results: list[ConfigResult], duration: float, rounds: int, seconds: f
             verdict = "exact" if ok == posted == counter == STARTER.tx_cap else "**WRONG**"
             cells.append(f"{ok} granted, {posted} posted, counter {counter}: {verdict}")
         lines.append(f"| {clients} | " + " | ".join(cells) + " |")
-    lines += ["", "Targets (issue 15): commit ≥ 0.35 of the floor, propose ≥ 0.25, webhook stored ≥ 0.5, webhook "
-              "applied ≥ 0.3, on both databases; 0 grants over the cap.", END]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def main() -> int:
@@ -457,6 +465,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds per backend and server (median reported)")
     parser.add_argument("--servers", default="sync,gthread", help="gunicorn worker classes to measure")
     parser.add_argument("--backends", default="postgresql,sqlite", help="databases to measure")
+    parser.add_argument("--paths", default=",".join(PATHS), help="paths to measure (a subset implies --no-write)")
+    parser.add_argument("--no-cap", action="store_true", help="skip the cap check (implies --no-write)")
     parser.add_argument("--no-write", action="store_true", help="print the tables, leave bench/results.md alone")
     parser.add_argument("--keep", metavar="DIR", help="keep the SQLite file, request files and server logs in DIR")
     args = parser.parse_args()
@@ -465,6 +475,8 @@ def main() -> int:
         sys.exit("wrk is not installed (apt-get install wrk)")
     began, load = time.perf_counter(), "/".join(f"{x:.1f}" for x in os.getloadavg())
     servers = args.servers.split(",")
+    paths = tuple(p for p in PATHS if p in args.paths.split(","))
+    partial = paths != PATHS or args.no_cap  # results.md keeps only whole runs
     results: list[ConfigResult] = []
     with tempfile.TemporaryDirectory() as scratch, EmulatorServer(port=0) as emulator:
         tmp = args.keep or scratch
@@ -479,12 +491,13 @@ def main() -> int:
         try:
             for name, url in backends:
                 print(f"measuring {name} ...", file=sys.stderr)
-                results += measure(name, url, emulator.url, Path(tmp), args.duration, args.rounds, servers)
+                results += measure(name, url, emulator.url, Path(tmp), args.duration, args.rounds, servers, paths,
+                                   not args.no_cap)
         finally:
             if any(name == "PostgreSQL" for name, _ in backends):
                 drop_pg_schema(PG_SCHEMA)
     section = report(results, args.duration, args.rounds, time.perf_counter() - began, load)
-    if not args.no_write:
+    if not (args.no_write or partial):
         write_section(START, END, section)
     print(section)
     return 0

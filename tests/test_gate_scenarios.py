@@ -223,3 +223,36 @@ def test_runbook_curl_bodies_without_a_json_content_type_propose_and_commit(api_
     committed = api_client.post("/api/post/commit", data=f'{{"je_ids":["{je}"]}}', headers=form)
     assert committed.status_code == 200, committed.get_json()
     assert usage_row(api_client.tenant_id, "2025-01").tx_posted == 1
+
+
+def test_past_the_free_cap_an_unknown_transaction_is_404_and_counts_nothing(api_client, clock):
+    clock.set(MID_MARCH)
+    txn_ids = import_txns(api_client, FREE_DAILY_ANALYZE_LIMIT + 1)
+    assert api_client.post("/api/post/propose", json={"txn_ids": txn_ids[:FREE_DAILY_ANALYZE_LIMIT]}).status_code == 200
+    unknown = api_client.post("/api/post/propose", json={"txn_ids": ["no-such-txn"]})
+    assert unknown.status_code == 404 and unknown.get_json()["ids"] == ["no-such-txn"]  # the ids are checked first
+    over = api_client.post("/api/post/propose", json={"txn_ids": [txn_ids[-1]]})
+    assert over.status_code == 429 and over.get_json()["used"] == FREE_DAILY_ANALYZE_LIMIT
+    assert daily_analyzed(api_client.tenant_id, MID_MARCH.date()) == FREE_DAILY_ANALYZE_LIMIT
+    assert usage_row(api_client.tenant_id, "2025-03").tx_analyzed == FREE_DAILY_ANALYZE_LIMIT
+
+
+def test_the_plan_refuses_a_free_tier_commit_before_any_work_even_for_an_unknown_entry(api_client, clock):
+    resp = api_client.post("/api/post/commit", json={"je_ids": ["je_nope"]})
+    assert resp.status_code == 402 and resp.get_json()["code"] == "SUBSCRIPTION_REQUIRED"
+
+
+def test_metered_work_that_ends_without_being_counted_is_an_error_not_free_work(app, api_client, clock):
+    from webapp.metering.gate import Action
+    from webapp.metering.guards import reserved, settle_pending
+
+    set_plan(api_client.tenant_id, "firm")
+    with app.test_request_context():
+        with pytest.raises(RuntimeError, match="without settle_pending"):
+            with reserved(api_client.tenant_id, Action.COMMIT, ["je_1"]):
+                pass  # a service that forgot settle_pending()
+        with pytest.raises(KeyError):  # a failing block drops its charge: nothing is left to count later
+            with reserved(api_client.tenant_id, Action.COMMIT, ["je_1"]):
+                raise KeyError("the work failed")
+        settle_pending()  # nothing pending: counts nothing
+    assert usage_row(api_client.tenant_id, clock.now().strftime("%Y-%m")) is None

@@ -9,12 +9,15 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 
 from tests.conftest import drop_pg_schema, postgres_base_url, reset_pg_schema, with_search_path
+from tests.factories import set_plan
+from tests.test_posting_history import counters, ledger_counts
 from webapp import create_app
 from webapp.config import TestConfig
 from webapp.extensions import db
+from webapp.models import Tenant
 
 MIGRATION_SCHEMA = f"aibk_migrations_{os.getpid()}"
 
@@ -96,15 +99,20 @@ def test_migrations_and_create_all_leave_the_same_ledger_triggers(app, empty_dat
     assert downgraded == {}
 
 
+def signed_up(client, email: str) -> dict[str, str]:
+    """Sign up through the API of the migrated database; the new tenant's Bearer header."""
+    token = client.post("/api/auth/signup", json={"email": email, "password": "migrate-me-1",
+                                                   "full_name": "M"}).get_json()["token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
 def test_downgrading_and_upgrading_again_keeps_every_journal_line(empty_database_url):
     """0004 rebuilds journal_entries on SQLite; with foreign keys on, that DROP would cascade into the lines."""
     app = create_app(TestConfig(database_url=empty_database_url))
     with app.app_context():
         upgrade()
         client = app.test_client()
-        token = client.post("/api/auth/signup", json={"email": "m@example.com", "password": "migrate-me-1",
-                                                       "full_name": "M"}).get_json()["token"]
-        auth = {"Authorization": f"Bearer {token}"}
+        auth = signed_up(client, "m@example.com")
         rows = [{"id": f"t{i}", "date": "2025-01-02", "description": f"Staples {i}", "amount_cents": -100 - i}
                 for i in range(3)]
         assert client.post("/api/transactions", json={"transactions": rows}, headers=auth).status_code == 201
@@ -124,3 +132,33 @@ def test_downgrading_and_upgrading_again_keeps_every_journal_line(empty_database
             if conn.dialect.name == "sqlite":
                 assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1  # switched back on
         db.engine.dispose()
+
+
+def test_the_posting_history_backfill_counts_what_posting_counted_and_what_the_ledger_holds(empty_database_url):
+    """0012 backfills posting_history from the posted entries in one INSERT … SELECT: downgrading past it
+    and upgrading again must give back exactly the counters the app kept while posting."""
+    app = create_app(TestConfig(database_url=empty_database_url))
+    with app.app_context():
+        upgrade()
+        client = app.test_client()
+        auth = signed_up(client, "h@example.com")
+        rows = [{"id": f"t{i}", "date": "2025-01-02", "description": f"{name} order {i}", "amount_cents": -100 - i,
+                 **({"counterparty": name} if i % 3 else {})}
+                for i, name in enumerate(["Staples", "Staples", "Uber", "Staples", "Comcast", "Uber", "XQZ"])]
+        set_plan(db.session.scalars(select(Tenant.id)).one(), "firm")
+        assert client.post("/api/transactions", json={"transactions": rows}, headers=auth).status_code == 201
+        resp = client.post("/api/post/propose", json={"txn_ids": [r["id"] for r in rows]}, headers=auth)
+        je_ids = [e["je_id"] for e in resp.get_json()["data"]]
+        assert client.post("/api/post/commit", json={"je_ids": je_ids[:2]}, headers=auth).status_code == 200
+        assert client.post("/api/post/commit", json={"je_ids": je_ids[2:-1]}, headers=auth).status_code == 200
+        kept = counters(db)
+        db.session.remove()
+        downgrade(revision="0013")  # the revision before 0012
+        assert "posting_history" not in inspect(db.engine).get_table_names()
+        upgrade()
+        backfilled = counters(db)
+        aggregated = ledger_counts(db)
+        db.session.remove()
+        db.engine.dispose()
+    assert backfilled == kept == aggregated
+    assert sum(n for (_, kind, _, _), n in backfilled.items() if kind == "pattern") == len(rows) - 1

@@ -57,7 +57,8 @@ def warm(request: Callable[[], Any]) -> None:
     assert request().status_code == 200
 
 
-def test_a_warm_commit_is_one_read_of_the_token_two_gate_statements_and_no_read_after_commit(api_client, db):
+def test_a_warm_commit_is_one_read_of_the_token_two_gate_statements_counted_last_one_history_count_and_no_read_after_commit(
+        api_client, db):
     set_plan(api_client.tenant_id, "firm")
     je_ids = propose_all(api_client, import_txns(api_client, 2))
     warm(lambda: api_client.post("/api/post/commit", json={"je_ids": [je_ids[0]]}))
@@ -66,12 +67,14 @@ def test_a_warm_commit_is_one_read_of_the_token_two_gate_statements_and_no_read_
     assert resp.status_code == 200
     body = resp.get_json()["data"][0]
     assert body["status"] == "posted" and body["posted_at"] and len(body["lines"]) == 2
-    assert seen == ["SELECT api_tokens", "SELECT entitlements+entitlement_overrides", "UPDATE usage_monthly",
+    # The gate: its read first, its counting UPDATE last, so the usage row is locked only until the COMMIT.
+    assert seen == ["SELECT api_tokens", "SELECT entitlements+entitlement_overrides",
                     "SELECT journal_entries+accounts+companies+transactions+journal_lines", "UPDATE journal_entries",
-                    "COMMIT"]
+                    "INSERT posting_history", "UPDATE usage_monthly", "COMMIT"]
 
 
-def test_a_propose_answers_from_the_entries_it_wrote_without_reading_after_commit(api_client, db):
+def test_a_propose_reads_its_history_from_the_counters_writes_entry_and_lines_in_one_insert_each_counts_last_and_reads_nothing_after_commit(
+        api_client, db):
     set_plan(api_client.tenant_id, "firm")
     txns = import_txns(api_client, 2)
     warm(lambda: api_client.post("/api/post/propose", json={"txn_ids": [txns[0]]}))
@@ -81,7 +84,10 @@ def test_a_propose_answers_from_the_entries_it_wrote_without_reading_after_commi
     entry = resp.get_json()["data"][0]
     assert entry["status"] == "proposed" and entry["proposed_at"] and len(entry["lines"]) == 2
     assert entry["account"]["code"] and entry["client_txn_id"] == txns[1]
-    assert seen[0] == "SELECT api_tokens" and seen[-1] == "COMMIT" and seen.count("COMMIT") == 1
+    # The gate's count is the last statement: the entries are written first, the usage row locked only then.
+    assert seen == ["SELECT api_tokens", "SELECT transactions", "SELECT entitlements+entitlement_overrides",
+                    "SELECT accounts+companies", "SELECT journal_entries", "SELECT posting_history",
+                    "INSERT journal_entries", "INSERT journal_lines", "UPDATE usage_monthly", "COMMIT"]
 
 
 def test_the_token_read_brings_only_the_token_and_a_route_showing_the_user_reads_it_by_key(api_client, db):

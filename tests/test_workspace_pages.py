@@ -321,7 +321,7 @@ def test_every_paywall_of_a_failed_payment_points_to_the_card_never_to_upgrading
         assert "Payment needed" in html and "Your Pro plan is paused" in html and "Update card" in html
         for word in ("midnight", "pgrade", "Resets in", "Compare all plans", "Choose "):
             assert word not in html, word
-    api = user.post("/api/post/propose", json={"txn_ids": ["t-1"]}).get_json()
+    api = user.post("/api/post/propose", json={"txn_ids": [txns[0]]}).get_json()
     assert api["code"] == "FREE_CAP_EXCEEDED" and "midnight" not in api["message"]
     assert "update your card" in api["message"] and api["portal_url"] == "/api/billing/portal"
     commit = post(web, web.at("commit"), {"je_id": "je_nope"}, htmx=True).get_data(as_text=True)

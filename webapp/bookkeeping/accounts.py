@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from webapp.extensions import db
 from webapp.ids import new_id
@@ -58,9 +59,32 @@ def list_accounts(company_id: str) -> list[Account]:
     return list(db.session.scalars(select(Account).where(Account.company_id == company_id).order_by(Account.code)))
 
 
-def charts_for(company_ids: Iterable[str]) -> dict[str, dict[str, Account]]:
-    """Return {company_id: {code: Account}} for the given companies, in one query."""
-    charts: dict[str, dict[str, Account]] = {cid: {} for cid in company_ids}
-    for account in db.session.scalars(select(Account).where(Account.company_id.in_(list(charts)))):
-        charts[account.company_id][account.code] = account
+class ChartAccount(NamedTuple):
+    """One account of a chart as read for proposing and choosing (plain values, no ORM object)."""
+
+    id: str
+    company_id: str
+    code: str
+    name: str
+    type: str
+
+
+_ACCOUNTS = Account.__table__.c
+_COMPANIES = Company.__table__.c
+# Built once: every proposal reads its companies' charts.
+_CHARTS = (select(_ACCOUNTS.id, _ACCOUNTS.company_id, _ACCOUNTS.code, _ACCOUNTS.name, _ACCOUNTS.type)
+           .where(_ACCOUNTS.company_id.in_(bindparam("company_ids", expanding=True))))
+_ACTIVE_CHARTS = _CHARTS.join_from(Account.__table__, Company.__table__, _COMPANIES.id == _ACCOUNTS.company_id).where(
+    _COMPANIES.archived_at.is_(None))
+
+
+def charts_for(company_ids: Iterable[str], active_only: bool = False) -> dict[str, dict[str, ChartAccount]]:
+    """Return {company_id: {code: ChartAccount}} for the given companies, in one query; with active_only,
+    an archived company's chart is left empty."""
+    charts: dict[str, dict[str, ChartAccount]] = {cid: {} for cid in company_ids}
+    if charts:
+        query = _ACTIVE_CHARTS if active_only else _CHARTS
+        for row in db.session.execute(query, {"company_ids": list(charts)}):
+            account = ChartAccount(*row)
+            charts[account.company_id][account.code] = account
     return charts

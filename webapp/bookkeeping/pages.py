@@ -9,6 +9,9 @@ to its field; paywall errors are left to the error handler, which shows the moda
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
@@ -21,7 +24,7 @@ from webapp.errors import Conflict, DomainError, NotFound, PaywallError, Validat
 from webapp.extensions import db
 from webapp.input_policy import is_storable, shows_refused_input
 from webapp.metering.gate import Action
-from webapp.metering.guards import admit_ids
+from webapp.metering.guards import reserved
 
 
 def answer(company_id: str, feedback: Feedback | None = None, errors: dict[str, str] | None = None,
@@ -165,10 +168,11 @@ def _chosen(single: str, many: str) -> list[str]:
     return [one] if one else transactions.unique_ids(request.form.getlist(many))
 
 
-def _admit_proposal(company_id: str, ids: list[str]) -> None:
-    """Ask the gate; past the free cap with some analyses left, the modal offers to propose the first N."""
+@contextmanager
+def _offering_partial(company_id: str, ids: list[str]) -> Iterator[None]:
+    """Past the free cap with some analyses left, the modal offers to propose the first N."""
     try:
-        admit_ids(current_user.tenant_id, Action.PROPOSE, ids, transactions.count_distinct_transactions)
+        yield
     except PaywallError as err:
         remaining = err.details.get("remaining")
         if err.code == "FREE_CAP_EXCEEDED" and isinstance(remaining, int) and 0 < remaining < len(ids):
@@ -189,8 +193,9 @@ def propose(company_id: str) -> Response:
     if not ids:
         return answer(company_id, errors={"txn_ids": "Tick at least one transaction to propose."}, status=400)
     services.check_in_company(current_user.tenant_id, company_id, txn_ids=ids)
-    _admit_proposal(company_id, ids)
-    entries = proposals.propose_entries(current_user.tenant_id, ids)
+    with _offering_partial(company_id, ids), \
+            reserved(current_user.tenant_id, Action.PROPOSE, ids, transactions.count_distinct_transactions):
+        entries = proposals.propose_entries(current_user.tenant_id, ids)
     return answer(company_id, Feedback.proposed(entries, single=bool(request.form.get("txn_id"))))
 
 
@@ -204,9 +209,9 @@ def commit(company_id: str) -> Response:
         return answer(company_id, errors={"je_ids": "Tick at least one proposal to commit."}, status=400)
     chosen = {je_id: request.form[f"account_{je_id}"] for je_id in ids if request.form.get(f"account_{je_id}")}
     services.check_in_company(current_user.tenant_id, company_id, je_ids=ids)
-    admit_ids(current_user.tenant_id, Action.COMMIT, ids)
     try:
-        entries = proposals.commit_with_accounts(current_user.tenant_id, ids, chosen)
+        with reserved(current_user.tenant_id, Action.COMMIT, ids):
+            entries = proposals.commit_with_accounts(current_user.tenant_id, ids, chosen)
     except ValidationError as exc:
         wrong = {f"account_{k.removeprefix('accounts.')}": problem
                  for k, problem in exc.fields.items() if k.startswith("accounts.")}

@@ -8,10 +8,12 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from webapp import clock
+from webapp.bookkeeping import history
 from webapp.bookkeeping.services import archived_conflict
 from webapp.bookkeeping.transactions import check_ids
 from webapp.errors import Conflict, NotFound, Unbalanced
 from webapp.extensions import commit_keeping_loaded, db
+from webapp.metering.guards import settle_pending
 from webapp.models import Account, JournalEntry, JournalLine
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,8 @@ def commit_entries(tenant_id: str, je_ids: list[str]) -> list[JournalEntry]:
     for entry in entries:  # what the UPDATE wrote, as loaded state: the answer needs no re-read
         set_committed_value(entry, "status", "posted")
         set_committed_value(entry, "posted_at", now)
+    history.count_posted(entries)  # the proposer's memory of what went where, in this unit of work
+    settle_pending()  # the gate's count, last: the usage row is locked only from here to the commit
     commit_keeping_loaded()
     log.info("bookkeeping.posted", extra={"tenant_id": tenant_id, "count": len(ids)})
     return entries

@@ -5,19 +5,24 @@ import logging
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from webapp import clock
 from webapp.bookkeeping import rules
-from webapp.bookkeeping.accounts import BANK, UNCATEGORIZED_EXPENSE, UNCATEGORIZED_INCOME, charts_for
+from webapp.bookkeeping.accounts import (BANK, UNCATEGORIZED_EXPENSE, UNCATEGORIZED_INCOME, ChartAccount,
+                                         charts_for)
+from webapp.bookkeeping.history import History, posted_history
 from webapp.bookkeeping.posting import commit_entries, load_entries
 from webapp.bookkeeping.services import refuse_archived
 from webapp.bookkeeping.transactions import check_ids, resolve_transactions
 from webapp.errors import Conflict, ValidationError
 from webapp.extensions import commit_keeping_loaded, db
 from webapp.ids import new_id
-from webapp.models import Account, JournalEntry, JournalLine, Transaction
+from webapp.metering.guards import settle_pending
+from webapp.models import JournalEntry, JournalLine, Transaction
 
 log = logging.getLogger(__name__)
 
@@ -31,35 +36,13 @@ UNCATEGORIZED = frozenset({UNCATEGORIZED_INCOME, UNCATEGORIZED_EXPENSE})
 class Suggestion:
     """Which account a transaction goes to, how sure we are (percent), and why."""
 
-    account: Account
+    account: ChartAccount
     confidence_pct: int
     source: str
     reason: str
 
 
-History = dict[tuple[str, str, str], Counter[str]]  # (company_id, kind, key) → account_id counts
-
-
-def posted_history(txns: list[Transaction]) -> History:
-    """Account use of the tenant's posted entries with the same counterparty or description pattern."""
-    history: History = {}
-    for kind, column, keys in (
-        ("counterparty", Transaction.counterparty_key, {t.counterparty_key for t in txns if t.counterparty_key}),
-        ("pattern", Transaction.pattern, {t.pattern for t in txns if t.pattern}),
-    ):
-        if not keys:
-            continue
-        stmt = (select(Transaction.company_id, column, JournalEntry.account_id, func.count())
-                .join(JournalEntry, JournalEntry.txn_id == Transaction.id)
-                .where(Transaction.company_id.in_({t.company_id for t in txns}), column.in_(keys),
-                       JournalEntry.status == "posted")
-                .group_by(Transaction.company_id, column, JournalEntry.account_id))
-        for company_id, key, account_id, count in db.session.execute(stmt):
-            history.setdefault((company_id, kind, key), Counter())[account_id] = int(count)
-    return history
-
-
-def _from_history(counts: Counter[str], accounts: dict[str, Account], scale: tuple[int, int, int],
+def _from_history(counts: Counter[str], accounts: dict[str, ChartAccount], scale: tuple[int, int, int],
                   kind: str) -> Suggestion | None:
     """The account most often posted to, unless only an Uncategorized account was: parking a transaction
     there is the absence of an answer, never one to learn. Uncategorized postings still count in the
@@ -79,7 +62,7 @@ def _from_history(counts: Counter[str], accounts: dict[str, Account], scale: tup
     return Suggestion(account, confidence, f"history_{kind}", reason)
 
 
-def suggest(txn: Transaction, history: History, chart: dict[str, Account]) -> Suggestion:
+def suggest(txn: Transaction, history: History, chart: dict[str, ChartAccount]) -> Suggestion:
     """The account for one transaction: same counterparty, then same description pattern, then keywords."""
     by_id = {a.id: a for a in chart.values()}
     for kind, key, scale in (("counterparty", txn.counterparty_key, COUNTERPARTY_CONFIDENCE),
@@ -100,18 +83,78 @@ def suggest(txn: Transaction, history: History, chart: dict[str, Account]) -> Su
                       f"No history or keyword matched; {account.code} {account.name} until you choose")
 
 
-def build_entry(txn: Transaction, suggestion: Suggestion, bank: Account) -> JournalEntry:
+_ENTRIES = JournalEntry.__table__
+_LINES = JournalLine.__table__
+# Built once (every proposal runs them). A proposal's rows go in with Core: the entry and its two lines
+# are known whole, so the ORM's unit of work would only add bookkeeping, and a statement per line.
+_EARLIER = (select(_ENTRIES.c.txn_id, _ENTRIES.c.status)
+            .where(_ENTRIES.c.txn_id.in_(bindparam("txn_ids", expanding=True))))
+_INSERT_ENTRIES = insert(_ENTRIES)
+_INSERT_LINES = insert(_LINES)
+
+
+@dataclass(frozen=True)
+class ProposedLine:
+    """One line of a proposal as written: positive cents debit the account, negative cents credit it."""
+
+    account: ChartAccount
+    position: int
+    amount_cents: int
+
+
+@dataclass(frozen=True)
+class ProposedEntry:
+    """A proposal as propose_entries wrote it, with what its answer shows (the API's entry_json, the
+    workspace's feedback): built in memory and written with Core, so nothing is read back."""
+
+    id: str
+    transaction: Transaction
+    account: ChartAccount
+    confidence_pct: int
+    source: str
+    reason: str
+    proposed_at: datetime
+    lines: tuple[ProposedLine, ...]
+    status: str = "proposed"
+    posted_at: datetime | None = None
+
+    @property
+    def txn_id(self) -> str:
+        return self.transaction.id
+
+    @property
+    def company_id(self) -> str:
+        return self.transaction.company_id
+
+    @property
+    def date(self) -> date:
+        return self.transaction.date
+
+    @property
+    def memo(self) -> str:
+        return self.transaction.description
+
+    def row(self) -> dict[str, object]:
+        """Its journal_entries row."""
+        txn = self.transaction
+        return {"id": self.id, "tenant_id": txn.tenant_id, "company_id": txn.company_id, "txn_id": txn.id,
+                "status": self.status, "date": txn.date, "memo": txn.description, "account_id": self.account.id,
+                "confidence_pct": self.confidence_pct, "source": self.source, "reason": self.reason,
+                "proposed_at": self.proposed_at, "posted_at": self.posted_at}
+
+    def line_rows(self) -> list[dict[str, object]]:
+        """Its journal_lines rows (their ids are the database's)."""
+        return [{"entry_id": self.id, "account_id": line.account.id, "position": line.position,
+                 "amount_cents": line.amount_cents} for line in self.lines]
+
+
+def build_entry(txn: Transaction, suggestion: Suggestion, bank: ChartAccount, now: datetime) -> ProposedEntry:
     """A balanced two-line entry: money in debits the bank, money out credits it."""
-    entry = JournalEntry(id=new_id("je"), tenant_id=txn.tenant_id, company_id=txn.company_id, txn_id=txn.id,
-                         status="proposed", date=txn.date, memo=txn.description, account_id=suggestion.account.id,
+    return ProposedEntry(id=new_id("je"), transaction=txn, account=suggestion.account,
                          confidence_pct=suggestion.confidence_pct, source=suggestion.source,
-                         reason=suggestion.reason[:300])
-    entry.account = suggestion.account
-    entry.transaction = txn
-    entry.lines = [JournalLine(account_id=bank.id, account=bank, position=1, amount_cents=txn.amount_cents),
-                   JournalLine(account_id=suggestion.account.id, account=suggestion.account, position=2,
-                               amount_cents=-txn.amount_cents)]
-    return entry
+                         reason=suggestion.reason[:300], proposed_at=now,
+                         lines=(ProposedLine(bank, 1, txn.amount_cents),
+                                ProposedLine(suggestion.account, 2, -txn.amount_cents)))
 
 
 def replace_proposals(txn_ids: list[str], requested: list[str]) -> None:
@@ -127,34 +170,38 @@ def replace_proposals(txn_ids: list[str], requested: list[str]) -> None:
         raise Conflict("ALREADY_POSTED", "Some transactions were posted meanwhile.", ids=requested)
 
 
-def propose_entries(tenant_id: str, txn_ids: list[str]) -> list[tuple[str, JournalEntry]]:
+def propose_entries(tenant_id: str, txn_ids: list[str]) -> list[tuple[str, ProposedEntry]]:
     """Propose (or re-propose) one entry per transaction, however many of the ids name it; 409 ALREADY_POSTED
     if any is posted already. Returns (the first id that named the transaction, its entry) in request order."""
     ids = check_ids(txn_ids, "txn_ids")
     resolved = resolve_transactions(tenant_id, ids)
     txns = list(resolved.values())
-    refuse_archived({t.company_id for t in txns})
-    earlier = dict(db.session.execute(select(JournalEntry.txn_id, JournalEntry.status)
-                                      .where(JournalEntry.txn_id.in_([t.id for t in txns]))).all())
+    # Active companies' charts only: a company without one here is archived, and refuse_archived says so.
+    charts = charts_for({t.company_id for t in txns}, active_only=True)
+    missing = {company_id for company_id, chart in charts.items() if not chart}
+    if missing:
+        refuse_archived(missing)
+    earlier = dict(db.session.execute(_EARLIER, {"txn_ids": [t.id for t in txns]}).all())
     posted = [requested for requested, t in resolved.items() if earlier.get(t.id) == "posted"]
     if posted:
         raise Conflict("ALREADY_POSTED", "Some transactions are posted already.", ids=posted)
     if earlier:
         replace_proposals(list(earlier), ids)
-    charts = charts_for({t.company_id for t in txns})
     history = posted_history(txns)
     # One entry per transaction, under the first id that named it (["txn_2", "<our id of txn_2>"] is one).
     first_named: dict[str, tuple[str, Transaction]] = {}
     for requested, txn in resolved.items():
         first_named.setdefault(txn.id, (requested, txn))
+    now = clock.now()
     out = []
     for requested, txn in first_named.values():
         chart = charts[txn.company_id]
-        entry = build_entry(txn, suggest(txn, history, chart), chart[BANK])
-        db.session.add(entry)
-        out.append((requested, entry))
+        out.append((requested, build_entry(txn, suggest(txn, history, chart), chart[BANK], now)))
     try:
-        commit_keeping_loaded()  # the answer is the entries just built: account, transaction and lines attached
+        db.session.execute(_INSERT_ENTRIES, [entry.row() for _, entry in out])
+        db.session.execute(_INSERT_LINES, [row for _, entry in out for row in entry.line_rows()])
+        settle_pending()  # the gate's count, last, so the usage row is locked only until the commit below
+        commit_keeping_loaded()  # the answer is the entries just built, with their transactions as loaded
     except IntegrityError as exc:  # another request proposed the same transaction at the same moment
         db.session.rollback()
         raise Conflict("PROPOSAL_CONFLICT", "These transactions were being proposed at the same time; retry.",
@@ -166,7 +213,7 @@ def propose_entries(tenant_id: str, txn_ids: list[str]) -> list[tuple[str, Journ
 NOT_A_CATEGORY = "is not a category account of this company's chart"
 
 
-def _point_at(entry: JournalEntry, account: Account) -> None:
+def _point_at(entry: JournalEntry, account: ChartAccount) -> None:
     """Point a proposed entry and its category line at `account`, as the user's choice (caller commits)."""
     changed = db.session.execute(
         update(JournalEntry).where(JournalEntry.id == entry.id, JournalEntry.status == "proposed")
@@ -179,7 +226,7 @@ def _point_at(entry: JournalEntry, account: Account) -> None:
                        .values(account_id=account.id).execution_options(synchronize_session=False))
 
 
-def _category(chart: dict[str, Account], code: str) -> Account | None:
+def _category(chart: dict[str, ChartAccount], code: str) -> ChartAccount | None:
     """The chart's account with this code, unless it is the bank (the other side of every entry)."""
     account = chart.get(code)
     return None if account is None or account.code == BANK else account
@@ -210,7 +257,7 @@ def commit_with_accounts(tenant_id: str, je_ids: list[str], accounts: Mapping[st
                if e.status == "proposed" and accounts.get(e.id) not in (None, e.account.code)]
     charts = charts_for({e.company_id for e, _ in changes})
     problems: dict[str, str] = {}
-    chosen: list[tuple[JournalEntry, Account]] = []
+    chosen: list[tuple[JournalEntry, ChartAccount]] = []
     for entry, code in changes:
         account = _category(charts[entry.company_id], code)
         if account is None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask import g, has_request_context
-from sqlalchemy import select, union
+from sqlalchemy import bindparam, select, union
 from sqlalchemy.exc import IntegrityError
 
 from webapp.bookkeeping.rules import counterparty_key, description_pattern
@@ -169,13 +169,19 @@ def check_ids(ids: object, field: str) -> list[str]:
     return unique_ids(ids)
 
 
+# Two index lookups (primary key; tenant + client id) joined by UNION: `tenant_id = ? AND (id IN … OR
+# client_id IN …)` reads every transaction of the tenant on SQLite, which grows with its history. Built
+# once: the gate and every proposal run it.
+_NAMED = union(select(Transaction.id).where(Transaction.tenant_id == bindparam("tenant_id"),
+                                            Transaction.id.in_(bindparam("ids", expanding=True))),
+               select(Transaction.id).where(Transaction.tenant_id == bindparam("tenant_id"),
+                                            Transaction.client_id.in_(bindparam("ids", expanding=True))))
+_MATCHES = select(Transaction).where(Transaction.id.in_(_NAMED.scalar_subquery()))
+
+
 def _matches(tenant_id: str, ids: list[str]) -> dict[str, list[Transaction]]:
     """Each requested id → the tenant's transactions it names: ours by id first, else by the client's id."""
-    # Two index lookups (primary key; tenant + client id) joined by UNION: `tenant_id = ? AND (id IN … OR
-    # client_id IN …)` reads every transaction of the tenant on SQLite, which grows with its history.
-    named = union(select(Transaction.id).where(Transaction.tenant_id == tenant_id, Transaction.id.in_(ids)),
-                  select(Transaction.id).where(Transaction.tenant_id == tenant_id, Transaction.client_id.in_(ids)))
-    found = list(db.session.scalars(select(Transaction).where(Transaction.id.in_(named.scalar_subquery()))))
+    found = list(db.session.scalars(_MATCHES, {"tenant_id": tenant_id, "ids": ids}))
     ours = {t.id: t for t in found}
     by_client: dict[str, list[Transaction]] = {}
     for txn in found:

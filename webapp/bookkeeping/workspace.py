@@ -12,6 +12,7 @@ from webapp.bookkeeping.accounts import BANK, list_accounts
 from webapp.bookkeeping.csv_dates import DMY, MDY, example
 from webapp.bookkeeping.csv_import import Statement
 from webapp.bookkeeping.ledger import TrialBalance, count_rows, trial_balance
+from webapp.bookkeeping.proposals import ProposedEntry
 from webapp.bookkeeping.services import get_company, list_companies
 from webapp.extensions import db
 from webapp.models import Account, Company, JournalEntry, JournalLine, Transaction
@@ -28,7 +29,7 @@ class Feedback:
     row_date: date | None = None
 
     @classmethod
-    def proposed(cls, entries: Sequence[tuple[str, JournalEntry]], single: bool) -> Feedback:
+    def proposed(cls, entries: Sequence[tuple[str, ProposedEntry]], single: bool) -> Feedback:
         """After Propose: on its row (with the account proposed) or beside Propose selected."""
         if single and len(entries) == 1:
             entry = entries[0][1]

@@ -6,6 +6,8 @@ work it pays for, so a request that fails afterwards counts nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -59,21 +61,59 @@ def tier_of(ent: Entitlement) -> Tier:
     return Tier(FREE.key, False, FREE.tx_cap, FREE.bulk_approve, eff.subscription_status, eff.plan, until)
 
 
+@dataclass(frozen=True)
+class Charge:
+    """A request the gate let through so far: the tier it was read under and what it will count."""
+
+    tenant_id: str
+    action: Action
+    n: int
+    tier: Tier
+
+
 def admit(tenant_id: str, action: Action, n: int) -> None:
-    """Let n transactions through for `action` and count them, or raise the one PaywallError that applies."""
+    """Let n transactions through for `action` and count them now, or raise the one PaywallError that applies."""
+    settle(check(tenant_id, action, n))
+
+
+def check(tenant_id: str, action: Action, n: int) -> Charge:
+    """The decisions that need no counter (payment problem, no paid plan, no bulk approve), from the
+    entitlement read; the Charge is counted by `settle` at the end of the request's unit of work."""
     tier = tier_of(get_entitlement(tenant_id))
+    charge = Charge(tenant_id, action, n, tier)
+    if action is Action.COMMIT:
+        with _announced(charge):
+            if tier.payment_problem:
+                raise payment_required(tier)
+            if not tier.paid:
+                raise subscription_required(tier)
+            if n > 1 and not tier.bulk_approve:
+                raise bulk_not_included(tier, n)
+    return charge
+
+
+def settle(charge: Charge) -> None:
+    """Count the charge with the conditional UPDATE whose row count decides (in the caller's unit of
+    work, so a request that fails afterwards counts nothing); the cap's PaywallError if it does not fit."""
     now = clock.now()
-    try:
-        if action is Action.PROPOSE:
-            admit_propose(tenant_id, tier, n, now)
+    with _announced(charge):
+        if charge.action is Action.PROPOSE:
+            admit_propose(charge.tenant_id, charge.tier, charge.n, now)
         else:
-            admit_commit(tenant_id, tier, n, now)
+            admit_commit(charge.tenant_id, charge.tier, charge.n, now)
+    gate_decided.send(None, action=charge.action.value, code="ALLOWED")
+
+
+@contextmanager
+def _announced(charge: Charge) -> Iterator[None]:
+    """Tell observers of a refusal, with the override that decided it when support's override is in force."""
+    try:
+        yield
     except PaywallError as err:
-        if tier.override_until is not None:  # the limits are support's override, not the Stripe subscription's
-            err.details["override"] = {"plan": tier.subscribed_plan, "until": tier.override_until}
-        gate_decided.send(None, action=action.value, code=err.code)
+        if charge.tier.override_until is not None:  # the limits are support's override, not the subscription's
+            err.details["override"] = {"plan": charge.tier.subscribed_plan, "until": charge.tier.override_until}
+        gate_decided.send(None, action=charge.action.value, code=err.code)
         raise
-    gate_decided.send(None, action=action.value, code="ALLOWED")
 
 
 def admit_propose(tenant_id: str, tier: Tier, n: int, now: datetime) -> None:
@@ -84,13 +124,7 @@ def admit_propose(tenant_id: str, tier: Tier, n: int, now: datetime) -> None:
 
 
 def admit_commit(tenant_id: str, tier: Tier, n: int, now: datetime) -> None:
-    """Posting needs a paid plan, bulk_approve for more than one entry, and room under the monthly cap."""
-    if tier.payment_problem:
-        raise payment_required(tier)
-    if not tier.paid:
-        raise subscription_required(tier)
-    if n > 1 and not tier.bulk_approve:
-        raise bulk_not_included(tier, n)
+    """Room under the monthly cap (the plan's checks ran in `check`; `admit` runs both)."""
     if not usage.take_posted(tenant_id, n, tier.tx_cap, now):
         raise monthly_cap_exceeded(tenant_id, tier, n, now)
 

@@ -13,6 +13,7 @@ from webapp.models.tenancy import Company
 ACCOUNT_TYPES = ("asset", "liability", "equity", "income", "expense")
 ENTRY_STATUSES = ("proposed", "posted")
 PROPOSAL_SOURCES = ("history_counterparty", "history_pattern", "keyword", "fallback", "manual")
+HISTORY_KINDS = ("counterparty", "pattern")
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -117,6 +118,25 @@ class JournalLine(Base):
 
     entry: Mapped[JournalEntry] = relationship(back_populates="lines")
     account: Mapped[Account] = relationship()
+
+
+class PostingHistory(Base):
+    """How many of a company's posted entries with one counterparty key (or description pattern) went to one
+    account: counted in the unit of work that posts them, so the proposer reads its history with one indexed
+    query instead of aggregating the company's whole ledger. Posted entries never change, so neither do
+    the counts they made."""
+
+    __tablename__ = "posting_history"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", HISTORY_KINDS), name="kind_known"),
+        CheckConstraint("n > 0", name="n_positive"),
+    )
+
+    company_id: Mapped[str] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(12), primary_key=True)
+    match_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    n: Mapped[int]
 
 
 attach_ledger_guards(JournalEntry.__table__, JournalLine.__table__)
