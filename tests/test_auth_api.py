@@ -143,6 +143,22 @@ def test_revoked_token_is_401_and_other_tokens_keep_working(client, db):
     assert ok.status_code == 200
 
 
+def test_a_tokens_last_use_is_written_at_most_once_a_minute(api_client, clock, db):
+    def last_used():
+        db.session.expire_all()
+        return db.session.scalar(select(ApiToken.last_used_at).where(ApiToken.tenant_id == api_client.tenant_id))
+
+    assert api_client.get("/api/companies").status_code == 200
+    first = last_used()
+    assert first == clock.now()
+    clock.advance(seconds=59)
+    assert api_client.get("/api/companies").status_code == 200
+    assert last_used() == first
+    clock.advance(seconds=2)
+    assert api_client.get("/api/companies").status_code == 200
+    assert last_used() == clock.now()
+
+
 def test_token_of_one_tenant_never_reads_another_tenants_data(client):
     alice = signup_api_client(client, email="alice@example.com", full_name="Alice")
     bob = signup_api_client(client, email="bob@example.com", full_name="Bob")

@@ -23,7 +23,7 @@ def app_overrides() -> dict[str, Any]:
 
 
 def label(statement: str) -> str:
-    """'SELECT api_tokens+users', 'UPDATE usage_monthly', 'INSERT billing_events': verb and tables."""
+    """'SELECT journal_entries+accounts', 'UPDATE usage_monthly', 'INSERT billing_events': verb and tables."""
     verb = statement.split()[0].upper()
     if verb == "SELECT":
         tables = re.findall(r"\b(?:FROM|JOIN)\s+(\w+)", statement, re.IGNORECASE)
@@ -57,7 +57,7 @@ def warm(request: Callable[[], Any]) -> None:
     assert request().status_code == 200
 
 
-def test_a_warm_commit_is_one_read_of_token_and_user_two_gate_statements_counted_last_one_history_count_and_no_read_after_commit(
+def test_a_warm_commit_is_one_read_of_the_token_two_gate_statements_counted_last_one_history_count_and_no_read_after_commit(
         api_client, db):
     set_plan(api_client.tenant_id, "firm")
     je_ids = propose_all(api_client, import_txns(api_client, 2))
@@ -68,7 +68,7 @@ def test_a_warm_commit_is_one_read_of_token_and_user_two_gate_statements_counted
     body = resp.get_json()["data"][0]
     assert body["status"] == "posted" and body["posted_at"] and len(body["lines"]) == 2
     # The gate: its read first, its counting UPDATE last, so the usage row is locked only until the COMMIT.
-    assert seen == ["SELECT api_tokens+users", "SELECT entitlements+entitlement_overrides",
+    assert seen == ["SELECT api_tokens", "SELECT entitlements+entitlement_overrides",
                     "SELECT journal_entries+accounts+companies+transactions+journal_lines", "UPDATE journal_entries",
                     "INSERT posting_history", "UPDATE usage_monthly", "COMMIT"]
 
@@ -85,9 +85,20 @@ def test_a_propose_reads_its_history_from_the_counters_writes_entry_and_lines_in
     assert entry["status"] == "proposed" and entry["proposed_at"] and len(entry["lines"]) == 2
     assert entry["account"]["code"] and entry["client_txn_id"] == txns[1]
     # The gate's count is the last statement: the entries are written first, the usage row locked only then.
-    assert seen == ["SELECT api_tokens+users", "SELECT transactions", "SELECT entitlements+entitlement_overrides",
+    assert seen == ["SELECT api_tokens", "SELECT transactions", "SELECT entitlements+entitlement_overrides",
                     "SELECT accounts+companies", "SELECT journal_entries", "SELECT posting_history",
                     "INSERT journal_entries", "INSERT journal_lines", "UPDATE usage_monthly", "COMMIT"]
+
+
+def test_the_token_read_brings_only_the_token_and_a_route_showing_the_user_reads_it_by_key(api_client, db):
+    warm(lambda: api_client.get("/api/auth/me"))
+    with sent(db) as seen:
+        tenant_only = api_client.get("/api/companies")
+    assert tenant_only.status_code == 200 and seen[0] == "SELECT api_tokens" and "SELECT users" not in seen
+    with sent(db) as seen:
+        me = api_client.get("/api/auth/me")
+    assert me.status_code == 200 and me.get_json()["email"] == api_client.email
+    assert seen == ["SELECT api_tokens", "SELECT users"]
 
 
 def test_an_ignored_webhook_event_is_stored_in_one_insert_and_one_commit(client, db):

@@ -1,6 +1,8 @@
 """The account pages, as a browser uses them: forms with CSRF, field errors, sessions, tokens."""
 from __future__ import annotations
 
+import pytest
+from flask import session
 from sqlalchemy import func, select
 
 from tests.conftest import csrf_token_from, signup_api_client
@@ -110,3 +112,24 @@ def test_a_user_cannot_revoke_another_tenants_token(logged_in, client, db):
 
 def test_api_routes_ignore_the_session_cookie(logged_in):
     assert logged_in.client.get("/api/companies").status_code == 401
+
+
+def test_a_bearer_api_request_neither_reads_nor_sets_the_session_cookie(logged_in, user):
+    browser = logged_in.client
+    before = browser.get_cookie("session").value
+    resp = browser.get("/api/companies", headers={"Authorization": f"Bearer {user.token}"})
+    assert resp.status_code == 200
+    assert "Set-Cookie" not in resp.headers and "Cookie" not in resp.headers.get("Vary", "")
+    assert browser.get_cookie("session").value == before
+    assert browser.get("/account").status_code == 200  # the browser's session is untouched by the API call
+
+
+def test_a_page_still_reads_and_sets_the_session_cookie(client):
+    resp = client.get("/login")  # the form's CSRF token lives in the session
+    assert any(c.startswith("session=") for c in resp.headers.getlist("Set-Cookie"))
+    assert "Cookie" in resp.headers["Vary"]
+
+
+def test_writing_to_the_session_of_an_api_request_fails_loudly(app):
+    with app.test_request_context("/api/companies"), pytest.raises(RuntimeError, match="no cookie session"):
+        session["user"] = "x"

@@ -46,8 +46,9 @@ def register_extensions(app: Flask) -> None:
                      render_as_batch=app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"))
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    from webapp.auth.guards import login_page_answer
+    from webapp.auth.guards import BearerOnlyApiSessions, login_page_answer
 
+    app.session_interface = BearerOnlyApiSessions()  # /api/ requests neither read nor set the session cookie
     login_manager.unauthorized_handler(login_page_answer)
     login_manager.session_protection = "strong"
     login_manager.user_loader(load_user)
@@ -122,5 +123,8 @@ def register_template_helpers(app: Flask) -> None:
 
     @app.after_request
     def vary_on_htmx(response: Response) -> Response:
-        response.vary.add("HX-Request")
+        if "Vary" in response.headers:
+            response.vary.add("HX-Request")
+        else:  # the common case, without parsing and re-serialising a header set
+            response.headers["Vary"] = "HX-Request"
         return response

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import ParamSpec, TypeVar
+from typing import NoReturn, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
-from flask import flash, g, make_response, redirect, request
+from flask import Flask, flash, g, make_response, redirect, request
+from flask.sessions import NullSession, SecureCookieSessionInterface
 from flask_login import login_url
-from werkzeug.wrappers import Response
+from werkzeug.wrappers import Request, Response
 
 from webapp.auth import services
 from webapp.errors import Unauthorized
@@ -25,19 +26,57 @@ def bearer_required(view: Callable[P, R]) -> Callable[P, R]:
     @wraps(view)
     def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        user = services.user_for_token(token.strip()) if scheme.lower() == "bearer" else None
-        if user is None:
+        caller = services.caller_for_token(token.strip()) if scheme.lower() == "bearer" else None
+        if caller is None:
             raise Unauthorized("A valid Bearer token is required: send 'Authorization: Bearer <token>'.")
-        g.api_user = user
+        g.api_caller = caller
         return view(*args, **kwargs)
 
     return wrapped
 
 
+def api_tenant_id() -> str:
+    """The tenant of the Bearer token `bearer_required` accepted for this request (no database read)."""
+    caller: services.ApiCaller = g.api_caller
+    return caller.tenant_id
+
+
 def api_user() -> User:
-    """The user authenticated by `bearer_required` for this request."""
-    user: User = g.api_user
+    """The user of the Bearer token `bearer_required` accepted (read on first use; most routes need the tenant only)."""
+    caller: services.ApiCaller = g.api_caller
+    user = services.user_by_id(caller.user_id)
+    if user is None:  # deleted since the token was read: its tokens went with it
+        raise Unauthorized("A valid Bearer token is required: send 'Authorization: Bearer <token>'.")
     return user
+
+
+API_PREFIX = "/api/"
+
+
+class NoCookieSession(NullSession):
+    """The session of an /api/ request: always empty, and writing to it is a bug (nothing would be sent)."""
+
+    def _refuse(self, *args: object, **kwargs: object) -> NoReturn:
+        raise RuntimeError("An /api/ request has no cookie session: it is authenticated by its Bearer token only.")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = update = setdefault = _refuse  # type: ignore[assignment]
+
+
+class BearerOnlyApiSessions(SecureCookieSessionInterface):
+    """The signed cookie session for pages; none for /api/ requests, which authenticate by Bearer token only.
+
+    An /api/ request's session cookie is not read, and its answer sets no cookie and does not vary on
+    Cookie (nothing in it depends on one), so it costs neither the cookie's signature check nor its save.
+    An htmx request keeps the session even on /api/: its answer is HTML for the browser's page (a paywall
+    fragment), whose forms carry a CSRF token of the browser's session.
+    """
+
+    null_session_class = NoCookieSession
+
+    def open_session(self, app: Flask, request: Request) -> NullSession | None:  # type: ignore[override]
+        if request.path.startswith(API_PREFIX) and "HX-Request" not in request.headers:
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
 
 LOGIN_MESSAGE = "Please log in to see this page."

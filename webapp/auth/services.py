@@ -9,16 +9,15 @@ from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp import clock
 from webapp.billing import services as billing_services
 from webapp.bookkeeping import services as bookkeeping_services
 from webapp.errors import EmailTaken, InvalidCredentials, NotFound, ValidationError
-from webapp.extensions import commit_keeping_loaded, db
+from webapp.extensions import db
 from webapp.ids import new_id
 from webapp.models import ApiToken, Tenant, User
 
@@ -155,23 +154,40 @@ def revoke_token(tenant_id: str, token_id: str) -> ApiToken:
     return token
 
 
-# The token and its user in one query, built once: every API request runs it.
-_TOKEN_AND_USER = (select(ApiToken).where(ApiToken.token_hash == bindparam("token_hash"))
-                   .options(joinedload(ApiToken.user)))
+@dataclass(frozen=True)
+class ApiCaller:
+    """Who a live Bearer token speaks for: the ids every API route works with (the user row is not loaded)."""
+
+    user_id: str
+    tenant_id: str
 
 
-def user_for_token(plain: str) -> User | None:
-    """Return the user behind a live Bearer token, or None for unknown and revoked tokens."""
+# Every API request runs this, so it is built once and is a Core read of the token's own columns: the
+# token carries its user's and tenant's ids, and a route that needs the user row asks for it (user_by_id).
+_TOKENS = ApiToken.__table__.c
+_LIVE_TOKEN = (select(_TOKENS.user_id, _TOKENS.tenant_id, _TOKENS.id, _TOKENS.last_used_at)
+               .where(_TOKENS.token_hash == bindparam("token_hash"), _TOKENS.revoked_at.is_(None)))
+_TOUCH_TOKEN = (update(ApiToken.__table__).where(_TOKENS.id == bindparam("token_id"))
+                .values(last_used_at=bindparam("now", type_=_TOKENS.last_used_at.type)))
+
+
+def caller_for_token(plain: str) -> ApiCaller | None:
+    """Return who a live Bearer token speaks for, or None for unknown and revoked tokens."""
     if not plain.startswith(TOKEN_PREFIX):
         return None
-    token = db.session.scalar(_TOKEN_AND_USER, {"token_hash": _token_hash(plain)})
-    if token is None or token.revoked_at is not None:
+    token = db.session.execute(_LIVE_TOKEN, {"token_hash": _token_hash(plain)}).first()
+    if token is None:
         return None
     now = clock.now()
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
-        token.last_used_at = now
-        commit_keeping_loaded()  # the user stays loaded for the request
-    return token.user
+        db.session.execute(_TOUCH_TOKEN, {"token_id": token.id, "now": now})
+        db.session.commit()
+    return ApiCaller(token.user_id, token.tenant_id)
+
+
+def user_by_id(user_id: str) -> User | None:
+    """The user row (for the API routes that show or bill the user, not just the tenant)."""
+    return db.session.get(User, user_id)
 
 
 def load_user(session_id: str) -> User | None:

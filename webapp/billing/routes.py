@@ -7,7 +7,7 @@ from flask import redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from webapp.auth.guards import api_user, bearer_required
+from webapp.auth.guards import api_tenant_id, api_user, bearer_required
 from webapp.billing import api_bp, bp, checkout, links, page, status
 from webapp import clock
 from webapp.error_handlers import is_htmx
@@ -32,7 +32,7 @@ def api_checkout() -> dict[str, str]:
 @bearer_required
 def api_portal() -> Response | dict[str, str]:
     """303 to a Billing Portal session; {url} for clients that prefer JSON."""
-    url = checkout.portal_url(api_user().tenant_id, request.host_url)
+    url = checkout.portal_url(api_tenant_id(), request.host_url)
     if request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json":
         return {"url": url}
     return redirect(url, code=303)
@@ -42,7 +42,7 @@ def api_portal() -> Response | dict[str, str]:
 @bearer_required
 def api_status() -> dict[str, object]:
     """The tenant's plan, subscription, usage and notices."""
-    return status.billing_status(api_user().tenant_id).as_json()
+    return status.billing_status(api_tenant_id()).as_json()
 
 
 def _since_arg() -> datetime | None:

@@ -27,11 +27,13 @@ _ENTRIES = (select(JournalEntry)
             .options(joinedload(JournalEntry.account).joinedload(Account.company), joinedload(JournalEntry.transaction),
                      joinedload(JournalEntry.lines).joinedload(JournalLine.account))
             .execution_options(populate_existing=True))
-# Conditional on status, so a concurrent commit of the same entry can never post it twice.
-_POST = (update(JournalEntry)
-         .where(JournalEntry.id.in_(bindparam("ids", expanding=True)), JournalEntry.status == "proposed")
-         .values(status="posted", posted_at=bindparam("now", type_=JournalEntry.posted_at.type))
-         .execution_options(synchronize_session=False))
+# Conditional on status, so a concurrent commit of the same entry can never post it twice. A Core
+# UPDATE on the table (the ORM-enabled one costs four times as much per execution); the loaded entries
+# are given what it wrote below, so there is nothing for the ORM to synchronise.
+_JE = JournalEntry.__table__.c
+_POST = (update(JournalEntry.__table__)
+         .where(_JE.id.in_(bindparam("ids", expanding=True)), _JE.status == "proposed")
+         .values(status="posted", posted_at=bindparam("now", type_=_JE.posted_at.type)))
 
 
 def load_entries(tenant_id: str, ids: list[str]) -> list[JournalEntry]:

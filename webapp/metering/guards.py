@@ -16,7 +16,7 @@ from typing import ParamSpec, TypeVar
 
 from flask import current_app, g, has_app_context
 
-from webapp.auth.guards import api_user
+from webapp.auth.guards import api_tenant_id
 from webapp.metering.gate import Action, Charge, admit, check, settle
 from webapp.payloads import json_object
 
@@ -49,7 +49,7 @@ def metered(action: Action, items: str,
             ids = json_object().get(items) if current_app.config["GATE_ENABLED"] else None
             if not (isinstance(ids, list) and ids and all(isinstance(i, str) for i in ids)):
                 return view(*args, **kwargs)
-            with reserved(api_user().tenant_id, action, ids, distinct):
+            with reserved(api_tenant_id(), action, ids, distinct):
                 return view(*args, **kwargs)
 
         return wrapped

@@ -13,8 +13,6 @@ from webapp import clock
 from webapp.extensions import db
 from webapp.models import UsageDaily, UsageMonthly
 
-_NO_SYNC = {"synchronize_session": False}  # plain UPDATE: no extra SELECT/RETURNING to sync the session
-
 
 def utc_day(moment: datetime) -> date:
     """The UTC calendar day of `moment`."""
@@ -43,25 +41,28 @@ def _apply(stmt: Update, params: dict[str, object], ensure_row: Callable[[], Non
     The common case is one statement; the row is only inserted the first time in a period. The second
     UPDATE, not any read, decides: the row now exists, so 0 rows means the condition (the cap) failed.
     """
-    if db.session.execute(stmt, params, execution_options=_NO_SYNC).rowcount == 1:
+    if db.session.execute(stmt, params).rowcount == 1:
         return True
     ensure_row()
-    return bool(db.session.execute(stmt, params, execution_options=_NO_SYNC).rowcount == 1)
+    return bool(db.session.execute(stmt, params).rowcount == 1)
 
 
 # The counter statements, built once (each request runs one): parameters tenant, period, n and cap.
-# (A bindparam may not share an updated column's name.)
-_TAKE_POSTED = (update(UsageMonthly)
-                .where(UsageMonthly.tenant_id == bindparam("tenant"), UsageMonthly.year_month == bindparam("period"),
-                       UsageMonthly.tx_posted + bindparam("n") <= bindparam("cap"))
-                .values(tx_posted=UsageMonthly.tx_posted + bindparam("n")))
-_TAKE_DAILY_ANALYZED = (update(UsageDaily)
-                        .where(UsageDaily.tenant_id == bindparam("tenant"), UsageDaily.day == bindparam("period"),
-                               UsageDaily.tx_analyzed + bindparam("n") <= bindparam("cap"))
-                        .values(tx_analyzed=UsageDaily.tx_analyzed + bindparam("n")))
-_COUNT_ANALYZED = (update(UsageMonthly)
-                   .where(UsageMonthly.tenant_id == bindparam("tenant"), UsageMonthly.year_month == bindparam("period"))
-                   .values(tx_analyzed=UsageMonthly.tx_analyzed + bindparam("n")))
+# (A bindparam may not share an updated column's name.) They are Core statements on the tables, not
+# ORM-enabled UPDATEs: the same SQL, without the ORM's per-execution setup (a quarter of the cost),
+# and nothing in the session to synchronise — the counters are never loaded as objects on these paths.
+_MONTHLY, _DAILY = UsageMonthly.__table__.c, UsageDaily.__table__.c
+_TAKE_POSTED = (update(UsageMonthly.__table__)
+                .where(_MONTHLY.tenant_id == bindparam("tenant"), _MONTHLY.year_month == bindparam("period"),
+                       _MONTHLY.tx_posted + bindparam("n") <= bindparam("cap"))
+                .values(tx_posted=_MONTHLY.tx_posted + bindparam("n")))
+_TAKE_DAILY_ANALYZED = (update(UsageDaily.__table__)
+                        .where(_DAILY.tenant_id == bindparam("tenant"), _DAILY.day == bindparam("period"),
+                               _DAILY.tx_analyzed + bindparam("n") <= bindparam("cap"))
+                        .values(tx_analyzed=_DAILY.tx_analyzed + bindparam("n")))
+_COUNT_ANALYZED = (update(UsageMonthly.__table__)
+                   .where(_MONTHLY.tenant_id == bindparam("tenant"), _MONTHLY.year_month == bindparam("period"))
+                   .values(tx_analyzed=_MONTHLY.tx_analyzed + bindparam("n")))
 
 
 def take_posted(tenant_id: str, n: int, cap: int, moment: datetime) -> bool:
