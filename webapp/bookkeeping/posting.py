@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Row, bindparam, select, update
 
 from webapp import clock
 from webapp.bookkeeping import history
@@ -82,12 +82,13 @@ _L = JournalLine.__table__.c
 # Built once (commit runs it on every request): the entries with their account, company, transaction and
 # lines in ONE statement, read with Core (an entry has two lines, so joining them costs less than a second
 # round trip; the ORM's joined eager loading cost four times as much as the SQL). The lines are an outer
-# join: an entry without lines still loads, and check_balanced refuses it. The row's columns, in order:
+# join: an entry without lines still loads, and check_balanced refuses it. No column is read twice (every
+# column costs the driver's description on each execution): the accounts and the transaction are the
+# entry's company's. The row's columns, in order:
 _ENTRY_COLUMNS = (_E.id, _E.company_id, _C.name, _C.archived_at, _E.status, _E.date, _E.memo,
                   _E.confidence_pct, _E.source, _E.reason, _E.proposed_at, _E.posted_at)
-_ACCOUNT_COLUMNS = (_A.c.id, _A.c.company_id, _A.c.code, _A.c.name, _A.c.type)
-_TRANSACTION_COLUMNS = (_T.id, _T.company_id, _T.client_id, _T.amount_cents, _T.currency, _T.counterparty_key,
-                        _T.pattern)
+_ACCOUNT_COLUMNS = (_A.c.id, _A.c.code, _A.c.name, _A.c.type)
+_TRANSACTION_COLUMNS = (_T.id, _T.client_id, _T.amount_cents, _T.currency, _T.counterparty_key, _T.pattern)
 _LINE_COLUMNS = (_L.position, _L.amount_cents, *(_LINE_ACCOUNTS.c[c.name] for c in _ACCOUNT_COLUMNS))
 _ENTRIES = (select(*_ENTRY_COLUMNS, *_ACCOUNT_COLUMNS, *_TRANSACTION_COLUMNS, *_LINE_COLUMNS)
             .select_from(JournalEntry.__table__.join(_A, _A.c.id == _E.account_id)
@@ -97,9 +98,9 @@ _ENTRIES = (select(*_ENTRY_COLUMNS, *_ACCOUNT_COLUMNS, *_TRANSACTION_COLUMNS, *_
                          .outerjoin(_LINE_ACCOUNTS, _LINE_ACCOUNTS.c.id == _L.account_id))
             .where(_E.tenant_id == bindparam("tenant_id"), _E.id.in_(bindparam("ids", expanding=True)))
             .order_by(_E.id, _L.position))
-_N_ENTRY, _N_ACCOUNT, _N_TRANSACTION = len(_ENTRY_COLUMNS), len(_ACCOUNT_COLUMNS), len(_TRANSACTION_COLUMNS)
-_AT_ACCOUNT, _AT_TRANSACTION = _N_ENTRY, _N_ENTRY + _N_ACCOUNT
-_AT_LINE = _AT_TRANSACTION + _N_TRANSACTION
+_AT_ACCOUNT = len(_ENTRY_COLUMNS)
+_AT_TRANSACTION = _AT_ACCOUNT + len(_ACCOUNT_COLUMNS)
+_AT_LINE = _AT_TRANSACTION + len(_TRANSACTION_COLUMNS)
 # Conditional on status, so a concurrent commit of the same entry can never post it twice. A Core
 # UPDATE on the table (the ORM-enabled one costs four times as much per execution); the answer is the
 # loaded entries with what it wrote, so nothing is read back.
@@ -108,19 +109,25 @@ _POST = (update(JournalEntry.__table__)
          .values(status="posted", posted_at=bindparam("now", type_=_E.posted_at.type)))
 
 
-def _entry(row: tuple, lines: list[EntryLine]) -> LoadedEntry:
+def _account(company_id: str, id_: str, code: str, name: str, type_: str) -> ChartAccount:
+    return ChartAccount(id_, company_id, code, name, type_)
+
+
+def _entry(row: Row, lines: list[EntryLine]) -> LoadedEntry:
     """The entry of a row of _ENTRIES (any of its rows: they differ in the line only), with its lines."""
     (id_, company_id, company_name, archived_at, status, day, memo, confidence_pct, source, reason, proposed_at,
-     posted_at) = row[:_N_ENTRY]
+     posted_at) = row[:_AT_ACCOUNT]
+    txn_id, client_id, amount_cents, currency, counterparty_key, pattern = row[_AT_TRANSACTION:_AT_LINE]
     return LoadedEntry(id_, company_id, company_name, archived_at, status, day, memo,
-                       ChartAccount(*row[_AT_ACCOUNT:_AT_TRANSACTION]), confidence_pct, source, reason,
-                       proposed_at, posted_at, EntryTransaction(*row[_AT_TRANSACTION:_AT_LINE]), tuple(lines))
+                       _account(company_id, *row[_AT_ACCOUNT:_AT_TRANSACTION]), confidence_pct, source, reason,
+                       proposed_at, posted_at, EntryTransaction(txn_id, company_id, client_id, amount_cents,
+                                                                currency, counterparty_key, pattern), tuple(lines))
 
 
 def load_entries(tenant_id: str, ids: list[str]) -> list[LoadedEntry]:
     """The tenant's entries with these ids, in request order, in one SELECT; 404 lists unknown and other
     tenants' ids."""
-    first_rows: dict[str, tuple] = {}
+    first_rows: dict[str, Row] = {}
     lines: dict[str, list[EntryLine]] = {}
     for row in db.session.execute(_ENTRIES, {"tenant_id": tenant_id, "ids": ids}):
         entry_id = row[0]
@@ -128,7 +135,7 @@ def load_entries(tenant_id: str, ids: list[str]) -> list[LoadedEntry]:
             first_rows[entry_id], lines[entry_id] = row, []
         position, amount_cents, *account = row[_AT_LINE:]
         if position is not None:
-            lines[entry_id].append(EntryLine(ChartAccount(*account), position, amount_cents))
+            lines[entry_id].append(EntryLine(_account(row[1], *account), position, amount_cents))
     missing = [i for i in ids if i not in first_rows]
     if missing:
         raise NotFound("Some journal entries do not exist.", ids=missing)
