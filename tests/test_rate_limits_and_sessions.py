@@ -232,3 +232,32 @@ def test_a_wrong_current_password_changes_nothing_and_says_so_next_to_the_field(
                                                "new_password": "a-new-pass-123"})
     assert resp.status_code == 400 and 'id="current_password-error"' in resp.get_data(as_text=True)
     assert fresh_get(other, "/account").status_code == 200
+
+
+class TestOnlyDecoratedRoutesAreChecked:
+    """The limiter's every-request pass is left out while all limits are route decorators."""
+
+    @pytest.fixture
+    def app_overrides(self) -> dict[str, Any]:
+        return {"AUTH_RATE_LIMIT": "3 per minute"}
+
+    def test_the_auth_limit_still_holds_without_the_limiters_every_request_pass(self, app: Any, client: Any) -> None:
+        from webapp.extensions import limiter
+
+        assert limiter._check_request_limit not in app.before_request_funcs.get(None, [])
+        codes = [client.post("/api/auth/login", json={"email": "x@example.com", "password": "nope-nope"},
+                             environ_base={"REMOTE_ADDR": "10.9.8.7"}).status_code for _ in range(4)]
+        assert codes == [401, 401, 401, 429]
+
+
+class TestADefaultLimitKeepsTheEveryRequestPass:
+    @pytest.fixture
+    def app_overrides(self) -> dict[str, Any]:
+        return {"RATELIMIT_DEFAULT": "2 per minute"}
+
+    def test_a_configured_default_limit_applies_to_every_route(self, app: Any, client: Any) -> None:
+        from webapp.extensions import limiter
+
+        assert limiter._check_request_limit in app.before_request_funcs.get(None, [])
+        codes = [client.get("/healthz", environ_base={"REMOTE_ADDR": "10.9.8.6"}).status_code for _ in range(3)]
+        assert codes[:2] == [200, 200] and codes[2] == 429

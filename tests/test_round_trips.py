@@ -131,9 +131,11 @@ def test_an_applied_subscription_event_locks_and_loads_the_entitlement_in_one_st
                                "current_period_end": int(time.time()) + 86400}]}}
     monkeypatch.setattr(StripeGateway, "retrieve_subscription", lambda self, sub_id: sub)  # Stripe's answer
 
+    created = int(time.time())  # one second for both events: a later one would also move last_event_created
+
     def deliver(event_id: str) -> Any:
         payload = json.dumps({"id": event_id, "object": "event", "type": "customer.subscription.updated",
-                              "created": int(time.time()), "data": {"object": sub}}).encode()
+                              "created": created, "data": {"object": sub}}).encode()
         return client.post("/api/billing/webhook", data=payload,
                            headers={"Stripe-Signature": signature_header(payload, SECRET),
                                     "Content-Type": "application/json"})

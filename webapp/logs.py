@@ -20,6 +20,17 @@ _OURS = "_aibk_handler"
 _FORMATTED = "_aibk_json"  # a leading underscore keeps it out of the line's own fields
 
 
+_secret_keys: dict[str, bool] = {}  # field name → redact? (names come from our code: a small, fixed set)
+
+
+def _is_secret(key: str) -> bool:
+    """Whether a field's name says it holds a secret (decided once per name)."""
+    secret = _secret_keys.get(key)
+    if secret is None:
+        secret = _secret_keys[key] = any(w in key.lower() for w in _SECRET_WORDS)
+    return secret
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, event, then the record's extra fields.
 
@@ -43,7 +54,7 @@ class JsonFormatter(logging.Formatter):
         for key, value in vars(record).items():
             if key in _STANDARD_ATTRS or key.startswith("_"):
                 continue
-            line[key] = "[redacted]" if any(w in key.lower() for w in _SECRET_WORDS) else value
+            line[key] = "[redacted]" if _is_secret(key) else value
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         return json.dumps(line, default=str)

@@ -29,10 +29,26 @@ class StorageFailureFilter(logging.Filter):
 
 
 def init_app(app: Flask) -> None:
-    """Trust TRUSTED_PROXIES hops of X-Forwarded-* headers, and log storage failures our way."""
+    """Trust TRUSTED_PROXIES hops of X-Forwarded-* headers, log storage failures our way, and leave the
+    limiter's every-request pass out while every limit is a route decorator."""
+    _check_only_decorated_routes(app)
     hops = int(app.config.get("TRUSTED_PROXIES", 0))
     if hops > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]
     limiter_log = logging.getLogger("flask-limiter")
     if not any(isinstance(f, StorageFailureFilter) for f in limiter_log.filters):
         limiter_log.addFilter(StorageFailureFilter())
+
+
+def _check_only_decorated_routes(app: Flask) -> None:
+    """Our limits are all route decorators (the auth routes'), and a decorated route checks its limits in
+    its own wrapper. The limiter's before_request pass exists for default, application and blueprint
+    limits; with none configured it only works out, on every request, that nothing applies (about a
+    tenth of a stored webhook's CPU). It stays as soon as any such limit is configured."""
+    from webapp.extensions import limiter
+
+    # (A blueprint limit, `limiter.limit(...)(bp)`, would need the pass too: we have none.)
+    global_limits = app.config.get("RATELIMIT_DEFAULT") or app.config.get("RATELIMIT_APPLICATION")
+    hooks = app.before_request_funcs.get(None, [])
+    if not global_limits and limiter._check_request_limit in hooks:
+        hooks.remove(limiter._check_request_limit)
