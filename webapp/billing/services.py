@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import ColumnElement, and_, bindparam, select, update
 from sqlalchemy.orm import joinedload
@@ -42,56 +43,19 @@ def no_entitlement(tenant_id: str) -> NotFound:
     return NotFound("No entitlement for this tenant.", ids=[tenant_id])
 
 
+PAID_STATUSES = frozenset({"active", "trialing"})
+# A subscription whose payment failed: the tenant is on the free tier until the card works again.
+PAYMENT_PROBLEM_STATUSES = frozenset({"past_due", "unpaid"})
+
+
 @dataclass(frozen=True)
 class GateOverride:
-    """An open override as the gate reads it: what decides the tier while it lasts."""
+    """An open override as read_effective reads it: what decides while it lasts."""
 
     plan: str
     subscription_status: str
     until: datetime | None
     ended_at: None = None  # the read joins open overrides only
-
-
-@dataclass(frozen=True)
-class GateEntitlement:
-    """The entitlement as the gate reads it (plain values, no ORM object): what `effective` needs."""
-
-    plan: str
-    active: bool
-    subscription_status: str
-    tx_cap: int
-    bulk_approve: bool
-    included_companies: int
-    addon_companies: int
-    override: GateOverride | None
-
-
-_ENT = Entitlement.__table__.c
-_OVR = EntitlementOverride.__table__.c
-# Built once: every metered request runs it. The same one statement as _ENTITLEMENT, read with Core (the
-# ORM's loading of the two objects cost four times as much as the SQL); _OVR.plan is NULL without an
-# open override (its column is NOT NULL).
-_GATE_ENTITLEMENT = (select(_ENT.plan, _ENT.active, _ENT.subscription_status, _ENT.tx_cap, _ENT.bulk_approve,
-                            _ENT.included_companies, _ENT.addon_companies,
-                            _OVR.plan, _OVR.subscription_status, _OVR.until)
-                     .select_from(Entitlement.__table__.outerjoin(
-                         EntitlementOverride.__table__, and_(_OVR.tenant_id == _ENT.tenant_id,
-                                                             _OVR.ended_at.is_(None))))
-                     .where(_ENT.tenant_id == bindparam("tenant_id")))
-
-
-def read_gate_entitlement(tenant_id: str) -> GateEntitlement:
-    """The tenant's entitlement and open override for deciding its tier (the gate's read), in one SELECT."""
-    row = db.session.execute(_GATE_ENTITLEMENT, {"tenant_id": tenant_id}).first()
-    if row is None:
-        raise no_entitlement(tenant_id)
-    *ent, ovr_plan, ovr_status, ovr_until = row
-    return GateEntitlement(*ent, None if ovr_plan is None else GateOverride(ovr_plan, ovr_status, ovr_until))
-
-
-PAID_STATUSES = frozenset({"active", "trialing"})
-# A subscription whose payment failed: the tenant is on the free tier until the card works again.
-PAYMENT_PROBLEM_STATUSES = frozenset({"past_due", "unpaid"})
 
 
 @dataclass(frozen=True)
@@ -105,13 +69,19 @@ class Effective:
     bulk_approve: bool
     included_companies: int
     addon_companies: int
-    override: EntitlementOverride | GateOverride | None = None  # an EntitlementOverride from get_entitlement
+    override: EntitlementOverride | GateOverride | None = None  # a GateOverride from read_effective
 
 
-def open_override(ent: Entitlement | GateEntitlement,
-                  now: datetime | None = None) -> EntitlementOverride | GateOverride | None:
+Override = TypeVar("Override", EntitlementOverride, GateOverride)
+
+
+def open_override(ent: Entitlement, now: datetime | None = None) -> EntitlementOverride | None:
     """The override in force: open and not past its `until` (the hourly job records the end later)."""
-    ovr = ent.override
+    return in_force(ent.override, now)
+
+
+def in_force(ovr: Override | None, now: datetime | None = None) -> Override | None:
+    """The override if it is in force: open and not past its `until`."""
     if ovr is None or ovr.ended_at is not None:
         return None
     if ovr.until is not None and ovr.until <= (now or clock.now()):
@@ -119,13 +89,13 @@ def open_override(ent: Entitlement | GateEntitlement,
     return ovr
 
 
-def effective(ent: Entitlement | GateEntitlement) -> Effective:
+def effective(ent: Entitlement) -> Effective:
     """The entitlement the gate, the pages and `show` use: an override's plan (limits from the plan table)."""
     return effective_with(ent, open_override(ent))
 
 
-def effective_with(ent: Entitlement | GateEntitlement, ovr: EntitlementOverride | GateOverride | None) -> Effective:
-    """The entitlement with `ovr` in force (Stripe's state for None)."""
+def effective_with(ent: Entitlement | Effective, ovr: EntitlementOverride | GateOverride | None) -> Effective:
+    """The entitlement (or Stripe's state as an Effective) with `ovr` in force (Stripe's state for None)."""
     if ovr is None:
         return Effective(ent.plan, ent.active, ent.subscription_status, ent.tx_cap, ent.bulk_approve,
                          ent.included_companies, ent.addon_companies)
@@ -133,6 +103,29 @@ def effective_with(ent: Entitlement | GateEntitlement, ovr: EntitlementOverride 
     addons = ent.addon_companies if ovr.plan == ent.plan else 0  # Stripe's add-ons belong to Stripe's plan
     return Effective(plan.key, ovr.subscription_status in PAID_STATUSES, ovr.subscription_status, plan.tx_cap,
                      plan.bulk_approve, plan.included_companies, addons, ovr)
+
+
+_ENT = Entitlement.__table__.c
+_OVR = EntitlementOverride.__table__.c
+# Built once: the gate runs it on every metered request. The statement get_entitlement runs, read with Core
+# (the ORM's loading of the two objects cost four times as much CPU as the SQL); _OVR.plan is NULL without
+# an open override (the column is NOT NULL).
+_EFFECTIVE = (select(_ENT.plan, _ENT.active, _ENT.subscription_status, _ENT.tx_cap, _ENT.bulk_approve,
+                     _ENT.included_companies, _ENT.addon_companies, _OVR.plan, _OVR.subscription_status, _OVR.until)
+              .select_from(Entitlement.__table__.outerjoin(
+                  EntitlementOverride.__table__, and_(_OVR.tenant_id == _ENT.tenant_id, _OVR.ended_at.is_(None))))
+              .where(_ENT.tenant_id == bindparam("tenant_id")))
+
+
+def read_effective(tenant_id: str) -> Effective:
+    """effective(get_entitlement(tenant_id)) in the same one SELECT, without ORM objects (the gate's read):
+    its `override` is a GateOverride."""
+    row = db.session.execute(_EFFECTIVE, {"tenant_id": tenant_id}).first()
+    if row is None:
+        raise no_entitlement(tenant_id)
+    *stripe, ovr_plan, ovr_status, ovr_until = row
+    ovr = None if ovr_plan is None else GateOverride(ovr_plan, ovr_status, ovr_until)
+    return effective_with(Effective(*stripe), in_force(ovr))
 
 
 def has_paid_plan(ent: Entitlement | Effective) -> bool:

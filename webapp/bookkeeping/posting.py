@@ -68,10 +68,6 @@ class LoadedEntry:
     def account_id(self) -> str:
         return self.account.id
 
-    @property
-    def txn_id(self) -> str:
-        return self.transaction.id
-
 
 _E = JournalEntry.__table__.c
 _A = Account.__table__
