@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.factories import daily_analyzed, import_txns, propose_all, set_plan, set_usage, usage_row
-from webapp.billing.plans import FREE_DAILY_ANALYZE_LIMIT, STARTER
+from webapp.billing.plans import FIRM, FREE_DAILY_ANALYZE_LIMIT, STARTER
 
 MID_MARCH = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 CAP_KEYS = {"code", "message", "plan", "limit", "used", "resets_at", "upgrade_url"}
@@ -256,3 +256,37 @@ def test_metered_work_that_ends_without_being_counted_is_an_error_not_free_work(
                 raise KeyError("the work failed")
         settle_pending()  # nothing pending: counts nothing
     assert usage_row(api_client.tenant_id, clock.now().strftime("%Y-%m")) is None
+
+
+@pytest.mark.parametrize("override", [None, "open until", "open without end", "past its until", "ended"])
+def test_the_gates_one_read_decides_the_tier_as_the_whole_entitlement_does(api_client, clock, db, override):
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from webapp.billing import overrides
+    from webapp.billing.services import effective, get_entitlement, read_effective
+    from webapp.metering.gate import tier_of
+
+    tenant = api_client.tenant_id
+    set_plan(tenant, "starter", status="past_due")  # Stripe's state: a payment problem, so the free tier
+    if override is not None:
+        until = None if override == "open without end" else clock.now() + timedelta(hours=1)
+        overrides.set_override(tenant, "firm", "active", until, actor="support", reason="goodwill")
+    if override == "past its until":
+        clock.advance(hours=2)
+    if override == "ended":
+        overrides.clear_override(tenant, actor="support", reason="done")
+    db.session.expire_all()
+
+    read = read_effective(tenant)
+    tier = tier_of(read)
+
+    whole = effective(get_entitlement(tenant))
+    assert replace(read, override=None) == replace(whole, override=None) and tier == tier_of(whole)
+    if override in ("open until", "open without end"):
+        assert (tier.plan, tier.paid, tier.tx_cap, tier.subscription_status) == ("firm", True, FIRM.tx_cap, "active")
+        assert tier.override_until == ("open" if override == "open without end" else "2025-02-01T00:59:00Z")
+    else:
+        assert (tier.plan, tier.paid, tier.subscription_status, tier.override_until) == (
+            "free", False, "past_due", None)
+        assert tier.payment_problem and tier.subscribed_plan == "starter"

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from tests.conftest import signup_api_client
 from tests.factories import daily_analyzed, import_txns, propose_all, set_plan, set_usage, txn_rows, usage_row
@@ -374,3 +374,26 @@ def test_an_entry_whose_lines_do_not_balance_is_never_posted_or_counted(api_clie
     assert resp.status_code == 422 and resp.get_json()["code"] == "UNBALANCED_ENTRY"
     assert api_client.get("/api/ledger").get_json()["data"] == []
     assert usage_row(api_client.tenant_id, "2025-01").tx_posted == 0
+
+
+def test_an_entry_that_lost_its_lines_is_unbalanced_not_unknown_and_is_never_posted(api_client, clock, db):
+    set_plan(api_client.tenant_id, "starter")
+    je = propose_all(api_client, import_txns(api_client, 1))[0]
+    db.session.execute(delete(JournalLine).where(JournalLine.entry_id == je))  # behind the API's back
+    db.session.commit()
+    resp = api_client.post("/api/post/commit", json={"je_ids": [je]})
+    assert resp.status_code == 422 and resp.get_json()["code"] == "UNBALANCED_ENTRY" and resp.get_json()["ids"] == [je]
+    assert api_client.get("/api/ledger").get_json()["data"] == []
+    assert usage_row(api_client.tenant_id, "2025-01").tx_posted == 0
+
+
+def test_a_commit_answers_each_entry_as_the_ledger_then_shows_it(api_client, clock):
+    set_plan(api_client.tenant_id, "pro")
+    je_ids = propose_all(api_client, import_txns(api_client, 3))
+    proposals.reassign_account(api_client.tenant_id, je_ids[1], "6900")
+    answered = api_client.post("/api/post/commit", json={"je_ids": [je_ids[2], je_ids[0], je_ids[1]]}).get_json()
+    ledger = {e["je_id"]: e for e in api_client.get("/api/ledger").get_json()["data"]}
+    assert [e["je_id"] for e in answered["data"]] == [je_ids[2], je_ids[0], je_ids[1]]  # in request order
+    assert answered["data"] == [ledger[je] for je in (je_ids[2], je_ids[0], je_ids[1])]
+    assert answered["data"][2]["account"]["code"] == "6900" and answered["data"][2]["source"] == "manual"
+    assert [line["account_code"] for line in answered["data"][2]["lines"]] == ["1000", "6900"]

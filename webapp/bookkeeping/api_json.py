@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from webapp.bookkeeping.ledger import LedgerPage, TrialBalance
-from webapp.bookkeeping.proposals import ProposedEntry, ProposedLine
+from webapp.bookkeeping.posting import EntryLine, LoadedEntry
+from webapp.bookkeeping.proposals import ProposedEntry
 from webapp.bookkeeping.transactions import ImportResult
 from webapp.clock import isoformat
 from webapp.models import JournalEntry, JournalLine
@@ -15,14 +16,14 @@ def import_json(result: ImportResult) -> dict[str, object]:
             "data": [{"id": t.id, "client_id": t.client_id, "created": new} for t, new in result.rows]}
 
 
-def line_json(line: JournalLine | ProposedLine) -> dict[str, object]:
+def line_json(line: JournalLine | EntryLine) -> dict[str, object]:
     """One line; `amount_cents` is signed (debit positive), with debit/credit spelled out."""
     return {"account_code": line.account.code, "account_name": line.account.name,
             "amount_cents": line.amount_cents, "debit_cents": max(line.amount_cents, 0),
             "credit_cents": max(-line.amount_cents, 0)}
 
 
-def entry_json(entry: JournalEntry | ProposedEntry, requested: str | None = None) -> dict[str, object]:
+def entry_json(entry: JournalEntry | LoadedEntry | ProposedEntry, requested: str | None = None) -> dict[str, object]:
     """An entry with its transaction, proposed account, confidence (0–1), reason and lines."""
     txn = entry.transaction
     return {

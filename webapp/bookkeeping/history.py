@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, select, text
 
 from webapp.extensions import db
-from webapp.models import JournalEntry, PostingHistory, Transaction
+from webapp.models import PostingHistory, Transaction
+
+if TYPE_CHECKING:  # posting counts into the history, so it imports this module
+    from webapp.bookkeeping.posting import EntryTransaction, LoadedEntry
 
 History = dict[tuple[str, str, str], Counter[str]]  # (company_id, kind, key) → posted entries per account_id
 
@@ -36,13 +40,13 @@ _READ = (select(*_KEY, _TABLE.c.n)
                 _TABLE.c.match_key.in_(bindparam("keys", expanding=True))))
 
 
-def keys_of(txn: Transaction) -> list[tuple[str, str, str]]:
+def keys_of(txn: Transaction | EntryTransaction) -> list[tuple[str, str, str]]:
     """The (company_id, kind, key) a transaction's history is filed under; a missing or empty key has none."""
     return [(txn.company_id, kind, key) for kind, key in (("counterparty", txn.counterparty_key),
                                                           ("pattern", txn.pattern)) if key]
 
 
-def count_posted(entries: Iterable[JournalEntry]) -> None:
+def count_posted(entries: Iterable[LoadedEntry]) -> None:
     """Count entries being posted (their transaction loaded) into the history: one statement, in the caller's
     unit of work. Rows go in key order, so two postings touching the same counters lock them in one order."""
     counts = Counter((*key, entry.account_id) for entry in entries for key in keys_of(entry.transaction))

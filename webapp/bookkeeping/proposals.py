@@ -15,7 +15,7 @@ from webapp.bookkeeping import rules
 from webapp.bookkeeping.accounts import (BANK, UNCATEGORIZED_EXPENSE, UNCATEGORIZED_INCOME, ChartAccount,
                                          charts_for)
 from webapp.bookkeeping.history import History, posted_history
-from webapp.bookkeeping.posting import commit_entries, load_entries
+from webapp.bookkeeping.posting import EntryLine, LoadedEntry, commit_entries, load_entries
 from webapp.bookkeeping.services import refuse_archived
 from webapp.bookkeeping.transactions import check_ids, resolve_transactions
 from webapp.errors import Conflict, ValidationError
@@ -94,15 +94,6 @@ _INSERT_LINES = insert(_LINES)
 
 
 @dataclass(frozen=True)
-class ProposedLine:
-    """One line of a proposal as written: positive cents debit the account, negative cents credit it."""
-
-    account: ChartAccount
-    position: int
-    amount_cents: int
-
-
-@dataclass(frozen=True)
 class ProposedEntry:
     """A proposal as propose_entries wrote it, with what its answer shows (the API's entry_json, the
     workspace's feedback): built in memory and written with Core, so nothing is read back."""
@@ -114,7 +105,7 @@ class ProposedEntry:
     source: str
     reason: str
     proposed_at: datetime
-    lines: tuple[ProposedLine, ...]
+    lines: tuple[EntryLine, ...]
     status: str = "proposed"
     posted_at: datetime | None = None
 
@@ -153,8 +144,8 @@ def build_entry(txn: Transaction, suggestion: Suggestion, bank: ChartAccount, no
     return ProposedEntry(id=new_id("je"), transaction=txn, account=suggestion.account,
                          confidence_pct=suggestion.confidence_pct, source=suggestion.source,
                          reason=suggestion.reason[:300], proposed_at=now,
-                         lines=(ProposedLine(bank, 1, txn.amount_cents),
-                                ProposedLine(suggestion.account, 2, -txn.amount_cents)))
+                         lines=(EntryLine(bank, 1, txn.amount_cents),
+                                EntryLine(suggestion.account, 2, -txn.amount_cents)))
 
 
 def replace_proposals(txn_ids: list[str], requested: list[str]) -> None:
@@ -213,7 +204,7 @@ def propose_entries(tenant_id: str, txn_ids: list[str]) -> list[tuple[str, Propo
 NOT_A_CATEGORY = "is not a category account of this company's chart"
 
 
-def _point_at(entry: JournalEntry, account: ChartAccount) -> None:
+def _point_at(entry: LoadedEntry, account: ChartAccount) -> None:
     """Point a proposed entry and its category line at `account`, as the user's choice (caller commits)."""
     changed = db.session.execute(
         update(JournalEntry).where(JournalEntry.id == entry.id, JournalEntry.status == "proposed")
@@ -232,7 +223,7 @@ def _category(chart: dict[str, ChartAccount], code: str) -> ChartAccount | None:
     return None if account is None or account.code == BANK else account
 
 
-def reassign_account(tenant_id: str, je_id: str, account_code: str) -> JournalEntry:
+def reassign_account(tenant_id: str, je_id: str, account_code: str) -> LoadedEntry:
     """Point a proposed entry at another account of its company's chart (the user's correction)."""
     entry = load_entries(tenant_id, [je_id])[0]
     if entry.status == "posted":
@@ -246,7 +237,7 @@ def reassign_account(tenant_id: str, je_id: str, account_code: str) -> JournalEn
     return load_entries(tenant_id, [je_id])[0]
 
 
-def commit_with_accounts(tenant_id: str, je_ids: list[str], accounts: Mapping[str, str]) -> list[JournalEntry]:
+def commit_with_accounts(tenant_id: str, je_ids: list[str], accounts: Mapping[str, str]) -> list[LoadedEntry]:
     """Post the entries, each first pointed at the account code `accounts` chose for it where that differs.
 
     One unit of work with the posting (and the gate's count): a code that is not a category account of
@@ -257,7 +248,7 @@ def commit_with_accounts(tenant_id: str, je_ids: list[str], accounts: Mapping[st
                if e.status == "proposed" and accounts.get(e.id) not in (None, e.account.code)]
     charts = charts_for({e.company_id for e, _ in changes})
     problems: dict[str, str] = {}
-    chosen: list[tuple[JournalEntry, ChartAccount]] = []
+    chosen: list[tuple[LoadedEntry, ChartAccount]] = []
     for entry, code in changes:
         account = _category(charts[entry.company_id], code)
         if account is None:

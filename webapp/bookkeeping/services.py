@@ -45,7 +45,7 @@ def get_active_company(tenant_id: str, company_id: str | None) -> Company:
     are read-only."""
     company = get_company(tenant_id, company_id)
     if company.archived_at is not None:
-        raise archived_conflict(company)
+        raise archived_conflict(company.id, company.name)
     return company
 
 
@@ -54,13 +54,13 @@ def refuse_archived(company_ids: set[str]) -> None:
     archived = db.session.scalars(select(Company).where(Company.id.in_(company_ids),
                                                         Company.archived_at.is_not(None)).limit(1)).first()
     if archived is not None:
-        raise archived_conflict(archived)
+        raise archived_conflict(archived.id, archived.name)
 
 
-def archived_conflict(company: Company) -> Conflict:
+def archived_conflict(company_id: str, name: str) -> Conflict:
     """The 409 COMPANY_ARCHIVED for work that would change an archived company's books."""
-    return Conflict("COMPANY_ARCHIVED", f"{company.name} is archived: its books can be read but not changed. "
-                                        "Restore it to work in it again.", company_id=company.id)
+    return Conflict("COMPANY_ARCHIVED", f"{name} is archived: its books can be read but not changed. "
+                                        "Restore it to work in it again.", company_id=company_id)
 
 
 def check_company_name(name: str) -> str:

@@ -12,6 +12,7 @@ from webapp.bookkeeping.accounts import BANK, list_accounts
 from webapp.bookkeeping.csv_dates import DMY, MDY, example
 from webapp.bookkeeping.csv_import import Statement
 from webapp.bookkeeping.ledger import TrialBalance, count_rows, trial_balance
+from webapp.bookkeeping.posting import LoadedEntry
 from webapp.bookkeeping.proposals import ProposedEntry
 from webapp.bookkeeping.services import get_company, list_companies
 from webapp.extensions import db
@@ -40,7 +41,7 @@ class Feedback:
                    "Proposals.", "transactions")
 
     @classmethod
-    def posted(cls, entries: Sequence[JournalEntry], single: bool) -> Feedback:
+    def posted(cls, entries: Sequence[LoadedEntry], single: bool) -> Feedback:
         """After Commit: where the committed row was (it has left the table) or beside Commit selected."""
         if single and len(entries) == 1:
             entry = entries[0]

@@ -15,7 +15,7 @@ from enum import StrEnum
 from webapp import clock
 from webapp.billing import links
 from webapp.billing.plans import FREE, FREE_DAILY_ANALYZE_LIMIT, PAID_PLANS, PLANS
-from webapp.billing.services import PAYMENT_PROBLEM_STATUSES, effective, get_entitlement, has_paid_plan
+from webapp.billing.services import PAYMENT_PROBLEM_STATUSES, Effective, effective, has_paid_plan, read_effective
 from webapp.errors import PaywallError
 from webapp.metering import usage
 from webapp.models import Entitlement
@@ -49,12 +49,12 @@ class Tier:
         return not self.paid and self.subscription_status in PAYMENT_PROBLEM_STATUSES
 
 
-def tier_of(ent: Entitlement) -> Tier:
+def tier_of(ent: Entitlement | Effective) -> Tier:
     """An active paid entitlement (active, status active/trialing) gets its plan; anything else the free tier.
 
     An open manual override is the entitlement while it lasts (it comes with the entitlement's SELECT).
     """
-    eff = effective(ent)
+    eff = effective(ent) if isinstance(ent, Entitlement) else ent
     until = (clock.isoformat(eff.override.until) or "open") if eff.override else None
     if has_paid_plan(eff):
         return Tier(eff.plan, True, eff.tx_cap, eff.bulk_approve, eff.subscription_status, eff.plan, until)
@@ -79,7 +79,7 @@ def admit(tenant_id: str, action: Action, n: int) -> None:
 def check(tenant_id: str, action: Action, n: int) -> Charge:
     """The decisions that need no counter (payment problem, no paid plan, no bulk approve), from the
     entitlement read; the Charge is counted by `settle` at the end of the request's unit of work."""
-    tier = tier_of(get_entitlement(tenant_id))
+    tier = tier_of(read_effective(tenant_id))
     charge = Charge(tenant_id, action, n, tier)
     if action is Action.COMMIT:
         with _announced(charge):

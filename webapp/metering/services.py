@@ -5,7 +5,7 @@ from typing import TypedDict
 
 from webapp import clock
 from webapp.billing.plans import FREE_DAILY_ANALYZE_LIMIT
-from webapp.billing.services import get_entitlement
+from webapp.billing.services import read_effective
 from webapp.metering.gate import tier_of
 from webapp.metering.usage import read_counts
 
@@ -34,7 +34,7 @@ class UsageSnapshot(TypedDict):
 def usage_snapshot(tenant_id: str) -> UsageSnapshot:
     """Read the tenant's usage for the current UTC month and day (creates nothing)."""
     now = clock.now()
-    tier = tier_of(get_entitlement(tenant_id))
+    tier = tier_of(read_effective(tenant_id))
     counts = read_counts(tenant_id, now)
     return UsageSnapshot(
         plan=tier.plan, year_month=counts.year_month, tx_posted=counts.tx_posted, tx_analyzed=counts.tx_analyzed,
