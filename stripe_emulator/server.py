@@ -44,6 +44,11 @@ class KeepAliveHandler(WSGIRequestHandler):
         self.server.open_connections.discard(self.connection)  # type: ignore[attr-defined]
         super().finish()
 
+    def log_error(self, format: str, *args: Any) -> None:  # noqa: A002 (the standard library's signature)
+        """An idle kept-alive connection closing is how keep-alive ends, not an error worth a line."""
+        if not format.startswith("Request timed out"):
+            super().log_error(format, *args)
+
     def run_wsgi(self) -> None:
         length = self.headers.get("Content-Length", "0").strip()
         if "Transfer-Encoding" in self.headers or not length.isdigit():

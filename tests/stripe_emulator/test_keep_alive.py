@@ -82,3 +82,17 @@ def test_a_chunked_request_body_is_read_whole_and_the_connection_closed(server):
     head, _, _ = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200") and b"Connection: close" in head
     assert b"chunk@example.com" in answer
+
+
+def test_an_idle_connection_is_closed_quietly_after_the_idle_time(monkeypatch, caplog):
+    from stripe_emulator import server as server_module
+
+    monkeypatch.setattr(server_module.KeepAliveHandler, "timeout", 0.2)
+    with EmulatorServer(port=0) as server:
+        conn = connect(server)
+        status, _, _ = call(conn, "GET", "/v1/customers")
+        assert status == 200
+        conn.sock.settimeout(5)
+        assert conn.sock.recv(1) == b""  # the server closed it once idle (recv returns at once, no sleep)
+        conn.close()
+    assert not [r for r in caplog.records if "timed out" in r.getMessage()]

@@ -15,11 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, literal, or_, select, true, update
+from sqlalchemy import bindparam, func, or_, select, text, update
 from sqlalchemy.engine import Row
 from sqlalchemy import insert as sa_insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from webapp import clock
@@ -33,6 +31,17 @@ log = logging.getLogger(__name__)
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 STREAM_ROWS = 1000  # rows fetched at a time when listing tenants
 
+
+# Every tenant's zeroed row for the month, one set-based statement with two parameters, as prebuilt text:
+# SQLAlchemy compiles its dialect INSERT … ON CONFLICT constructs afresh on every call (they are never
+# cached), which cost a 10,000-tenant rollover 2 ms on top of the statement itself. The same SQL on SQLite
+# and PostgreSQL; `WHERE true` keeps SQLite from reading ON CONFLICT as part of the SELECT.
+# preserve_rowcount: SQLAlchemy closes an INSERT's cursor at once, and psycopg's count goes with it.
+_ZEROED_ROWS = (text("INSERT INTO usage_monthly (tenant_id, year_month, tx_analyzed, tx_posted, last_reset_at) "
+                     "SELECT id, :month, 0, 0, :now FROM tenants WHERE true "
+                     "ON CONFLICT (tenant_id, year_month) DO NOTHING")
+                .bindparams(bindparam("now", type_=UsageMonthly.last_reset_at.type))
+                .execution_options(preserve_rowcount=True))
 
 # The month's run record, if any: a plain row (no ORM identity map or instance), since the usual call
 # (cron after the scheduler, every later tick) ends right here and should cost next to nothing.
@@ -111,14 +120,7 @@ def _roll(month: str, trigger: str) -> RolloverResult:
     except IntegrityError:  # another process got there between the read and this insert
         db.session.rollback()
         return _already_done(db.session.execute(_RUN, {"month": month}).first(), trigger, month)
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    rows = select(Tenant.id, literal(month), literal(0), literal(0), literal(now, UsageMonthly.last_reset_at.type)
-                  ).where(true())  # WHERE keeps SQLite from reading ON CONFLICT as part of the SELECT
-    stmt = (insert(UsageMonthly)
-            .from_select(["tenant_id", "year_month", "tx_analyzed", "tx_posted", "last_reset_at"], rows)
-            .on_conflict_do_nothing(index_elements=["tenant_id", "year_month"]))
-    # preserve_rowcount: SQLAlchemy closes an INSERT's cursor at once, and psycopg's count goes with it.
-    created = db.session.execute(stmt.execution_options(preserve_rowcount=True)).rowcount
+    created = db.session.execute(_ZEROED_ROWS, {"month": month, "now": now}).rowcount
     # Counting tenants, not the month's rows: usage_monthly keeps every month, so a count there would
     # scan the history. A tenant signing up during the run (PostgreSQL) may show as kept: a report only.
     tenants = max(created, db.session.scalar(select(func.count()).select_from(Tenant)) or 0)
