@@ -147,8 +147,12 @@ def check_balanced(entry: LoadedEntry) -> None:
 
 def commit_entries(tenant_id: str, je_ids: list[str]) -> list[LoadedEntry]:
     """Post the entries in one unit of work (with whatever the gate counted); 409 ALREADY_POSTED lists posted ones."""
-    ids = check_ids(je_ids, "je_ids")
-    entries = load_entries(tenant_id, ids)
+    return post_loaded(tenant_id, load_entries(tenant_id, check_ids(je_ids, "je_ids")))
+
+
+def post_loaded(tenant_id: str, entries: list[LoadedEntry]) -> list[LoadedEntry]:
+    """Post entries load_entries read in this unit of work (as the caller may have changed them since)."""
+    ids = [e.id for e in entries]
     posted = [e.id for e in entries if e.status == "posted"]
     if posted:
         raise Conflict("ALREADY_POSTED", "Some entries are posted already.", ids=posted)

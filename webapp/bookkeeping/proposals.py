@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from sqlalchemy import bindparam, delete, insert, select, update
@@ -15,7 +15,7 @@ from webapp.bookkeeping import rules
 from webapp.bookkeeping.accounts import (BANK, UNCATEGORIZED_EXPENSE, UNCATEGORIZED_INCOME, ChartAccount,
                                          charts_for)
 from webapp.bookkeeping.history import History, posted_history
-from webapp.bookkeeping.posting import EntryLine, LoadedEntry, commit_entries, load_entries
+from webapp.bookkeeping.posting import EntryLine, LoadedEntry, load_entries, post_loaded
 from webapp.bookkeeping.services import refuse_archived
 from webapp.bookkeeping.transactions import check_ids, resolve_transactions
 from webapp.errors import Conflict, ValidationError
@@ -25,6 +25,8 @@ from webapp.metering.guards import settle_pending
 from webapp.models import JournalEntry, JournalLine, Transaction
 
 log = logging.getLogger(__name__)
+
+BANK_LINE, CATEGORY_LINE = 1, 2  # an entry's two lines: the bank's, then the category the proposer chose
 
 # History confidences, in percent: a base, a step per earlier agreeing posting, and a ceiling.
 COUNTERPARTY_CONFIDENCE = (80, 5, 97)
@@ -144,8 +146,8 @@ def build_entry(txn: Transaction, suggestion: Suggestion, bank: ChartAccount, no
     return ProposedEntry(id=new_id("je"), transaction=txn, account=suggestion.account,
                          confidence_pct=suggestion.confidence_pct, source=suggestion.source,
                          reason=suggestion.reason[:300], proposed_at=now,
-                         lines=(EntryLine(bank, 1, txn.amount_cents),
-                                EntryLine(suggestion.account, 2, -txn.amount_cents)))
+                         lines=(EntryLine(bank, BANK_LINE, txn.amount_cents),
+                                EntryLine(suggestion.account, CATEGORY_LINE, -txn.amount_cents)))
 
 
 def replace_proposals(txn_ids: list[str], requested: list[str]) -> None:
@@ -204,17 +206,20 @@ def propose_entries(tenant_id: str, txn_ids: list[str]) -> list[tuple[str, Propo
 NOT_A_CATEGORY = "is not a category account of this company's chart"
 
 
-def _point_at(entry: LoadedEntry, account: ChartAccount) -> None:
-    """Point a proposed entry and its category line at `account`, as the user's choice (caller commits)."""
+def _point_at(entry: LoadedEntry, account: ChartAccount) -> LoadedEntry:
+    """Point a proposed entry and its category line at `account`, as the user's choice (caller commits);
+    the entry as it now stands, so nobody reads it again."""
+    choice = {"confidence_pct": 100, "source": "manual", "reason": f"Chosen by you: {account.code} {account.name}"}
     changed = db.session.execute(
         update(JournalEntry).where(JournalEntry.id == entry.id, JournalEntry.status == "proposed")
-        .values(account_id=account.id, confidence_pct=100, source="manual",
-                reason=f"Chosen by you: {account.code} {account.name}")
-        .execution_options(synchronize_session=False))
+        .values(account_id=account.id, **choice).execution_options(synchronize_session=False))
     if changed.rowcount != 1:
         raise Conflict("ALREADY_POSTED", "The entry was posted meanwhile.", ids=[entry.id])
-    db.session.execute(update(JournalLine).where(JournalLine.entry_id == entry.id, JournalLine.position == 2)
+    db.session.execute(update(JournalLine)
+                       .where(JournalLine.entry_id == entry.id, JournalLine.position == CATEGORY_LINE)
                        .values(account_id=account.id).execution_options(synchronize_session=False))
+    lines = tuple(replace(line, account=account) if line.position == CATEGORY_LINE else line for line in entry.lines)
+    return replace(entry, account=account, lines=lines, **choice)
 
 
 def _category(chart: dict[str, ChartAccount], code: str) -> ChartAccount | None:
@@ -232,9 +237,9 @@ def reassign_account(tenant_id: str, je_id: str, account_code: str) -> LoadedEnt
     account = _category(charts_for([entry.company_id])[entry.company_id], account_code)
     if account is None:
         raise ValidationError("Some fields are missing or invalid.", {"account_code": NOT_A_CATEGORY})
-    _point_at(entry, account)
+    entry = _point_at(entry, account)
     db.session.commit()
-    return load_entries(tenant_id, [je_id])[0]
+    return entry
 
 
 def commit_with_accounts(tenant_id: str, je_ids: list[str], accounts: Mapping[str, str]) -> list[LoadedEntry]:
@@ -243,7 +248,7 @@ def commit_with_accounts(tenant_id: str, je_ids: list[str], accounts: Mapping[st
     One unit of work with the posting (and the gate's count): a code that is not a category account of
     the entry's chart is a 400 with `fields` {"accounts.<je_id>": problem}, and nothing is posted.
     """
-    entries = load_entries(tenant_id, check_ids(je_ids, "je_ids"))  # commit_entries refuses archived companies
+    entries = load_entries(tenant_id, check_ids(je_ids, "je_ids"))  # post_loaded refuses archived companies
     changes = [(e, accounts[e.id]) for e in entries
                if e.status == "proposed" and accounts.get(e.id) not in (None, e.account.code)]
     charts = charts_for({e.company_id for e, _ in changes})
@@ -257,6 +262,5 @@ def commit_with_accounts(tenant_id: str, je_ids: list[str], accounts: Mapping[st
             chosen.append((entry, account))
     if problems:
         raise ValidationError("Some chosen accounts are not in the chart; nothing was posted.", problems)
-    for entry, account in chosen:
-        _point_at(entry, account)
-    return commit_entries(tenant_id, je_ids)
+    pointed = {entry.id: _point_at(entry, account) for entry, account in chosen}
+    return post_loaded(tenant_id, [pointed.get(entry.id, entry) for entry in entries])
