@@ -25,8 +25,9 @@ def create_free_entitlement(tenant_id: str) -> Entitlement:
     return ent
 
 
-# Built once: the gate reads the entitlement on every metered request (session.get rebuilds its query).
-# The open override comes in the same statement (a LEFT OUTER JOIN), so the gate pays nothing more for it.
+# Built once (session.get rebuilds its query): the entitlement as an ORM object, for callers that change it or
+# show it. The open override comes in the same statement (a LEFT OUTER JOIN). The gate reads the same join
+# with Core instead (read_effective, below).
 _ENTITLEMENT = (select(Entitlement).options(joinedload(Entitlement.override))
                 .where(Entitlement.tenant_id == bindparam("tenant_id")))
 
