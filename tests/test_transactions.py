@@ -260,3 +260,28 @@ def test_amounts_become_exact_integer_cents(text, cents):
 def test_text_that_is_not_a_money_amount_is_refused(text):
     with pytest.raises(ValueError):
         csv_import.amount_to_cents(text)
+
+
+def test_finding_transactions_by_id_or_client_id_reads_indexes_not_the_tenants_whole_history(app, db, backend):
+    if backend != "sqlite":
+        pytest.skip("SQLite's plan is deterministic on an empty table; PostgreSQL's planner picks by size")
+    from sqlalchemy import event
+
+    from webapp.bookkeeping.transactions import count_distinct_transactions
+
+    sent: list[tuple[str, object]] = []
+
+    def grab(conn, cursor, statement, parameters, context, executemany):
+        sent.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", grab)
+    try:
+        count_distinct_transactions("tenant_x", ["txn_a", "client-b"])
+    finally:
+        event.remove(db.engine, "before_cursor_execute", grab)
+    [(statement, parameters)] = sent
+    with db.engine.connect() as conn:
+        plan = [row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)]
+    # Each side of the UNION is an index search by id or by client id; the old `tenant_id = ? AND (id IN …
+    # OR client_id IN …)` planned as `SEARCH transactions USING INDEX … (tenant_id=?)`: the tenant's history.
+    assert plan and not any(p.endswith("(tenant_id=?)") or p.startswith("SCAN transactions") for p in plan), plan
