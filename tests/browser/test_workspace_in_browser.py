@@ -257,6 +257,10 @@ def test_6_feedback_sits_beside_the_action_without_moving_the_page(walk: Walk) -
     expect(selected).to_have_attribute("aria-busy", "true")
     spinner = page.evaluate("getComputedStyle(document.getElementById('propose-selected'), '::after').content")
     assert spinner == '""'
+    for _ in range(500):  # the route handler runs when Playwright next pumps its events: let it, up to 5 s
+        if gate:
+            break
+        page.wait_for_timeout(10)
     gate[0].continue_()
     page.unroute("**/propose")
     status = page.locator("#transactions-status")
