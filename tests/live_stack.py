@@ -52,7 +52,7 @@ class BillingEnv:
         """Block until the emulator has delivered every queued webhook, and the app has applied the events
         it answered as `queued` (its background reads: webapp/billing/sync_lease.py)."""
         self.emulator.wait_for_webhooks(timeout=timeout)
-        background.wait_idle()
+        assert background.wait_idle(timeout), "the app's background reads did not finish"
 
     def entitlement(self, tenant_id: str) -> Entitlement:
         """The tenant's entitlement as the database has it now."""

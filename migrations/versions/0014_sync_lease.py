@@ -3,7 +3,7 @@
 While one delivery reads a tenant's subscription from Stripe (it holds the tenant's lease), other
 deliveries of the tenant's subscription events are stored as `queued` and acknowledged; the lease
 holder's next read covers them. billing_events.subscription_id names the subscription a queued event
-waits for; a partial index finds a tenant's queued events.
+waits for; a partial index finds a tenant's events still waiting for a read.
 
 Revision ID: 0014
 Revises: 0012
@@ -13,7 +13,9 @@ Create Date: 2026-11-30 17:00:00
 from alembic import op
 import sqlalchemy as sa
 
-QUEUED = {"sqlite_where": sa.text("outcome = 'queued'"), "postgresql_where": sa.text("outcome = 'queued'")}
+# The predicate exactly as SQLAlchemy renders the queries' `subscription_id IS NOT NULL` and `processed IS false`.
+WAITING = {"sqlite_where": sa.text("subscription_id IS NOT NULL AND processed IS 0"),
+           "postgresql_where": sa.text("subscription_id IS NOT NULL AND processed IS false")}
 OLD = "outcome IN ('pending', 'applied', 'ignored', 'stale', 'failed')"
 NEW = "outcome IN ('pending', 'queued', 'applied', 'ignored', 'stale', 'failed')"
 
@@ -36,12 +38,12 @@ def upgrade():
     with op.batch_alter_table('billing_events', schema=None) as batch_op:
         batch_op.add_column(sa.Column('subscription_id', sa.String(length=255), nullable=True))
     _outcomes(NEW)
-    op.create_index('ix_billing_events_queued', 'billing_events', ['tenant_id', 'received_at'], unique=False,
-                    **QUEUED)
+    op.create_index('ix_billing_events_waiting', 'billing_events',
+                    ['tenant_id', 'subscription_id', 'outcome', 'processing_started_at'], unique=False, **WAITING)
 
 
 def downgrade():
-    op.drop_index('ix_billing_events_queued', table_name='billing_events', **QUEUED)
+    op.drop_index('ix_billing_events_waiting', table_name='billing_events', **WAITING)
     op.execute("UPDATE billing_events SET outcome = 'pending' WHERE outcome = 'queued'")
     _outcomes(OLD)
     with op.batch_alter_table('billing_events', schema=None) as batch_op:

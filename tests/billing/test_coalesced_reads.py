@@ -117,36 +117,81 @@ def test_an_event_stored_after_the_read_began_is_not_covered_by_it_but_by_the_ne
     monkeypatch.setattr(stripe_gateway.StripeGateway, "retrieve_subscription", read_while_another_arrives)
     first = post_event(billing.app.test_client(), sub_event("evt_co_first", sub))
     assert first.get_json()["outcome"] == "applied"
-    background.wait_idle()
+    assert background.wait_idle()
     assert seen == [sub["id"], "queued", sub["id"]]  # the late one got its own, later read
     assert {k: (r.outcome, r.processed) for k, r in rows(db).items()} == {
         "evt_co_first": ("applied", True), "evt_co_late": ("applied", True)}
     assert lease_of(db, tenant.tenant_id) is None
 
 
-def test_a_read_that_fails_marks_the_events_queued_for_it_failed_and_replay_applies_them(
+def stripe_down(monkeypatch) -> None:
+    def down(self, *args, **kwargs):
+        raise requests.ConnectionError("stripe is down")
+
+    monkeypatch.setattr(stripe_gateway.StripeGateway, "_get_json", down)
+
+
+def age(db, tenant_id: str, *event_ids: str, minutes: int = 10) -> None:
+    """Make the tenant's lease and these events old: their reader is long gone."""
+    long_ago = clock.now() - timedelta(minutes=minutes)
+    db.session.execute(update(Entitlement).where(Entitlement.tenant_id == tenant_id).values(sync_lease_at=long_ago))
+    db.session.execute(update(BillingEvent).where(BillingEvent.event_id.in_(event_ids)).values(received_at=long_ago))
+    db.session.commit()
+
+
+def test_a_read_that_fails_marks_the_events_queued_for_it_failed_and_the_next_read_applies_them(
         billing, tenant, db, monkeypatch):
     subscribe(billing, tenant, "starter")
     sub = subscription_of(billing, tenant)
     lease = hold_lease(billing, tenant.tenant_id)
     for n in range(2):
         post_event(billing.app.test_client(), sub_event(f"evt_co_fail_{n}", sub))
-    original = stripe_gateway.StripeGateway.retrieve_subscription
-
-    def down(self, subscription_id):
-        raise requests.ConnectionError("stripe is down")
-
-    monkeypatch.setattr(stripe_gateway.StripeGateway, "_get_json", lambda self, *a, **k: down(self, None))
-    with billing.app.app_context():
-        events.drain_queued(tenant.tenant_id, lease)
+    with monkeypatch.context() as patch:
+        stripe_down(patch)
+        with billing.app.app_context():
+            events.drain_queued(tenant.tenant_id, lease)
     failed = rows(db)
-    assert {(r.outcome, r.processed) for r in failed.values()} == {("failed", False)}
-    assert all(r.last_error for r in failed.values()) and lease_of(db, tenant.tenant_id) is None
-    monkeypatch.setattr(stripe_gateway.StripeGateway, "retrieve_subscription", original)
-    monkeypatch.undo()
-    done = billing.app.test_cli_runner().invoke(args=["billing", "replay", "--failed"])
-    assert done.exit_code == 0, done.output
+    assert {(r.outcome, r.processed) for r in failed.values()} == {("failed", False)}  # counted by the alert
+    assert all("stripe is down" in r.last_error for r in failed.values()) and lease_of(db, tenant.tenant_id) is None
+    # Stripe never redelivers them (they were answered 200): the next read of the subscription covers them.
+    assert post_event(billing.app.test_client(), sub_event("evt_co_fail_next", sub)).get_json()["outcome"] == "applied"
     assert {(r.outcome, r.processed) for r in rows(db).values()} == {("applied", True)}
+
+
+def test_the_sweep_retries_queued_events_whose_read_failed_until_stripe_answers(billing, tenant, db, monkeypatch):
+    subscribe(billing, tenant, "starter")
+    sub = subscription_of(billing, tenant)
+    lease = hold_lease(billing, tenant.tenant_id)
+    post_event(billing.app.test_client(), sub_event("evt_co_retry", sub))
+    with monkeypatch.context() as patch:
+        stripe_down(patch)
+        with billing.app.app_context():
+            events.drain_queued(tenant.tenant_id, lease)
+            age(db, tenant.tenant_id, "evt_co_retry")
+            assert events.sweep_queued() == 1  # still down: failed again, still waiting
+    assert rows(db)["evt_co_retry"].outcome == "failed" and lease_of(db, tenant.tenant_id) is None
+    with billing.app.app_context():
+        assert events.sweep_queued() == 1
+    assert rows(db)["evt_co_retry"].outcome == "applied"
+    age(db, tenant.tenant_id, "evt_co_retry", minutes=60 * 24 * 4)
+    with billing.app.app_context():
+        assert events.sweep_queued() == 0  # applied: nothing left to sweep
+
+
+def test_an_event_claimed_by_a_reader_whose_process_died_is_applied_by_the_sweep(billing, tenant, db, monkeypatch):
+    subscribe(billing, tenant, "starter")
+    sub = subscription_of(billing, tenant)
+    hold_lease(billing, tenant.tenant_id)
+    post_event(billing.app.test_client(), sub_event("evt_co_claimed", sub))
+    with billing.app.app_context():
+        taken = sync_lease.newest_queued(tenant.tenant_id, sub["id"])  # the reader claims it, reads... and dies
+    assert taken is not None
+    db.session.execute(update(BillingEvent).where(BillingEvent.event_id == "evt_co_claimed")
+                       .values(processing_started_at=clock.now() - timedelta(minutes=10)))
+    age(db, tenant.tenant_id, "evt_co_claimed")
+    with billing.app.app_context():
+        assert events.sweep_queued() == 1
+    assert rows(db)["evt_co_claimed"].outcome == "applied" and lease_of(db, tenant.tenant_id) is None
 
 
 def test_events_queued_behind_a_reader_that_died_are_applied_by_the_next_delivery(billing, tenant, db, reads):
@@ -154,9 +199,7 @@ def test_events_queued_behind_a_reader_that_died_are_applied_by_the_next_deliver
     sub = subscription_of(billing, tenant)
     hold_lease(billing, tenant.tenant_id)
     post_event(billing.app.test_client(), sub_event("evt_co_orphan", sub))
-    db.session.execute(update(Entitlement).where(Entitlement.tenant_id == tenant.tenant_id)
-                       .values(sync_lease_at=clock.now() - timedelta(minutes=10)))  # its process died long ago
-    db.session.commit()
+    age(db, tenant.tenant_id)  # the lease's process died long ago
     reads.clear()
     assert post_event(billing.app.test_client(), sub_event("evt_co_next", sub)).get_json()["outcome"] == "applied"
     assert reads == [sub["id"]]  # one read for both
@@ -171,11 +214,7 @@ def test_the_sweep_applies_events_left_queued_by_a_dead_reader_when_no_delivery_
     post_event(billing.app.test_client(), sub_event("evt_co_swept", sub))
     with billing.app.app_context():
         assert events.sweep_queued() == 0  # the holder may still be reading: left alone
-    long_ago = clock.now() - timedelta(minutes=10)
-    db.session.execute(update(Entitlement).where(Entitlement.tenant_id == tenant.tenant_id)
-                       .values(sync_lease_at=long_ago))
-    db.session.execute(update(BillingEvent).where(BillingEvent.event_id == "evt_co_swept").values(received_at=long_ago))
-    db.session.commit()
+    age(db, tenant.tenant_id, "evt_co_swept")
     with billing.app.app_context():
         assert events.sweep_queued() == 1
     assert rows(db)["evt_co_swept"].outcome == "applied" and lease_of(db, tenant.tenant_id) is None
@@ -223,7 +262,7 @@ def test_concurrent_deliveries_for_one_tenant_all_end_applied_with_fewer_reads_a
         t.start()
     for t in threads:
         t.join()
-    background.wait_idle()
+    assert background.wait_idle()
     done = rows(db)
     assert len(done) == 64 and all(r.processed and r.outcome in ("applied", "stale") for r in done.values())
     assert len(reads) < 64 and "queued" in outcomes
@@ -247,10 +286,38 @@ def test_the_scheduler_sweeps_queued_events_every_minute(billing, tenant, db):
     sub = subscription_of(billing, tenant)
     hold_lease(billing, tenant.tenant_id)
     post_event(app.test_client(), sub_event("evt_co_sched", sub))
-    long_ago = clock.now() - timedelta(minutes=10)
-    db.session.execute(update(Entitlement).where(Entitlement.tenant_id == tenant.tenant_id)
-                       .values(sync_lease_at=long_ago))
-    db.session.execute(update(BillingEvent).where(BillingEvent.event_id == "evt_co_sched").values(received_at=long_ago))
-    db.session.commit()
+    age(db, tenant.tenant_id, "evt_co_sched")
     assert scheduler.run_queued_sweep(app) == 1
     assert rows(db)["evt_co_sched"].outcome == "applied"
+
+
+def test_the_lease_statements_find_waiting_events_through_their_partial_index_on_sqlite(billing, tenant, db):
+    """Every statement about waiting events reads ix_billing_events_waiting, never the whole event table
+    (SQLite uses a partial index only when the query repeats its predicate)."""
+    from sqlalchemy import event as sa_event
+
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("the plan check reads SQLite's EXPLAIN QUERY PLAN")
+    subscribe(billing, tenant, "starter")
+    sub = subscription_of(billing, tenant)
+    lease = hold_lease(billing, tenant.tenant_id)
+    post_event(billing.app.test_client(), sub_event("evt_co_plan", sub))
+    statements: list[tuple[str, object]] = []
+
+    def grab(conn, cursor, statement, params, context, executemany):
+        if "billing_events" in statement and "subscription_id IS NOT NULL" in statement:
+            statements.append((statement, params))
+
+    sa_event.listen(db.engine, "before_cursor_execute", grab)
+    try:
+        with billing.app.app_context():
+            events.drain_queued(tenant.tenant_id, lease)
+            events.sweep_queued()
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", grab)
+    assert len(statements) >= 4, statements
+    with db.engine.connect() as conn:
+        plans = [" / ".join(row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + st, params))
+                 for st, params in statements]
+    assert all("ix_billing_events_waiting" in p or p.startswith("SEARCH billing_events USING INTEGER PRIMARY KEY")
+               for p in plans), plans

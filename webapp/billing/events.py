@@ -241,27 +241,29 @@ def record_and_process(event: dict[str, Any], actor: str = "webhook") -> Outcome
             log.warning("webhook.in_progress_elsewhere")  # another worker holds it: 409 now, Stripe retries later
             raise Conflict("EVENT_IN_PROGRESS", "Another delivery of this event is being processed; retry later.",
                            event_id=event["id"])
-        held = (target[0], target[1], lease) if target is not None and lease is not None else None
+        # Our read covers the events stored before our own (an id is drawn after its event arrived).
+        held = (sync_lease.Held(target[0], target[1], lease, row.id)
+                if target is not None and lease is not None else None)
         try:
             outcome = process(row, event, actor, claimed_at, lease=held)
         except Exception:
             if held is not None:
-                _hand_over(held[0], sync_lease_after_failure(held))
+                _hand_over(held.tenant_id, _release_after_failure(held))
             raise
         if held is not None:
-            _hand_over(held[0], outcome.lease)
+            _hand_over(held.tenant_id, outcome.lease)
     for event_id in (event["id"], *outcome.covered):
         emails.deliver_after_commit(event_id)
     return outcome
 
 
-def sync_lease_after_failure(held: tuple[str, str, datetime]) -> datetime | None:
+def _release_after_failure(held: sync_lease.Held) -> datetime | None:
     """The holder's read failed: free its lease, or keep it for the events queued meanwhile."""
     try:
-        return sync_lease.renew_or_free(held[0], held[2])
+        return sync_lease.renew_or_free(held.tenant_id, held.lease_at)
     except SQLAlchemyError:  # the lease expires on its own; the sweep applies what waits
         db.session.rollback()
-        log.exception("webhook.lease_release_failed", extra={"tenant_id": held[0]})
+        log.exception("webhook.lease_release_failed", extra={"tenant_id": held.tenant_id})
         return None
 
 
@@ -311,10 +313,11 @@ def _apply_queued(tenant_id: str, sub_id: str, lease: datetime) -> datetime | No
     taken = sync_lease.newest_queued(tenant_id, sub_id)
     if taken is None:  # taken by a redelivery or a replay a moment ago
         return sync_lease.renew_or_free(tenant_id, lease)
-    row_id, claimed_at, event = taken
+    row_id, claimed_at, event, upto = taken
     try:
         with _event_logging(event):
-            outcome = process(BillingEvent(id=row_id), event, "webhook", claimed_at, lease=(tenant_id, sub_id, lease))
+            outcome = process(BillingEvent(id=row_id), event, "webhook", claimed_at,
+                              lease=sync_lease.Held(tenant_id, sub_id, lease, upto))
     except Exception as exc:
         failed = sync_lease.fail_queued(tenant_id, sub_id, error_text(exc))
         log.error("webhook.queued_failed", extra={"subscription_id": sub_id, "events": failed + 1,
@@ -326,15 +329,19 @@ def _apply_queued(tenant_id: str, sub_id: str, lease: datetime) -> datetime | No
 
 
 def sweep_queued() -> int:
-    """Apply events queued for longer than a lease lasts (their holder's process died): the scheduler runs
-    this every minute. Returns how many tenants it drained."""
+    """The scheduler's minute job: apply the waiting events their reader left (queued for longer than a lease
+    lasts, or claimed by a process that died), and retry those whose read failed (for RETRY_FOR, as Stripe
+    retries a failed delivery). Tenants are taken 100 at a time by id. Returns how many it drained."""
     now = clock.now()
-    drained = 0
-    for tenant_id in sync_lease.stale_queued_tenants(sync_lease.lease_timeout_cutoff(now)):
-        lease = sync_lease.take(tenant_id)
-        if lease is not None:
-            drain_queued(tenant_id, lease)
-            drained += 1
+    drained, after = 0, ""
+    while batch := sync_lease.stuck_tenants(now, after):
+        for tenant_id in batch:
+            lease = sync_lease.take(tenant_id)
+            if lease is not None:  # else a live reader holds it and applies them
+                sync_lease.requeue_failed(tenant_id, now)
+                drain_queued(tenant_id, lease)
+                drained += 1
+        after = batch[-1]
     return drained
 
 
@@ -345,12 +352,12 @@ def _run_handler(event: dict[str, Any], actor: str) -> tuple[str, SyncResult]:
 
 
 def process(row: BillingEvent, event: dict[str, Any], actor: str, claimed_at: datetime | None,
-            lease: tuple[str, str, datetime] | None = None) -> Outcome:
+            lease: sync_lease.Held | None = None) -> Outcome:
     """Run the event's handler and mark the row done — only while our claim still stands.
 
-    With `lease` (tenant, subscription, the tenant's lease this delivery holds), the same transaction
-    also marks the tenant's queued events of that subscription stored before the handler's read began
-    done (the read covers them), then frees the lease, or keeps it if more are queued (`Outcome.lease`).
+    With `lease` (the tenant's read lease this delivery holds), the same transaction also marks the
+    tenant's waiting events of that subscription stored before the handler's read began done (the read
+    covers them), then frees the lease, or keeps it if more are queued (`Outcome.lease`).
 
     Any failure (the handler, or saving its result) rolls back, keeps the row unprocessed with the
     error, and re-raises so the webhook answers non-2xx and Stripe retries: a known cause (unknown
@@ -361,9 +368,8 @@ def process(row: BillingEvent, event: dict[str, Any], actor: str, claimed_at: da
     with _event_logging(event):
         try:
             outcome, result = _run_handler(event, actor)
-            covered = (sync_lease.cover(lease[0], lease[1], result.read_at, outcome)
-                       if lease is not None and result.read_at is not None else [])
-            kept = sync_lease.settle(lease[0], lease[2]) if lease is not None else None
+            covered = sync_lease.cover(lease, outcome) if lease is not None and result.read_at is not None else []
+            kept = sync_lease.settle(lease.tenant_id, lease.lease_at) if lease is not None else None
             if event["type"] in HANDLERS:
                 for applied in (event, *covered):
                     notify.queue_for_event(applied, result.tenant_id)

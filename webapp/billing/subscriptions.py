@@ -29,8 +29,8 @@ class SyncResult:
     tenant_id: str | None
     changes: dict[str, tuple[Any, Any]]
     stale: bool = False
-    # When the Stripe read behind it began (None if Stripe was not read): the tenant's events delivered
-    # before then are covered by it (webapp/billing/sync_lease.py).
+    # When the Stripe read behind it began (None if Stripe was not read): a fresh read also covers the
+    # tenant's events that wait for one and were stored before it began (webapp/billing/sync_lease.py).
     read_at: datetime | None = None
 
 

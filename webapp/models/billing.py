@@ -107,9 +107,11 @@ class BillingEvent(Base):
         # Only the events not processed yet (a few among millions): what the console, alerts and replay ask for.
         Index("ix_billing_events_unprocessed", "created_at", "id",
               sqlite_where=text("processed IS 0"), postgresql_where=text("processed IS false")),
-        # The queued events of a tenant (none, or a burst's worth): what the read holding its lease covers.
-        Index("ix_billing_events_queued", "tenant_id", "received_at",
-              sqlite_where=text("outcome = 'queued'"), postgresql_where=text("outcome = 'queued'")),
+        # A tenant's events waiting for a read of their subscription (none, or a burst's worth): what the read
+        # holding its lease covers (webapp/billing/sync_lease.py repeats this predicate in every query).
+        Index("ix_billing_events_waiting", "tenant_id", "subscription_id", "outcome", "processing_started_at",
+              sqlite_where=text("subscription_id IS NOT NULL AND processed IS 0"),
+              postgresql_where=text("subscription_id IS NOT NULL AND processed IS false")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -126,7 +128,7 @@ class BillingEvent(Base):
     outcome: Mapped[str] = mapped_column(String(16), default="pending")
     last_error: Mapped[str | None] = mapped_column(Text)
     tenant_id: Mapped[str | None] = mapped_column(String(40))
-    # The Stripe subscription a queued event waits to have read (set when it is queued).
+    # The Stripe subscription a queued event waits to have read (set when it is queued, and kept).
     subscription_id: Mapped[str | None] = mapped_column(String(255))
     payload_json: Mapped[str] = mapped_column(Text)
 
