@@ -147,7 +147,7 @@ def test_an_applied_subscription_event_locks_and_loads_the_entitlement_in_one_st
     assert resp.status_code == 200 and resp.get_json()["outcome"] == "applied"
     assert seen == ["UPDATE entitlements", "INSERT billing_events", "COMMIT",  # the tenant's read lease, the event
                     "UPDATE entitlements", "UPDATE billing_notices", "UPDATE billing_previews",
-                    "UPDATE billing_events",  # queued events this read covers (none here)
+                    "UPDATE billing_events",  # waiting events this read covers (none here)
                     "UPDATE entitlements",  # the read's result (the ORM's flush)
                     "UPDATE entitlements", "UPDATE entitlements",  # the lease: locked, then freed (nothing queued)
                     "UPDATE billing_events", "COMMIT"]

@@ -321,3 +321,17 @@ def test_the_lease_statements_find_waiting_events_through_their_partial_index_on
                  for st, params in statements]
     assert all("ix_billing_events_waiting" in p or p.startswith("SEARCH billing_events USING INTEGER PRIMARY KEY")
                for p in plans), plans
+
+
+def test_the_newest_covered_event_counts_as_the_newest_applied(billing, tenant, db):
+    """A read that covers a queued event newer than its own moves last_event_created to it, so a later
+    payload-only application (Stripe no longer has the subscription) cannot bring back an older state."""
+    subscribe(billing, tenant, "starter")
+    sub = subscription_of(billing, tenant)
+    lease = hold_lease(billing, tenant.tenant_id)
+    newer = {**sub_event("evt_co_newer", sub), "created": int(time.time()) + 120}
+    post_event(billing.app.test_client(), newer)
+    post_event(billing.app.test_client(), sub_event("evt_co_older", sub))
+    with billing.app.app_context():
+        events.drain_queued(tenant.tenant_id, lease)  # reads for the newest (by created), covers the other
+    assert billing.entitlement(tenant.tenant_id).last_event_created.timestamp() == newer["created"]

@@ -74,12 +74,6 @@ _COVER = (update(BillingEvent.__table__)
           .values(processed=True, processed_at=bindparam("now", type_=_WHEN), outcome=bindparam("o"),
                   last_error=None, processing_started_at=None)
           .returning(EVT.event_id, EVT.payload_json))
-_NEWER_EVENT = (update(Entitlement.__table__)
-                .where(ENT.tenant_id == bindparam("t"), or_(ENT.last_event_created.is_(None),
-                                                            ENT.last_event_created < bindparam("c", type_=_WHEN)))
-                .values(last_event_created=bindparam("c", type_=_WHEN)))
-
-
 @dataclass(frozen=True)
 class Held:
     """A lease this delivery holds, for its event's subscription; its read covers waiting events up to `upto`
@@ -156,8 +150,11 @@ def cover(held: Held, outcome: str) -> list[dict[str, Any]]:
                                        "now": now, "o": outcome, "stale": lease_timeout_cutoff(now)}).all()
     covered = [json.loads(payload) for _, payload in rows]
     created = [e["created"] for e in covered if isinstance(e.get("created"), int)]
-    if created:
-        db.session.execute(_NEWER_EVENT, {"t": held.tenant_id, "c": datetime.fromtimestamp(max(created), UTC)})
+    if created:  # the entitlement the read just locked and wrote (from the identity map)
+        ent = db.session.get(Entitlement, held.tenant_id)
+        newest = datetime.fromtimestamp(max(created), UTC)
+        if ent is not None and (ent.last_event_created is None or ent.last_event_created < newest):
+            ent.last_event_created = newest
     return covered
 
 
