@@ -300,7 +300,8 @@ def _translate(exc: stripe.StripeError) -> Exception:
 
 def _environment_proxy(api_base: str) -> str | None:
     """The proxy the environment names for api_base (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, any case), or
-    None when there is none or NO_PROXY covers its host: what requests would pick on each call."""
+    None when there is none or NO_PROXY covers its host: what requests would pick on each call (the
+    gateway calls no other Stripe host)."""
     return requests.utils.select_proxy(api_base, requests.utils.get_environ_proxies(api_base))
 
 
