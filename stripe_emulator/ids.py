@@ -8,8 +8,14 @@ _ALPHABET = string.ascii_letters + string.digits
 
 
 def random_token(length: int) -> str:
-    """A random base62 string."""
-    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+    """A random base62 string: one uniform draw below 62**length, written in base 62 (one call to
+    the OS's generator instead of one per character)."""
+    number = secrets.randbelow(len(_ALPHABET) ** length)
+    chars = []
+    for _ in range(length):
+        number, digit = divmod(number, len(_ALPHABET))
+        chars.append(_ALPHABET[digit])
+    return "".join(chars)
 
 
 def new_id(prefix: str, length: int = 24) -> str:

@@ -44,6 +44,14 @@ class KeepAliveHandler(WSGIRequestHandler):
         self.server.open_connections.discard(self.connection)  # type: ignore[attr-defined]
         super().finish()
 
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """werkzeug builds the access-log line (path decoded, colours) before its logger decides whether
+        to write it: skip that when the "werkzeug" logger is set to drop INFO (e.g. the bench's WARNING).
+        An unset level is left to werkzeug, which then sets INFO itself."""
+        access = logging.getLogger("werkzeug")
+        if access.level == logging.NOTSET or access.isEnabledFor(logging.INFO):
+            super().log_request(code, size)
+
     def log_error(self, format: str, *args: Any) -> None:  # noqa: A002 (the standard library's signature)
         """An idle kept-alive connection closing is how keep-alive ends, not an error worth a line."""
         if not format.startswith("Request timed out"):

@@ -27,7 +27,7 @@ from .ids import new_id
 from .render import render, renderer
 
 if TYPE_CHECKING:
-    from .core import Emulator
+    from .account import Account
 
 log = logging.getLogger(__name__)
 CLI_TARGET = "cli"  # endpoint id used for the --webhook-url target
@@ -42,7 +42,7 @@ def sign(payload: str, secret: str, timestamp: int | None = None) -> str:
     return f"t={t},v1={mac.hexdigest()}"
 
 
-def deliveries_of(emu: "Emulator", event: dict[str, Any]) -> list[dict[str, Any]]:
+def deliveries_of(emu: "Account", event: dict[str, Any]) -> list[dict[str, Any]]:
     """An event's delivery records, oldest first."""
     ids = event.get("_deliveries")
     if ids is None:  # an event stored before events listed their deliveries
@@ -52,7 +52,7 @@ def deliveries_of(emu: "Emulator", event: dict[str, Any]) -> list[dict[str, Any]
     return [d for d in found if d is not None]
 
 
-def delivery_state(emu: "Emulator", event: dict[str, Any]) -> tuple[int, str]:
+def delivery_state(emu: "Account", event: dict[str, Any]) -> tuple[int, str]:
     """(pending_webhooks, state) of an event, from its delivery records, per target.
 
     A target counts as delivered once any delivery of the event to it got a 2xx; else as
@@ -74,7 +74,7 @@ def delivery_state(emu: "Emulator", event: dict[str, Any]) -> tuple[int, str]:
 
 
 @renderer("event")
-def _render_event(emu: "Emulator", stored: dict[str, Any], out: dict[str, Any]) -> dict[str, Any]:
+def _render_event(emu: "Account", stored: dict[str, Any], out: dict[str, Any]) -> dict[str, Any]:
     out["pending_webhooks"] = delivery_state(emu, stored)[0]
     return out
 
@@ -91,7 +91,7 @@ def _opener() -> urllib.request.OpenerDirector:
 class WebhookDispatcher:
     """One queue of due deliveries per target, each with a worker thread that posts them."""
 
-    def __init__(self, emu: "Emulator") -> None:
+    def __init__(self, emu: "Account") -> None:
         self.emu = emu
         self._cond = threading.Condition()
         self._queues: dict[str, list[tuple[float, int, str]]] = {}  # target -> heap

@@ -99,8 +99,8 @@ def _render_item(emu: "Emulator", stored: dict[str, Any], out: dict[str, Any]) -
 @renderer("subscription")
 def _render_subscription(emu: "Emulator", stored: dict[str, Any], out: dict[str, Any]
                          ) -> dict[str, Any]:
-    out["items"] = {"object": "list",
-                    "data": [render(emu, item) for item in items_of(emu, stored)],
-                    "has_more": False, "total_count": len(items_of(emu, stored)),
+    items = items_of(emu, stored)
+    out["items"] = {"object": "list", "data": [render(emu, item) for item in items],
+                    "has_more": False, "total_count": len(items),
                     "url": f"/v1/subscription_items?subscription={stored['id']}"}
     return out

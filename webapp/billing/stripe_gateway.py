@@ -1,14 +1,16 @@
-"""The only module that imports stripe: one StripeClient per app, plain dicts out, domain errors on failure."""
+"""The only module that imports stripe: one gateway per app, plain dicts out, domain errors on failure."""
 from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+import requests
 import stripe
 from flask import Flask, current_app
 
@@ -23,24 +25,29 @@ T = TypeVar("T")
 
 
 class StripeGateway:
-    """Wraps StripeClient with timeouts, network retries and an idempotency key on every create."""
+    """Wraps StripeClient with timeouts, network retries and an idempotency key on every create.
+
+    Each thread gets its own StripeClient and requests session (a session is not safe to share
+    between threads; stripe-python itself keeps one per thread). The session does not read the
+    environment on every request (requests' trust_env: os.environ scanned for proxies and ~/.netrc
+    looked up per call, a quarter of a retrieve's client CPU): the environment's proxy for the API
+    base is resolved once, here, and passed explicitly (`_environment_proxy`).
+    """
 
     def __init__(self, api_key: str | None, api_base: str | None, webhook_secret: str | None,
                  timeout: float = 15.0, max_network_retries: int = 2) -> None:
         self.api_key = api_key
         self.api_base = api_base
         self.webhook_secret = webhook_secret
-        self._client: stripe.StripeClient | None = None
-        if api_key:
-            self._client = stripe.StripeClient(
-                api_key, base_addresses={"api": api_base} if api_base else None,
-                max_network_retries=max_network_retries,
-                http_client=stripe.RequestsClient(timeout=timeout))
+        self.timeout = timeout
+        self.max_network_retries = max_network_retries
+        self.proxy = _environment_proxy(api_base or stripe.DEFAULT_API_BASE) if api_key else None
+        self._local = threading.local()
 
     @property
     def configured(self) -> bool:
         """True when an API key is set."""
-        return self._client is not None
+        return bool(self.api_key)
 
     @property
     def mode(self) -> str:
@@ -49,11 +56,18 @@ class StripeGateway:
 
     @property
     def client(self) -> stripe.StripeClient:
-        """The StripeClient; BillingUnavailable when no key is configured."""
-        if self._client is None:
-            raise BillingUnavailable("Billing is not configured: STRIPE_SECRET_KEY is not set (set it, or start "
-                                     "the local stack with `make run`, whose emulator every command then uses).")
-        return self._client
+        """This thread's StripeClient; BillingUnavailable when no key is configured."""
+        client: stripe.StripeClient | None = getattr(self._local, "client", None)
+        if client is None:
+            if not self.api_key:
+                raise BillingUnavailable("Billing is not configured: STRIPE_SECRET_KEY is not set (set it, or "
+                                         "start the local stack with `make run`, whose emulator every command "
+                                         "then uses).")
+            client = self._local.client = stripe.StripeClient(
+                self.api_key, base_addresses={"api": self.api_base} if self.api_base else None,
+                max_network_retries=self.max_network_retries,
+                http_client=stripe.RequestsClient(timeout=self.timeout, session=_session(), proxy=self.proxy))
+        return client
 
     # --- catalog -----------------------------------------------------------------------------
     def prices_by_lookup_key(self, lookup_keys: list[str]) -> dict[str, dict[str, Any]]:
@@ -282,6 +296,21 @@ def _translate(exc: stripe.StripeError) -> Exception:
     log.warning("stripe.request_failed", extra={"stripe_code": exc.code, "http_status": exc.http_status})
     return StripeRequestFailed(f"Stripe refused the request: {exc.user_message or exc}",
                                stripe_code=exc.code)
+
+
+def _environment_proxy(api_base: str) -> str | None:
+    """The proxy the environment names for api_base (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, any case), or
+    None when there is none or NO_PROXY covers its host: what requests would pick on each call (the
+    gateway calls no other Stripe host)."""
+    return requests.utils.select_proxy(api_base, requests.utils.get_environ_proxies(api_base))
+
+
+def _session() -> requests.Session:
+    """A requests session that takes nothing from the environment per request (proxy given explicitly;
+    no .netrc: stripe sends its own Authorization; the CA bundle is stripe's, passed on every call)."""
+    session = requests.Session()
+    session.trust_env = False
+    return session
 
 
 def _plain(obj: Any) -> dict[str, Any]:
