@@ -18,6 +18,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from stripe_emulator import EmulatorServer
 from tests.conftest import running_app
+from webapp.billing import background
 from webapp.billing import bootstrap as bootstrap_service
 from webapp.extensions import db as _db
 from webapp.models import Entitlement
@@ -48,8 +49,10 @@ class BillingEnv:
     catalog: dict[str, dict[str, Any]]
 
     def wait_for_webhooks(self, timeout: float = 10.0) -> None:
-        """Block until the emulator has delivered every queued webhook."""
+        """Block until the emulator has delivered every queued webhook, and the app has applied the events
+        it answered as `queued` (its background reads: webapp/billing/sync_lease.py)."""
         self.emulator.wait_for_webhooks(timeout=timeout)
+        assert background.wait_idle(timeout), "the app's background reads did not finish"
 
     def entitlement(self, tenant_id: str) -> Entitlement:
         """The tenant's entitlement as the database has it now."""

@@ -119,8 +119,9 @@ def test_an_ignored_webhook_event_is_stored_in_one_insert_and_one_commit(client,
 
 def test_an_applied_subscription_event_locks_and_loads_the_entitlement_in_one_statement(
         client, api_client, db, monkeypatch):
-    """After its INSERT + COMMIT: one UPDATE … RETURNING locks the tenant named in the subscription's metadata
-    and loads its row (no SELECT before or after the lock), then the event's writes and one COMMIT."""
+    """The tenant's read lease is taken in the event's INSERT transaction; after the read, one UPDATE … RETURNING
+    locks the tenant named in the subscription's metadata and loads its row (no SELECT before or after the lock),
+    then the event's writes, the lease's release and one COMMIT."""
     from webapp.billing.catalog import SELLABLE_KEYS
     from webapp.billing.stripe_gateway import StripeGateway
 
@@ -144,8 +145,34 @@ def test_an_applied_subscription_event_locks_and_loads_the_entitlement_in_one_st
     with sent(db) as seen:
         resp = deliver("evt_rt_sub_2")  # the same state again: nothing changes but the read's time
     assert resp.status_code == 200 and resp.get_json()["outcome"] == "applied"
-    assert seen == ["INSERT billing_events", "COMMIT", "UPDATE entitlements", "UPDATE billing_notices",
-                    "UPDATE billing_previews", "UPDATE entitlements", "UPDATE billing_events", "COMMIT"]
+    assert seen == ["UPDATE entitlements", "INSERT billing_events", "COMMIT",  # the tenant's read lease, the event
+                    "UPDATE entitlements", "UPDATE billing_notices", "UPDATE billing_previews",
+                    "UPDATE billing_events",  # waiting events this read covers (none here)
+                    "UPDATE entitlements",  # the read's result (the ORM's flush)
+                    "UPDATE entitlements", "UPDATE entitlements",  # the lease: locked, then freed (nothing queued)
+                    "UPDATE billing_events", "COMMIT"]
     db.session.expire_all()
     from webapp.models import Entitlement
     assert db.session.get(Entitlement, api_client.tenant_id).plan == "pro"
+
+
+def test_a_subscription_event_queued_behind_another_read_costs_one_transaction_and_no_stripe_call(
+        client, api_client, db, monkeypatch):
+    """While another delivery holds the tenant's read lease: the lease's UPDATE (it finds it held), the event
+    stored queued, COMMIT; the holder's next read applies it."""
+    from webapp.billing import sync_lease
+    from webapp.billing.stripe_gateway import StripeGateway
+
+    calls: list[str] = []
+    monkeypatch.setattr(StripeGateway, "retrieve_subscription", lambda self, sub_id: calls.append(sub_id))
+    sub = {"id": "sub_rt_q", "object": "subscription", "customer": "cus_rt_q", "status": "active",
+           "metadata": {"tenant_id": api_client.tenant_id}, "items": {"data": []}}
+    assert sync_lease.take(api_client.tenant_id) is not None
+    payload = json.dumps({"id": "evt_rt_queued", "object": "event", "type": "customer.subscription.updated",
+                          "created": int(time.time()), "data": {"object": sub}}).encode()
+    with sent(db) as seen:
+        resp = client.post("/api/billing/webhook", data=payload,
+                           headers={"Stripe-Signature": signature_header(payload, SECRET),
+                                    "Content-Type": "application/json"})
+    assert resp.status_code == 200 and resp.get_json()["outcome"] == "queued"
+    assert seen == ["UPDATE entitlements", "INSERT billing_events", "COMMIT"] and calls == []

@@ -1,5 +1,6 @@
-"""The in-process scheduler: the monthly usage rollover (00:00 UTC on the 1st), the hourly alert check, and
-hourly the end of manual entitlement overrides past their `until`.
+"""The in-process scheduler: the monthly usage rollover (00:00 UTC on the 1st), the hourly alert check,
+hourly the end of manual entitlement overrides past their `until`, and every minute the sweep of webhook
+events left queued by a process that died.
 
 Never started by create_app.
 """
@@ -14,6 +15,7 @@ from typing import TypeVar
 import click
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 from werkzeug.serving import is_running_from_reloader
 
@@ -48,6 +50,16 @@ def run_override_expiry(app: Flask) -> int:
     if ended:
         log.info("override_expiry.completed", extra={"ended": ended})
     return ended
+
+
+def run_queued_sweep(app: Flask) -> int:
+    """Every minute: apply webhook events still queued past a lease's life (their reader's process died)."""
+    from webapp.billing import events
+
+    drained = _run_job(app, "queued_sweep", events.sweep_queued)
+    if drained:
+        log.warning("queued_sweep.drained", extra={"tenants": drained})
+    return drained
 
 
 def run_alerts(app: Flask) -> None:
@@ -90,6 +102,8 @@ def start_scheduler(app: Flask) -> BackgroundScheduler | None:
     # The effective plan already ignores an override past its `until`; this job records its end (and audits it).
     sched.add_job(run_override_expiry, CronTrigger(minute=0, timezone=UTC), args=[app], id="override-expiry",
                   replace_existing=True, coalesce=True, max_instances=1, misfire_grace_time=3600)
+    sched.add_job(run_queued_sweep, IntervalTrigger(minutes=1, timezone=UTC), args=[app], id="queued-sweep",
+                  replace_existing=True, coalesce=True, max_instances=1, misfire_grace_time=60)
     sched.start()
     atexit.register(stop_scheduler, sched)
     log.info("scheduler.started", extra={"jobs": [j.id for j in sched.get_jobs()]})

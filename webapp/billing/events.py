@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, NoReturn
 
 from flask import current_app
@@ -14,8 +14,9 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from webapp import clock
-from webapp.billing import copies, emails, notices, notify, overrides
+from webapp.billing import background, copies, emails, notices, notify, overrides, sync_lease
 from webapp.billing.event_failures import error_text, known_failure
+from webapp.billing.sync_lease import claim_timeout
 from webapp.billing.subscriptions import SyncResult, find_entitlement, sync_from_stripe, ts
 from webapp.errors import Conflict
 from webapp.extensions import db
@@ -26,25 +27,17 @@ log = logging.getLogger(__name__)
 
 
 
-def claim_timeout() -> timedelta:
-    """How old a claim is when it belongs to a worker that died mid-way: the request timeout (gunicorn's).
-
-    No request outlives it, and the Stripe calls a handler makes fit inside it (STRIPE_TIMEOUT_SECONDS ×
-    (STRIPE_MAX_NETWORK_RETRIES + 1) is kept below it), so a live handler never loses its claim to a
-    redelivery; and if one ever did, its final write checks the claim is still its own.
-    """
-    return timedelta(seconds=current_app.config["REQUEST_TIMEOUT_SECONDS"])
-
-
 @dataclass
 class Outcome:
     """What processing an event did."""
 
     event_id: str
     type: str
-    outcome: str  # applied | ignored | stale | duplicate
+    outcome: str  # applied | ignored | stale | duplicate | queued
     tenant_id: str | None = None
     changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    covered: list[str] = field(default_factory=list)  # queued events its Stripe read applied too
+    lease: datetime | None = None  # the tenant's lease, kept because events are still queued for it
 
 
 def _id(value: Any) -> str | None:
@@ -156,31 +149,49 @@ _INSERT_EVENT = insert(BillingEvent.__table__).returning(BillingEvent.__table__.
 
 
 def store(event: dict[str, Any], ignored: bool = False) -> tuple[BillingEvent, datetime | None]:
+    """Insert the event (or count another delivery of it) and commit; the row, and the claim if this delivery
+    holds it (`store_with_lease`, without a lease)."""
+    row, claimed_at, _ = store_with_lease(event, ignored)
+    return row, claimed_at
+
+
+def store_with_lease(event: dict[str, Any], ignored: bool = False, lease_for: tuple[str, str] | None = None
+                     ) -> tuple[BillingEvent, datetime | None, datetime | None]:
     """Insert the event (or count another delivery of it) and commit, before anything acts on it.
 
-    Returns the row and, when this delivery holds the claim to process it, the claim's timestamp: a
-    first delivery is inserted already claimed, so the common case is one INSERT and one COMMIT, and
-    nothing is read back after it. With `ignored` (a type no handler acts on) that first delivery is
-    stored already processed as ignored, so recording it is that one transaction too.
+    Returns the row; when this delivery holds the claim to process it, the claim's timestamp: a first
+    delivery is inserted already claimed, so the common case is one INSERT and one COMMIT, and nothing
+    is read back after it. With `ignored` (a type no handler acts on) that first delivery is stored
+    already processed as ignored, so recording it is that one transaction too.
+
+    With `lease_for` (tenant, subscription: an event a read of its subscription covers), the same
+    transaction first takes the tenant's lease (webapp/billing/sync_lease.py): then the third value is
+    the lease, and this delivery reads. If another delivery holds it, the event is stored `queued`,
+    with no claim, for that holder's next read.
     """
     now = clock.now()
     values = dict(event_id=event["id"], type=event["type"], stripe_created=ts(event["created"]), created_at=now,
                   received_at=now, payload_json=json.dumps(event), deliveries=1, attempts=1, processed=ignored,
                   processed_at=now if ignored else None, processing_started_at=None if ignored else now,
-                  outcome="ignored" if ignored else "pending", last_error=None, tenant_id=None)
+                  outcome="ignored" if ignored else "pending", last_error=None, tenant_id=None, subscription_id=None)
+    lease = sync_lease.take_in_transaction(lease_for[0], now) if lease_for else "absent"
+    if lease == "held":
+        values.update(outcome="queued", processing_started_at=None, attempts=0, tenant_id=lease_for[0],
+                      subscription_id=lease_for[1])
     try:
         row_id = db.session.execute(_INSERT_EVENT, values).scalar_one()
         db.session.commit()
         # The row as written (every column was set here), never attached: no read, no unit of work.
-        return BillingEvent(id=row_id, **values), now
-    except IntegrityError:  # delivered before (or at the same moment on another worker)
+        return (BillingEvent(id=row_id, **values), None if lease == "held" else now,
+                now if lease == "taken" else None)
+    except IntegrityError:  # delivered before (or at the same moment on another worker); no lease taken
         db.session.rollback()
     row = db.session.scalars(select(BillingEvent).where(BillingEvent.event_id == event["id"])).one()
     db.session.execute(update(BillingEvent).where(BillingEvent.id == row.id)
                        .values(deliveries=BillingEvent.deliveries + 1, received_at=now))
     db.session.commit()
     db.session.refresh(row)
-    return row, None
+    return row, None, None
 
 
 def claim(row_id: int) -> datetime | None:
@@ -204,10 +215,18 @@ def _event_logging(event: dict[str, Any]) -> Iterator[None]:
 
 
 def record_and_process(event: dict[str, Any], actor: str = "webhook") -> Outcome:
-    """Store a verified event, then apply it exactly once; a failure is kept on the row and re-raised."""
+    """Store a verified event, then apply it exactly once; a failure is kept on the row and re-raised.
+
+    A subscription event that arrives while another delivery reads the same tenant's subscription is
+    stored `queued` and answered at once: that delivery's next read applies it (sync_lease.py).
+    """
     with _event_logging(event):
-        row, claimed_at = store(event, ignored=event["type"] not in HANDLERS)
+        target = _coalesce_target(event)
+        row, claimed_at, lease = store_with_lease(event, ignored=event["type"] not in HANDLERS, lease_for=target)
         log.info("webhook.received", extra={"deliveries": row.deliveries})
+        if row.outcome == "queued" and target is not None and claimed_at is None and row.deliveries == 1:
+            log.info("webhook.queued", extra={"tenant_id": target[0]})
+            return Outcome(event["id"], event["type"], "queued", target[0])
         if row.processed and claimed_at is not None:  # this delivery stored it, as ignored
             log.info("webhook.processed", extra={"outcome": row.outcome, "tenant_id": None, "changed": []})
             return Outcome(event["id"], event["type"], row.outcome)
@@ -222,9 +241,108 @@ def record_and_process(event: dict[str, Any], actor: str = "webhook") -> Outcome
             log.warning("webhook.in_progress_elsewhere")  # another worker holds it: 409 now, Stripe retries later
             raise Conflict("EVENT_IN_PROGRESS", "Another delivery of this event is being processed; retry later.",
                            event_id=event["id"])
-        outcome = process(row, event, actor, claimed_at)
-    emails.deliver_after_commit(event["id"])
+        # Our read covers the events stored before our own (an id is drawn after its event arrived).
+        held = (sync_lease.Held(target[0], target[1], lease, row.id)
+                if target is not None and lease is not None else None)
+        try:
+            outcome = process(row, event, actor, claimed_at, lease=held)
+        except Exception:
+            if held is not None:
+                _hand_over(held.tenant_id, _release_after_failure(held))
+            raise
+        if held is not None:
+            _hand_over(held.tenant_id, outcome.lease)
+    for event_id in (event["id"], *outcome.covered):
+        emails.deliver_after_commit(event_id)
     return outcome
+
+
+def _release_after_failure(held: sync_lease.Held) -> datetime | None:
+    """The holder's read failed: free its lease, or keep it for the events queued meanwhile."""
+    try:
+        return sync_lease.renew_or_free(held.tenant_id, held.lease_at)
+    except SQLAlchemyError:  # the lease expires on its own; the sweep applies what waits
+        db.session.rollback()
+        log.exception("webhook.lease_release_failed", extra={"tenant_id": held.tenant_id})
+        return None
+
+
+def _coalesce_target(event: dict[str, Any]) -> tuple[str, str] | None:
+    """(tenant, subscription) for an event that a later read of its subscription covers; None for every
+    other event. The tenant is the one the subscription's metadata names (the lease's UPDATE finds out
+    whether it exists), else the one linked to its id or customer; an event with neither is processed
+    on its own (and fails as NO_TENANT there)."""
+    if event["type"] not in sync_lease.COALESCED:
+        return None
+    sub = event["data"]["object"]
+    sub_id = _id(sub)
+    if not sub_id:
+        return None
+    hints = _hints(sub)
+    if hints["tenant_id"]:
+        return hints["tenant_id"], sub_id
+    ent = find_entitlement(None, hints["customer_id"], sub_id)
+    return (ent.tenant_id, sub_id) if ent is not None else None
+
+
+def _hand_over(tenant_id: str, lease: datetime | None) -> None:
+    """Events were queued while the holder read: this process's background thread reads again for them
+    (the answer to Stripe does not wait for that)."""
+    if lease is not None:
+        background.submit(current_app._get_current_object(), drain_queued, tenant_id, lease)
+
+
+def drain_queued(tenant_id: str, lease: datetime | None) -> None:
+    """Holding the tenant's lease: read each queued subscription again until nothing waits, then free it.
+
+    Each round applies the newest queued event of a subscription, whose fresh read covers the others
+    stored before it began. A read that fails marks that subscription's queued events failed, with the
+    error (replayable with `flask billing replay --failed`, and counted by the webhook alert).
+    """
+    with log_context(source="webhook", tenant_id=tenant_id):
+        while lease is not None:
+            subscriptions = sync_lease.queued_subscriptions(tenant_id)
+            if not subscriptions:
+                lease = sync_lease.renew_or_free(tenant_id, lease)
+                continue
+            lease = _apply_queued(tenant_id, subscriptions[0], lease)
+
+
+def _apply_queued(tenant_id: str, sub_id: str, lease: datetime) -> datetime | None:
+    """One round: apply the newest queued event of the subscription (covering the rest); the lease after it."""
+    taken = sync_lease.newest_queued(tenant_id, sub_id)
+    if taken is None:  # taken by a redelivery or a replay a moment ago
+        return sync_lease.renew_or_free(tenant_id, lease)
+    row_id, claimed_at, event, upto = taken
+    try:
+        with _event_logging(event):
+            outcome = process(BillingEvent(id=row_id), event, "webhook", claimed_at,
+                              lease=sync_lease.Held(tenant_id, sub_id, lease, upto))
+    except Exception as exc:
+        failed = sync_lease.fail_queued(tenant_id, sub_id, error_text(exc))
+        log.error("webhook.queued_failed", extra={"subscription_id": sub_id, "events": failed + 1,
+                                                  "error": error_text(exc)})
+        return sync_lease.renew_or_free(tenant_id, lease)
+    for event_id in (event["id"], *outcome.covered):
+        emails.deliver_after_commit(event_id)
+    return outcome.lease
+
+
+def sweep_queued() -> int:
+    """The scheduler's minute job: apply the waiting events their reader left (queued for longer than a lease
+    lasts, or claimed by a process that died), and retry those whose read failed (for RETRY_FOR, as Stripe
+    retries a failed delivery). Tenants are taken 100 at a time by id. Returns how many it drained."""
+    now = clock.now()
+    drained, after = 0, ""
+    while batch := sync_lease.stuck_tenants(now, after):
+        for tenant_id in batch:
+            lease = sync_lease.take(tenant_id)
+            if lease is not None:  # else a live reader holds it and applies them
+                sync_lease.requeue_failed(tenant_id, now)
+                drain_queued(tenant_id, lease)
+                drained += 1
+        after = batch[-1]
+    return drained
 
 
 def _run_handler(event: dict[str, Any], actor: str) -> tuple[str, SyncResult]:
@@ -233,8 +351,13 @@ def _run_handler(event: dict[str, Any], actor: str) -> tuple[str, SyncResult]:
     return ("ignored" if handler is None else ("stale" if result.stale else "applied")), result
 
 
-def process(row: BillingEvent, event: dict[str, Any], actor: str, claimed_at: datetime | None) -> Outcome:
+def process(row: BillingEvent, event: dict[str, Any], actor: str, claimed_at: datetime | None,
+            lease: sync_lease.Held | None = None) -> Outcome:
     """Run the event's handler and mark the row done — only while our claim still stands.
+
+    With `lease` (the tenant's read lease this delivery holds), the same transaction also marks the
+    tenant's waiting events of that subscription stored before the handler's read began done (the read
+    covers them), then frees the lease, or keeps it if more are queued (`Outcome.lease`).
 
     Any failure (the handler, or saving its result) rolls back, keeps the row unprocessed with the
     error, and re-raises so the webhook answers non-2xx and Stripe retries: a known cause (unknown
@@ -245,8 +368,11 @@ def process(row: BillingEvent, event: dict[str, Any], actor: str, claimed_at: da
     with _event_logging(event):
         try:
             outcome, result = _run_handler(event, actor)
+            covered = sync_lease.cover(lease, outcome) if lease is not None and result.read_at is not None else []
+            kept = sync_lease.settle(lease.tenant_id, lease.lease_at) if lease is not None else None
             if event["type"] in HANDLERS:
-                notify.queue_for_event(event, result.tenant_id)
+                for applied in (event, *covered):
+                    notify.queue_for_event(applied, result.tenant_id)
             still_ours = BillingEvent.processing_started_at == claimed_at if claimed_at else True
             done = db.session.execute(
                 update(BillingEvent).where(BillingEvent.id == row_id, BillingEvent.processed.is_(False), still_ours)
@@ -264,8 +390,9 @@ def process(row: BillingEvent, event: dict[str, Any], actor: str, claimed_at: da
         if result.changes:  # Stripe's state moved: say so if an override now disagrees with it
             overrides.warn_if_overridden(result.tenant_id)
         log.info("webhook.processed", extra={"outcome": outcome, "tenant_id": result.tenant_id,
-                                             "changed": sorted(result.changes)})
-    return Outcome(event["id"], event["type"], outcome, result.tenant_id, result.changes)
+                                             "changed": sorted(result.changes), "covered": len(covered)})
+    return Outcome(event["id"], event["type"], outcome, result.tenant_id, result.changes,
+                   [e["id"] for e in covered], kept)
 
 
 def _log_and_raise(name: str, exc: Exception) -> NoReturn:

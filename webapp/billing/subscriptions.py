@@ -29,6 +29,9 @@ class SyncResult:
     tenant_id: str | None
     changes: dict[str, tuple[Any, Any]]
     stale: bool = False
+    # When the Stripe read behind it began (None if Stripe was not read): a fresh read also covers the
+    # tenant's events that wait for one and were stored before it began (webapp/billing/sync_lease.py).
+    read_at: datetime | None = None
 
 
 def ts(value: int | None) -> datetime | None:
@@ -125,13 +128,15 @@ def sync_from_stripe(sub_id: str | None, *, actor: str, hints: dict[str, str | N
         ent.stripe_customer_id = hints["customer_id"]
     if sub is None:
         return SyncResult(ent.tenant_id, {})
+    read_at = read_started if fresh is not None else None
     if fresh is not None and ent.stripe_read_at is not None and read_started < ent.stripe_read_at:
         log.info("billing.older_read_skipped", extra={"tenant_id": ent.tenant_id, "subscription_id": sub.get("id")})
-        return SyncResult(ent.tenant_id, {}, stale=True)
+        return SyncResult(ent.tenant_id, {}, stale=True, read_at=read_at)
     result = apply_subscription(sub, actor=actor, event_id=event_id, event_created=event_created,
                                 fresh=fresh is not None, other_live=other_live, ent=ent)
     if fresh is not None:
         ent.stripe_read_at = read_started
+    result.read_at = read_at
     return result
 
 

@@ -43,6 +43,9 @@ class Entitlement(Base):
     last_event_created: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When the Stripe read applied last began: a read that began earlier is older and never written over it.
     stripe_read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Held while one worker reads the tenant's subscription from Stripe for its webhook events; events
+    # delivered meanwhile are queued for that worker's next read (webapp/billing/sync_lease.py).
+    sync_lease_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, onupdate=utc_now)
 
     # The open manual override (Stripe's state stays in the columns above). `get_entitlement` loads it in
@@ -88,7 +91,8 @@ class EntitlementOverride(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
 
 
-EVENT_OUTCOMES = ("pending", "applied", "ignored", "stale", "failed")
+# queued: stored, acknowledged, and waiting for the Stripe read another delivery of the tenant is making
+EVENT_OUTCOMES = ("pending", "queued", "applied", "ignored", "stale", "failed")
 
 
 class BillingEvent(Base):
@@ -103,6 +107,11 @@ class BillingEvent(Base):
         # Only the events not processed yet (a few among millions): what the console, alerts and replay ask for.
         Index("ix_billing_events_unprocessed", "created_at", "id",
               sqlite_where=text("processed IS 0"), postgresql_where=text("processed IS false")),
+        # A tenant's events waiting for a read of their subscription (none, or a burst's worth): what the read
+        # holding its lease covers (webapp/billing/sync_lease.py repeats this predicate in every query).
+        Index("ix_billing_events_waiting", "tenant_id", "subscription_id", "outcome", "processing_started_at",
+              sqlite_where=text("subscription_id IS NOT NULL AND processed IS 0"),
+              postgresql_where=text("subscription_id IS NOT NULL AND processed IS false")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -119,6 +128,8 @@ class BillingEvent(Base):
     outcome: Mapped[str] = mapped_column(String(16), default="pending")
     last_error: Mapped[str | None] = mapped_column(Text)
     tenant_id: Mapped[str | None] = mapped_column(String(40))
+    # The Stripe subscription a queued event waits to have read (set when it is queued, and kept).
+    subscription_id: Mapped[str | None] = mapped_column(String(255))
     payload_json: Mapped[str] = mapped_column(Text)
 
 
