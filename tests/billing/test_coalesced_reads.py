@@ -335,3 +335,47 @@ def test_the_newest_covered_event_counts_as_the_newest_applied(billing, tenant, 
     with billing.app.app_context():
         events.drain_queued(tenant.tenant_id, lease)  # reads for the newest (by created), covers the other
     assert billing.entitlement(tenant.tenant_id).last_event_created.timestamp() == newer["created"]
+
+
+def test_while_events_keep_coming_the_subscription_is_read_again_once_per_interval_covering_all_of_them(
+        billing, tenant, db, monkeypatch):
+    """A burst: the first delivery reads at once; what arrives during its read and during the interval
+    after it is applied by one more read, which starts no sooner than SUBSCRIPTION_READ_INTERVAL_SECONDS
+    after the first began."""
+    monkeypatch.setitem(billing.app.config, "SUBSCRIPTION_READ_INTERVAL_SECONDS", 1.0)
+    subscribe(billing, tenant, "starter")
+    sub = subscription_of(billing, tenant)
+    original = stripe_gateway.StripeGateway.retrieve_subscription
+    started: list[float] = []
+
+    def timed(self, subscription_id):
+        started.append(time.monotonic())
+        answer = original(self, subscription_id)
+        if len(started) == 1:  # Stripe sends more while the first read is in flight
+            for n in range(3):
+                body = json.dumps(sub_event(f"evt_co_during_{n}", sub))
+                late = requests.post(f"{billing.url}/api/billing/webhook", data=body,
+                                     headers={"Stripe-Signature": signature_header(body.encode())}, timeout=30)
+                assert late.json()["outcome"] == "queued"
+        return answer
+
+    monkeypatch.setattr(stripe_gateway.StripeGateway, "retrieve_subscription", timed)
+    assert post_event(billing.app.test_client(), sub_event("evt_co_first", sub)).get_json()["outcome"] == "applied"
+    for n in range(2):  # ... and more while the next read waits for its time
+        assert post_event(billing.app.test_client(), sub_event(f"evt_co_after_{n}", sub)).get_json()["outcome"] == "queued"
+    assert background.wait_idle()
+    assert len(started) == 2 and started[1] - started[0] >= 1.0
+    assert {k: (r.outcome, r.processed) for k, r in rows(db).items()} == {
+        "evt_co_first": ("applied", True), **{f"evt_co_during_{n}": ("applied", True) for n in range(3)},
+        **{f"evt_co_after_{n}": ("applied", True) for n in range(2)}}
+    assert lease_of(db, tenant.tenant_id) is None
+
+
+def test_the_read_interval_never_comes_near_the_lease_expiry(billing, monkeypatch):
+    """A misconfigured interval (an hour) is cut to a tenth of the request timeout, so a lease waiting for
+    its next round is never taken for a dead reader's."""
+    monkeypatch.setitem(billing.app.config, "SUBSCRIPTION_READ_INTERVAL_SECONDS", 3600.0)
+    with billing.app.app_context():
+        due = events._read_due_in(time.monotonic())
+        assert 0 < due <= billing.app.config["REQUEST_TIMEOUT_SECONDS"] / 10
+        assert events._read_due_in(None) == 0.0  # the first read of a burst is never delayed
