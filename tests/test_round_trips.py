@@ -121,7 +121,7 @@ def test_an_applied_subscription_event_locks_and_loads_the_entitlement_in_one_st
         client, api_client, db, monkeypatch):
     """The tenant's read lease is taken in the event's INSERT transaction; after the read, one UPDATE … RETURNING
     locks the tenant named in the subscription's metadata and loads its row (no SELECT before or after the lock),
-    then the event's writes, the lease's release and one COMMIT."""
+    then the event's writes, the lease's release (one statement: the row is locked already) and one COMMIT."""
     from webapp.billing.catalog import SELLABLE_KEYS
     from webapp.billing.stripe_gateway import StripeGateway
 
@@ -149,7 +149,7 @@ def test_an_applied_subscription_event_locks_and_loads_the_entitlement_in_one_st
                     "UPDATE entitlements", "UPDATE billing_notices", "UPDATE billing_previews",
                     "UPDATE billing_events",  # waiting events this read covers (none here)
                     "UPDATE entitlements",  # the read's result (the ORM's flush)
-                    "UPDATE entitlements", "UPDATE entitlements",  # the lease: locked, then freed (nothing queued)
+                    "UPDATE entitlements",  # the lease freed (nothing queued), under the read's own row lock
                     "UPDATE billing_events", "COMMIT"]
     db.session.expire_all()
     from webapp.models import Entitlement

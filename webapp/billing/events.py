@@ -392,7 +392,9 @@ def process(row: BillingEvent, event: dict[str, Any], actor: str, claimed_at: da
         try:
             outcome, result = _run_handler(event, actor)
             covered = sync_lease.cover(lease, outcome) if lease is not None and result.read_at is not None else []
-            kept = sync_lease.settle(lease.tenant_id, lease.lease_at) if lease is not None else None
+            # Every result naming a tenant locked that tenant's row in this transaction (subscriptions.py).
+            kept = (sync_lease.settle(lease.tenant_id, lease.lease_at, locked=result.tenant_id == lease.tenant_id)
+                    if lease is not None else None)
             if event["type"] in HANDLERS:
                 for applied in (event, *covered):
                     notify.queue_for_event(applied, result.tenant_id)

@@ -68,6 +68,14 @@ _KEEP_IF_QUEUED = (update(Entitlement.__table__).where(ENT.tenant_id == bindpara
                                                .limit(1).exists(), ENT.sync_lease_at), else_=None),
                            updated_at=ENT.updated_at)
                    .returning(ENT.sync_lease_at))
+# The same decision for a reader that locked the row earlier in this transaction (its read's own lock):
+# renewing it first would only lock it again. Still ours only if the lease is the one it took.
+_SETTLE_LOCKED = (update(Entitlement.__table__)
+                  .where(ENT.tenant_id == bindparam("t"), ENT.sync_lease_at == bindparam("held", type_=_WHEN))
+                  .values(sync_lease_at=case((select(EVT.id).where(EVT.tenant_id == bindparam("t"), _QUEUED)
+                                              .limit(1).exists(), bindparam("now", type_=_WHEN)), else_=None),
+                          updated_at=ENT.updated_at)
+                  .returning(ENT.sync_lease_at))
 _COVER = (update(BillingEvent.__table__)
           .where(EVT.tenant_id == bindparam("t"), _OPEN, _UNCLAIMED, EVT.subscription_id == bindparam("s"),
                  EVT.id <= bindparam("upto"))
@@ -119,13 +127,19 @@ def take(tenant_id: str) -> datetime | None:
     return now if taken else None
 
 
-def settle(tenant_id: str, lease_at: datetime) -> datetime | None:
+def settle(tenant_id: str, lease_at: datetime, locked: bool = False) -> datetime | None:
     """In the caller's transaction, after a read: free the lease if nothing is queued, else keep it (renewed).
 
     Returns the renewed lease when queued events wait for another read; None when the lease was freed,
-    or is no longer ours (it expired and another delivery took it: that one covers them).
+    or is no longer ours (it expired and another delivery took it: that one covers them). `locked`: this
+    transaction already holds the entitlement's row lock (the read's apply took it), so one statement
+    decides.
     """
     now = clock.now()
+    if locked:  # the lock came before this statement, so its snapshot shows every delivery that queued
+        rows = db.session.execute(_SETTLE_LOCKED, {"t": tenant_id, "held": lease_at, "now": now,
+                                                   "stale": lease_timeout_cutoff(now)}).all()
+        return now if rows and rows[0][0] is not None else None
     if db.session.execute(_RENEW, {"t": tenant_id, "held": lease_at, "now": now}).rowcount != 1:
         return None
     # A new statement after the row lock: every delivery that queued before it has committed and shows;
