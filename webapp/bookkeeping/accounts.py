@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 from sqlalchemy import bindparam, select
 
-from webapp.extensions import db
+from webapp.extensions import db, execute_core
 from webapp.ids import new_id
 from webapp.models import Account, Company
 
@@ -84,7 +84,7 @@ def charts_for(company_ids: Iterable[str], active_only: bool = False) -> dict[st
     charts: dict[str, dict[str, ChartAccount]] = {cid: {} for cid in company_ids}
     if charts:
         query = _ACTIVE_CHARTS if active_only else _CHARTS
-        for row in db.session.execute(query, {"company_ids": list(charts)}):
+        for row in execute_core(query, {"company_ids": list(charts)}):
             account = ChartAccount(*row)
             charts[account.company_id][account.code] = account
     return charts

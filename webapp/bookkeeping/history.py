@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, select, text
 
-from webapp.extensions import db
+from webapp.extensions import execute_core
 from webapp.models import PostingHistory, Transaction
 
 if TYPE_CHECKING:  # posting counts into the history, so it imports this module
@@ -53,7 +53,7 @@ def count_posted(entries: Iterable[LoadedEntry]) -> None:
     if counts:
         rows = [{"company_id": c, "kind": k, "match_key": m, "account_id": a, "n": n}
                 for (c, k, m, a), n in sorted(counts.items())]
-        db.session.execute(_COUNT, rows)
+        execute_core(_COUNT, rows)
 
 
 def posted_history(txns: Iterable[Transaction]) -> History:
@@ -63,7 +63,7 @@ def posted_history(txns: Iterable[Transaction]) -> History:
     if wanted:
         params = {"company_ids": sorted({c for c, _, _ in wanted}), "kinds": sorted({k for _, k, _ in wanted}),
                   "keys": sorted({m for _, _, m in wanted})}
-        for company_id, kind, key, account_id, n in db.session.execute(_READ, params):
+        for company_id, kind, key, account_id, n in execute_core(_READ, params):
             if (company_id, kind, key) in wanted:
                 history.setdefault((company_id, kind, key), Counter())[account_id] = n
     return history

@@ -14,7 +14,7 @@ from webapp.bookkeeping.accounts import ChartAccount
 from webapp.bookkeeping.services import archived_conflict
 from webapp.bookkeeping.transactions import check_ids
 from webapp.errors import Conflict, NotFound, Unbalanced
-from webapp.extensions import commit_keeping_loaded, db
+from webapp.extensions import commit_keeping_loaded, db, execute_core
 from webapp.metering.guards import settle_pending
 from webapp.models import Account, Company, JournalEntry, JournalLine, Transaction
 
@@ -125,7 +125,7 @@ def load_entries(tenant_id: str, ids: list[str]) -> list[LoadedEntry]:
     tenants' ids."""
     first_rows: dict[str, Row] = {}
     lines: dict[str, list[EntryLine]] = {}
-    for row in db.session.execute(_ENTRIES, {"tenant_id": tenant_id, "ids": ids}):
+    for row in execute_core(_ENTRIES, {"tenant_id": tenant_id, "ids": ids}):
         entry_id = row[0]
         if entry_id not in first_rows:
             first_rows[entry_id], lines[entry_id] = row, []
@@ -164,7 +164,7 @@ def post_loaded(tenant_id: str, entries: list[LoadedEntry]) -> list[LoadedEntry]
     for entry in entries:
         check_balanced(entry)
     now = clock.now()
-    if db.session.execute(_POST, {"ids": ids, "now": now}).rowcount != len(ids):
+    if execute_core(_POST, {"ids": ids, "now": now}).rowcount != len(ids):
         raise Conflict("ALREADY_POSTED", "Some entries were posted meanwhile; nothing was posted.", ids=ids)
     entries = [replace(entry, status="posted", posted_at=now) for entry in entries]  # what the UPDATE wrote
     history.count_posted(entries)  # the proposer's memory of what went where, in this unit of work

@@ -19,7 +19,7 @@ from webapp.bookkeeping.posting import EntryLine, LoadedEntry, load_entries, pos
 from webapp.bookkeeping.services import refuse_archived
 from webapp.bookkeeping.transactions import check_ids, resolve_transactions
 from webapp.errors import Conflict, ValidationError
-from webapp.extensions import commit_keeping_loaded, db
+from webapp.extensions import commit_keeping_loaded, db, execute_core
 from webapp.ids import new_id
 from webapp.metering.guards import settle_pending
 from webapp.models import JournalEntry, JournalLine, Transaction
@@ -174,7 +174,7 @@ def propose_entries(tenant_id: str, txn_ids: list[str]) -> list[tuple[str, Propo
     missing = {company_id for company_id, chart in charts.items() if not chart}
     if missing:
         refuse_archived(missing)
-    earlier = dict(db.session.execute(_EARLIER, {"txn_ids": [t.id for t in txns]}).all())
+    earlier = dict(execute_core(_EARLIER, {"txn_ids": [t.id for t in txns]}).all())
     posted = [requested for requested, t in resolved.items() if earlier.get(t.id) == "posted"]
     if posted:
         raise Conflict("ALREADY_POSTED", "Some transactions are posted already.", ids=posted)
@@ -191,8 +191,8 @@ def propose_entries(tenant_id: str, txn_ids: list[str]) -> list[tuple[str, Propo
         chart = charts[txn.company_id]
         out.append((requested, build_entry(txn, suggest(txn, history, chart), chart[BANK], now)))
     try:
-        db.session.execute(_INSERT_ENTRIES, [entry.row() for _, entry in out])
-        db.session.execute(_INSERT_LINES, [row for _, entry in out for row in entry.line_rows()])
+        execute_core(_INSERT_ENTRIES, [entry.row() for _, entry in out])
+        execute_core(_INSERT_LINES, [row for _, entry in out for row in entry.line_rows()])
         settle_pending()  # the gate's count, last, so the usage row is locked only until the commit below
         commit_keeping_loaded()  # the answer is the entries just built, with their transactions as loaded
     except IntegrityError as exc:  # another request proposed the same transaction at the same moment
