@@ -285,3 +285,11 @@ def test_finding_transactions_by_id_or_client_id_reads_indexes_not_the_tenants_w
     # Each side of the UNION is an index search by id or by client id; the old `tenant_id = ? AND (id IN …
     # OR client_id IN …)` planned as `SEARCH transactions USING INDEX … (tenant_id=?)`: the tenant's history.
     assert plan and not any(p.endswith("(tenant_id=?)") or p.startswith("SCAN transactions") for p in plan), plan
+
+
+def test_a_transaction_read_for_the_gate_and_the_proposer_has_every_column_of_its_row_in_table_order():
+    """NamedTransaction is made from the row of `SELECT <every column of transactions>` by position."""
+    from webapp.bookkeeping.transactions import NamedTransaction
+    from webapp.models import Transaction
+
+    assert NamedTransaction._fields == tuple(column.name for column in Transaction.__table__.c)

@@ -17,12 +17,12 @@ from webapp.bookkeeping.accounts import (BANK, UNCATEGORIZED_EXPENSE, UNCATEGORI
 from webapp.bookkeeping.history import History, posted_history
 from webapp.bookkeeping.posting import EntryLine, LoadedEntry, load_entries, post_loaded
 from webapp.bookkeeping.services import refuse_archived
-from webapp.bookkeeping.transactions import check_ids, resolve_transactions
+from webapp.bookkeeping.transactions import NamedTransaction, check_ids, resolve_transactions
 from webapp.errors import Conflict, ValidationError
 from webapp.extensions import commit_keeping_loaded, db, execute_core
 from webapp.ids import new_id
 from webapp.metering.guards import settle_pending
-from webapp.models import JournalEntry, JournalLine, Transaction
+from webapp.models import JournalEntry, JournalLine
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def _from_history(counts: Counter[str], accounts: dict[str, ChartAccount], scale
     return Suggestion(account, confidence, f"history_{kind}", reason)
 
 
-def suggest(txn: Transaction, history: History, chart: dict[str, ChartAccount]) -> Suggestion:
+def suggest(txn: NamedTransaction, history: History, chart: dict[str, ChartAccount]) -> Suggestion:
     """The account for one transaction: same counterparty, then same description pattern, then keywords."""
     by_id = {a.id: a for a in chart.values()}
     for kind, key, scale in (("counterparty", txn.counterparty_key, COUNTERPARTY_CONFIDENCE),
@@ -101,7 +101,7 @@ class ProposedEntry:
     workspace's feedback): built in memory and written with Core, so nothing is read back."""
 
     id: str
-    transaction: Transaction
+    transaction: NamedTransaction
     account: ChartAccount
     confidence_pct: int
     source: str
@@ -141,7 +141,7 @@ class ProposedEntry:
                  "amount_cents": line.amount_cents} for line in self.lines]
 
 
-def build_entry(txn: Transaction, suggestion: Suggestion, bank: ChartAccount, now: datetime) -> ProposedEntry:
+def build_entry(txn: NamedTransaction, suggestion: Suggestion, bank: ChartAccount, now: datetime) -> ProposedEntry:
     """A balanced two-line entry: money in debits the bank, money out credits it."""
     return ProposedEntry(id=new_id("je"), transaction=txn, account=suggestion.account,
                          confidence_pct=suggestion.confidence_pct, source=suggestion.source,
@@ -182,7 +182,7 @@ def propose_entries(tenant_id: str, txn_ids: list[str]) -> list[tuple[str, Propo
         replace_proposals(list(earlier), ids)
     history = posted_history(txns)
     # One entry per transaction, under the first id that named it (["txn_2", "<our id of txn_2>"] is one).
-    first_named: dict[str, tuple[str, Transaction]] = {}
+    first_named: dict[str, tuple[str, NamedTransaction]] = {}
     for requested, txn in resolved.items():
         first_named.setdefault(txn.id, (requested, txn))
     now = clock.now()
