@@ -62,11 +62,11 @@ class JsonFormatter(logging.Formatter):
 
 
 class LogFile(RotatingFileHandler):
-    """The rotating log file, without two stat() calls per line.
+    """The rotating log file, without two stat() calls and a tell() per line.
 
     The standard handler asks on every line whether its path is a regular file (never rotating anything
     else, such as /dev/null); the answer is the same for the handler's whole life, so it is asked once,
-    when the handler is made. Everything else (the size check, the rotation) is the standard handler's.
+    when the handler is made. The size check and the rotation are the standard handler's.
     """
 
     def __init__(self, filename: str, **kwargs: object) -> None:
@@ -78,9 +78,8 @@ class LogFile(RotatingFileHandler):
             return False
         if self.stream is None:
             self.stream = self._open()
-        if self.maxBytes > 0:
-            self.stream.seek(0, 2)  # the file's end, wherever other processes' lines left it
-            return self.stream.tell() + len(self.format(record)) + 1 >= self.maxBytes
+        if self.maxBytes > 0:  # the file's end (seek answers it), wherever other processes' lines left it
+            return self.stream.seek(0, 2) + len(self.format(record)) + 1 >= self.maxBytes
         return False
 
 
