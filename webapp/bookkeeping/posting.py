@@ -5,9 +5,8 @@ import logging
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import Any
 
-from sqlalchemy import CursorResult, Executable, Row, bindparam, select, update
+from sqlalchemy import Row, bindparam, select, update
 
 from webapp import clock
 from webapp.bookkeeping import history
@@ -15,7 +14,7 @@ from webapp.bookkeeping.accounts import ChartAccount
 from webapp.bookkeeping.services import archived_conflict
 from webapp.bookkeeping.transactions import check_ids
 from webapp.errors import Conflict, NotFound, Unbalanced
-from webapp.extensions import commit_keeping_loaded, db, execute_core
+from webapp.extensions import IDS, ONE_ID, commit_keeping_loaded, execute_for_ids
 from webapp.metering.guards import settle_pending
 from webapp.models import Account, Company, JournalEntry, JournalLine, Transaction
 
@@ -87,10 +86,8 @@ _ENTRY_COLUMNS = (_E.id, _E.company_id, _C.name, _C.archived_at, _E.status, _E.d
 _ACCOUNT_COLUMNS = (_A.c.id, _A.c.code, _A.c.name, _A.c.type)
 _TRANSACTION_COLUMNS = (_T.id, _T.client_id, _T.amount_cents, _T.currency, _T.counterparty_key, _T.pattern)
 _LINE_COLUMNS = (_L.position, _L.amount_cents, *(_LINE_ACCOUNTS.c[c.name] for c in _ACCOUNT_COLUMNS))
-# Each statement naming entries by id comes twice: `id IN (…)`, and `id = :entry_id` for the common
-# request of one entry (the same rows; an IN list is rewritten into the SQL on every execution, which
-# cost a sixth of the statement's own time).
-_ANY_ID, _ONE_ID = _E.id.in_(bindparam("ids", expanding=True)), _E.id == bindparam("entry_id")
+# Each statement naming entries by id comes twice, for execute_for_ids: any number, and one.
+_ANY_ID, _ONE_ID = _E.id.in_(bindparam(IDS, expanding=True)), _E.id == bindparam(ONE_ID)
 _ENTRIES, _ENTRY = ((select(*_ENTRY_COLUMNS, *_ACCOUNT_COLUMNS, *_TRANSACTION_COLUMNS, *_LINE_COLUMNS)
                      .select_from(JournalEntry.__table__.join(_A, _A.c.id == _E.account_id)
                                   .join(Company.__table__, _C.id == _E.company_id)
@@ -108,13 +105,6 @@ _AT_LINE = _AT_TRANSACTION + len(_TRANSACTION_COLUMNS)
 _POST, _POST_ONE = (update(JournalEntry.__table__).where(by_id, _E.status == "proposed")
                     .values(status="posted", posted_at=bindparam("now", type_=_E.posted_at.type))
                     for by_id in (_ANY_ID, _ONE_ID))
-
-
-def _by_ids(many: Executable, one: Executable, ids: list[str], **params: object) -> CursorResult[Any]:
-    """Run the statement for these ids: `one` with :entry_id for a single id, else `many` with the :ids list."""
-    if len(ids) == 1:
-        return execute_core(one, {**params, "entry_id": ids[0]})
-    return execute_core(many, {**params, "ids": ids})
 
 
 def _account(company_id: str, id_: str, code: str, name: str, type_: str) -> ChartAccount:
@@ -137,7 +127,7 @@ def load_entries(tenant_id: str, ids: list[str]) -> list[LoadedEntry]:
     tenants' ids."""
     first_rows: dict[str, Row] = {}
     lines: dict[str, list[EntryLine]] = {}
-    for row in _by_ids(_ENTRIES, _ENTRY, ids, tenant_id=tenant_id):
+    for row in execute_for_ids(_ENTRIES, _ENTRY, ids, tenant_id=tenant_id):
         entry_id = row[0]
         if entry_id not in first_rows:
             first_rows[entry_id], lines[entry_id] = row, []
@@ -176,7 +166,7 @@ def post_loaded(tenant_id: str, entries: list[LoadedEntry]) -> list[LoadedEntry]
     for entry in entries:
         check_balanced(entry)
     now = clock.now()
-    if _by_ids(_POST, _POST_ONE, ids, now=now).rowcount != len(ids):
+    if execute_for_ids(_POST, _POST_ONE, ids, now=now).rowcount != len(ids):
         raise Conflict("ALREADY_POSTED", "Some entries were posted meanwhile; nothing was posted.", ids=ids)
     entries = [replace(entry, status="posted", posted_at=now) for entry in entries]  # what the UPDATE wrote
     history.count_posted(entries)  # the proposer's memory of what went where, in this unit of work

@@ -5,16 +5,16 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from flask import g, has_request_context
-from sqlalchemy import bindparam, select, union
+from sqlalchemy import ColumnElement, Select, bindparam, select, union
 from sqlalchemy.exc import IntegrityError
 
 from webapp.bookkeeping.rules import counterparty_key, description_pattern
 from webapp.bookkeeping.services import get_active_company
 from webapp.errors import Conflict, NotFound, ValidationError
-from webapp.extensions import db, execute_core
+from webapp.extensions import IDS, ONE_ID, db, execute_for_ids
 from webapp.ids import new_id
 from webapp.models import Transaction
 
@@ -172,12 +172,17 @@ def check_ids(ids: object, field: str) -> list[str]:
 
 # Two index lookups (primary key; tenant + client id) joined by UNION: `tenant_id = ? AND (id IN … OR
 # client_id IN …)` reads every transaction of the tenant on SQLite, which grows with its history. Built
-# once: the gate and every proposal run it.
-_NAMED = union(select(Transaction.id).where(Transaction.tenant_id == bindparam("tenant_id"),
-                                            Transaction.id.in_(bindparam("ids", expanding=True))),
-               select(Transaction.id).where(Transaction.tenant_id == bindparam("tenant_id"),
-                                            Transaction.client_id.in_(bindparam("ids", expanding=True))))
-_MATCHES = select(*Transaction.__table__.c).where(Transaction.id.in_(_NAMED.scalar_subquery()))
+# once: the gate and every proposal run it (for any number of ids, and for one: execute_for_ids).
+def _named_by(any_of: Callable[[ColumnElement[str | None]], ColumnElement[bool]]) -> Select[Any]:
+    named = union(select(Transaction.id).where(Transaction.tenant_id == bindparam("tenant_id"),
+                                               any_of(Transaction.__table__.c.id)),
+                  select(Transaction.id).where(Transaction.tenant_id == bindparam("tenant_id"),
+                                               any_of(Transaction.__table__.c.client_id)))
+    return select(*Transaction.__table__.c).where(Transaction.id.in_(named.scalar_subquery()))
+
+
+_MATCHES = _named_by(lambda column: column.in_(bindparam(IDS, expanding=True)))
+_MATCH = _named_by(lambda column: column == bindparam(ONE_ID))
 
 
 class NamedTransaction(NamedTuple):
@@ -202,7 +207,7 @@ class NamedTransaction(NamedTuple):
 
 def _matches(tenant_id: str, ids: list[str]) -> dict[str, list[NamedTransaction]]:
     """Each requested id → the tenant's transactions it names: ours by id first, else by the client's id."""
-    found = [NamedTransaction(*row) for row in execute_core(_MATCHES, {"tenant_id": tenant_id, "ids": ids})]
+    found = [NamedTransaction(*row) for row in execute_for_ids(_MATCHES, _MATCH, ids, tenant_id=tenant_id)]
     ours = {t.id: t for t in found}
     by_client: dict[str, list[NamedTransaction]] = {}
     for txn in found:
