@@ -116,6 +116,10 @@ class Config:
         self.REQUEST_TIMEOUT_SECONDS = int(env.get("REQUEST_TIMEOUT_SECONDS", "60"))
         self.STRIPE_TIMEOUT_SECONDS = float(env.get("STRIPE_TIMEOUT_SECONDS", "15"))
         self.STRIPE_MAX_NETWORK_RETRIES = int(env.get("STRIPE_MAX_NETWORK_RETRIES", "2"))
+        # While a tenant's subscription events keep coming, its subscription is read again for them at most
+        # once per this many seconds (the first read of a burst is never delayed): one read covers what
+        # arrived meanwhile, and a burst stays far below Stripe's API rate limit (webapp/billing/sync_lease.py).
+        self.SUBSCRIPTION_READ_INTERVAL_SECONDS = float(env.get("SUBSCRIPTION_READ_INTERVAL_SECONDS", "0.25"))
         self.BILLING_RETURN_URL = env.get("BILLING_RETURN_URL")
         # The public host and scheme: Stripe's return links when BILLING_RETURN_URL is unset (never the Host header).
         self.SERVER_NAME = env.get("SERVER_NAME")

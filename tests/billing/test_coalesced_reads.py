@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -63,11 +64,25 @@ def hold_lease(billing, tenant_id: str):
     return lease
 
 
-def test_an_event_delivered_while_another_delivery_reads_the_tenant_is_queued_and_answered_at_once(
-        billing, tenant, db, reads):
+@dataclass(frozen=True)
+class Reading:
+    """A subscribed tenant whose read lease another delivery holds: its subscription (as a webhook carries
+    it) and that lease."""
+
+    sub: dict[str, Any]
+    lease: datetime
+
+
+@pytest.fixture
+def reading(billing, tenant) -> Reading:
     subscribe(billing, tenant, "starter")
     sub = subscription_of(billing, tenant)
-    hold_lease(billing, tenant.tenant_id)
+    return Reading(sub, hold_lease(billing, tenant.tenant_id))
+
+
+def test_an_event_delivered_while_another_delivery_reads_the_tenant_is_queued_and_answered_at_once(
+        billing, tenant, db, reading, reads):
+    sub = reading.sub
     reads.clear()
     resp = post_event(billing.app.test_client(), sub_event("evt_co_queued", sub))
     assert resp.status_code == 200 and resp.get_json() == {"received": "evt_co_queued", "outcome": "queued"}
@@ -78,10 +93,9 @@ def test_an_event_delivered_while_another_delivery_reads_the_tenant_is_queued_an
 
 
 def test_the_holders_next_read_applies_every_queued_event_with_one_stripe_call_and_frees_the_lease(
-        billing, tenant, db, reads):
-    subscribe(billing, tenant, "starter")
-    sub = subscription_of(billing, tenant)
-    lease = hold_lease(billing, tenant.tenant_id)
+        billing, tenant, db, reading, reads):
+    sub = reading.sub
+    lease = reading.lease
     for n in range(3):
         assert post_event(billing.app.test_client(), sub_event(f"evt_co_{n}", sub)).get_json()["outcome"] == "queued"
     billing.stripe.v1.subscriptions.update(sub["id"], {"items": [{"id": sub["items"]["data"][0]["id"],
@@ -140,10 +154,9 @@ def age(db, tenant_id: str, *event_ids: str, minutes: int = 10) -> None:
 
 
 def test_a_read_that_fails_marks_the_events_queued_for_it_failed_and_the_next_read_applies_them(
-        billing, tenant, db, monkeypatch):
-    subscribe(billing, tenant, "starter")
-    sub = subscription_of(billing, tenant)
-    lease = hold_lease(billing, tenant.tenant_id)
+        billing, tenant, db, reading, monkeypatch):
+    sub = reading.sub
+    lease = reading.lease
     for n in range(2):
         post_event(billing.app.test_client(), sub_event(f"evt_co_fail_{n}", sub))
     with monkeypatch.context() as patch:
@@ -158,10 +171,10 @@ def test_a_read_that_fails_marks_the_events_queued_for_it_failed_and_the_next_re
     assert {(r.outcome, r.processed) for r in rows(db).values()} == {("applied", True)}
 
 
-def test_the_sweep_retries_queued_events_whose_read_failed_until_stripe_answers(billing, tenant, db, monkeypatch):
-    subscribe(billing, tenant, "starter")
-    sub = subscription_of(billing, tenant)
-    lease = hold_lease(billing, tenant.tenant_id)
+def test_the_sweep_retries_queued_events_whose_read_failed_until_stripe_answers(
+        billing, tenant, db, reading, monkeypatch):
+    sub = reading.sub
+    lease = reading.lease
     post_event(billing.app.test_client(), sub_event("evt_co_retry", sub))
     with monkeypatch.context() as patch:
         stripe_down(patch)
@@ -178,10 +191,9 @@ def test_the_sweep_retries_queued_events_whose_read_failed_until_stripe_answers(
         assert events.sweep_queued() == 0  # applied: nothing left to sweep
 
 
-def test_an_event_claimed_by_a_reader_whose_process_died_is_applied_by_the_sweep(billing, tenant, db, monkeypatch):
-    subscribe(billing, tenant, "starter")
-    sub = subscription_of(billing, tenant)
-    hold_lease(billing, tenant.tenant_id)
+def test_an_event_claimed_by_a_reader_whose_process_died_is_applied_by_the_sweep(
+        billing, tenant, db, reading, monkeypatch):
+    sub = reading.sub
     post_event(billing.app.test_client(), sub_event("evt_co_claimed", sub))
     with billing.app.app_context():
         taken = sync_lease.newest_queued(tenant.tenant_id, sub["id"])  # the reader claims it, reads... and dies
@@ -194,10 +206,9 @@ def test_an_event_claimed_by_a_reader_whose_process_died_is_applied_by_the_sweep
     assert rows(db)["evt_co_claimed"].outcome == "applied" and lease_of(db, tenant.tenant_id) is None
 
 
-def test_events_queued_behind_a_reader_that_died_are_applied_by_the_next_delivery(billing, tenant, db, reads):
-    subscribe(billing, tenant, "starter")
-    sub = subscription_of(billing, tenant)
-    hold_lease(billing, tenant.tenant_id)
+def test_events_queued_behind_a_reader_that_died_are_applied_by_the_next_delivery(
+        billing, tenant, db, reading, reads):
+    sub = reading.sub
     post_event(billing.app.test_client(), sub_event("evt_co_orphan", sub))
     age(db, tenant.tenant_id)  # the lease's process died long ago
     reads.clear()
@@ -207,10 +218,9 @@ def test_events_queued_behind_a_reader_that_died_are_applied_by_the_next_deliver
     assert lease_of(db, tenant.tenant_id) is None
 
 
-def test_the_sweep_applies_events_left_queued_by_a_dead_reader_when_no_delivery_comes(billing, tenant, db, reads):
-    subscribe(billing, tenant, "starter")
-    sub = subscription_of(billing, tenant)
-    hold_lease(billing, tenant.tenant_id)
+def test_the_sweep_applies_events_left_queued_by_a_dead_reader_when_no_delivery_comes(
+        billing, tenant, db, reading, reads):
+    sub = reading.sub
     post_event(billing.app.test_client(), sub_event("evt_co_swept", sub))
     with billing.app.app_context():
         assert events.sweep_queued() == 0  # the holder may still be reading: left alone
@@ -220,10 +230,9 @@ def test_the_sweep_applies_events_left_queued_by_a_dead_reader_when_no_delivery_
     assert rows(db)["evt_co_swept"].outcome == "applied" and lease_of(db, tenant.tenant_id) is None
 
 
-def test_a_redelivery_of_a_queued_event_applies_it_itself(billing, tenant, db, reads):
-    subscribe(billing, tenant, "starter")
-    sub = subscription_of(billing, tenant)
-    lease = hold_lease(billing, tenant.tenant_id)
+def test_a_redelivery_of_a_queued_event_applies_it_itself(billing, tenant, db, reading, reads):
+    sub = reading.sub
+    lease = reading.lease
     event = sub_event("evt_co_again", sub)
     assert post_event(billing.app.test_client(), event).get_json()["outcome"] == "queued"
     reads.clear()
@@ -270,7 +279,7 @@ def test_concurrent_deliveries_for_one_tenant_all_end_applied_with_fewer_reads_a
     assert lease_of(db, tenant.tenant_id) is None
 
 
-def test_the_scheduler_sweeps_queued_events_every_minute(billing, tenant, db):
+def test_the_scheduler_sweeps_queued_events_every_minute(billing, tenant, db, reading):
     from webapp import scheduler
 
     app = billing.app
@@ -282,25 +291,22 @@ def test_the_scheduler_sweeps_queued_events_every_minute(billing, tenant, db):
     finally:
         scheduler.stop_scheduler(sched)
         app.testing = True
-    subscribe(billing, tenant, "starter")
-    sub = subscription_of(billing, tenant)
-    hold_lease(billing, tenant.tenant_id)
+    sub = reading.sub
     post_event(app.test_client(), sub_event("evt_co_sched", sub))
     age(db, tenant.tenant_id, "evt_co_sched")
     assert scheduler.run_queued_sweep(app) == 1
     assert rows(db)["evt_co_sched"].outcome == "applied"
 
 
-def test_the_lease_statements_find_waiting_events_through_their_partial_index_on_sqlite(billing, tenant, db):
+def test_the_lease_statements_find_waiting_events_through_their_partial_index_on_sqlite(billing, tenant, db, reading):
     """Every statement about waiting events reads ix_billing_events_waiting, never the whole event table
     (SQLite uses a partial index only when the query repeats its predicate)."""
     from sqlalchemy import event as sa_event
 
     if db.engine.dialect.name != "sqlite":
         pytest.skip("the plan check reads SQLite's EXPLAIN QUERY PLAN")
-    subscribe(billing, tenant, "starter")
-    sub = subscription_of(billing, tenant)
-    lease = hold_lease(billing, tenant.tenant_id)
+    sub = reading.sub
+    lease = reading.lease
     post_event(billing.app.test_client(), sub_event("evt_co_plan", sub))
     statements: list[tuple[str, object]] = []
 
@@ -323,15 +329,59 @@ def test_the_lease_statements_find_waiting_events_through_their_partial_index_on
                for p in plans), plans
 
 
-def test_the_newest_covered_event_counts_as_the_newest_applied(billing, tenant, db):
+def test_the_newest_covered_event_counts_as_the_newest_applied(billing, tenant, db, reading):
     """A read that covers a queued event newer than its own moves last_event_created to it, so a later
     payload-only application (Stripe no longer has the subscription) cannot bring back an older state."""
-    subscribe(billing, tenant, "starter")
-    sub = subscription_of(billing, tenant)
-    lease = hold_lease(billing, tenant.tenant_id)
+    sub = reading.sub
+    lease = reading.lease
     newer = {**sub_event("evt_co_newer", sub), "created": int(time.time()) + 120}
     post_event(billing.app.test_client(), newer)
     post_event(billing.app.test_client(), sub_event("evt_co_older", sub))
     with billing.app.app_context():
         events.drain_queued(tenant.tenant_id, lease)  # reads for the newest (by created), covers the other
     assert billing.entitlement(tenant.tenant_id).last_event_created.timestamp() == newer["created"]
+
+
+def test_while_events_keep_coming_the_subscription_is_read_again_once_per_interval_covering_all_of_them(
+        billing, tenant, db, monkeypatch):
+    """A burst: the first delivery reads at once; what arrives during its read and during the interval
+    after it is applied by one more read, which starts no sooner than SUBSCRIPTION_READ_INTERVAL_SECONDS
+    after the first began."""
+    monkeypatch.setitem(billing.app.config, "SUBSCRIPTION_READ_INTERVAL_SECONDS", 1.0)
+    subscribe(billing, tenant, "starter")
+    sub = subscription_of(billing, tenant)
+    original = stripe_gateway.StripeGateway.retrieve_subscription
+    started: list[float] = []
+
+    def timed(self, subscription_id):
+        started.append(time.monotonic())
+        answer = original(self, subscription_id)
+        if len(started) == 1:  # Stripe sends more while the first read is in flight
+            for n in range(3):
+                body = json.dumps(sub_event(f"evt_co_during_{n}", sub))
+                late = requests.post(f"{billing.url}/api/billing/webhook", data=body,
+                                     headers={"Stripe-Signature": signature_header(body.encode())}, timeout=30)
+                assert late.json()["outcome"] == "queued"
+        return answer
+
+    monkeypatch.setattr(stripe_gateway.StripeGateway, "retrieve_subscription", timed)
+    assert post_event(billing.app.test_client(), sub_event("evt_co_first", sub)).get_json()["outcome"] == "applied"
+    for n in range(2):  # ... and more while the next read waits for its time
+        answer = post_event(billing.app.test_client(), sub_event(f"evt_co_after_{n}", sub)).get_json()
+        assert answer["outcome"] == "queued"
+    assert background.wait_idle()
+    assert len(started) == 2 and started[1] - started[0] >= 1.0
+    assert {k: (r.outcome, r.processed) for k, r in rows(db).items()} == {
+        "evt_co_first": ("applied", True), **{f"evt_co_during_{n}": ("applied", True) for n in range(3)},
+        **{f"evt_co_after_{n}": ("applied", True) for n in range(2)}}
+    assert lease_of(db, tenant.tenant_id) is None
+
+
+def test_the_read_interval_never_comes_near_the_lease_expiry(billing, monkeypatch):
+    """A misconfigured interval (an hour) is cut to a tenth of the request timeout, so a lease waiting for
+    its next round is never taken for a dead reader's."""
+    monkeypatch.setitem(billing.app.config, "SUBSCRIPTION_READ_INTERVAL_SECONDS", 3600.0)
+    with billing.app.app_context():
+        due = events._read_due_in(time.monotonic())
+        assert 0 < due <= billing.app.config["REQUEST_TIMEOUT_SECONDS"] / 10
+        assert events._read_due_in(None) == 0.0  # the first read of a burst is never delayed

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -256,14 +257,15 @@ def record_and_process(event: dict[str, Any], actor: str = "webhook") -> Outcome
         # Our read covers the events stored before our own (an id is drawn after its event arrived).
         held = (sync_lease.Held(target[0], target[1], lease, row.id)
                 if target is not None and lease is not None else None)
+        read_at = time.monotonic()
         try:
             outcome = process(row, event, actor, claimed_at, lease=held)
         except Exception:
             if held is not None:
-                _hand_over(held.tenant_id, _release_after_failure(held))
+                _hand_over(held.tenant_id, _release_after_failure(held), read_at)
             raise
         if held is not None:
-            _hand_over(held.tenant_id, outcome.lease)
+            _hand_over(held.tenant_id, outcome.lease, read_at)
     for event_id in (event["id"], *outcome.covered):
         emails.deliver_after_commit(event_id)
     return outcome
@@ -297,19 +299,34 @@ def _coalesce_target(event: dict[str, Any]) -> tuple[str, str] | None:
     return (ent.tenant_id, sub_id) if ent is not None else None
 
 
-def _hand_over(tenant_id: str, lease: datetime | None) -> None:
-    """Events were queued while the holder read: this process's background thread reads again for them
-    (the answer to Stripe does not wait for that)."""
+def _hand_over(tenant_id: str, lease: datetime | None, read_at: float) -> None:
+    """Events were queued while the holder read (which began at `read_at`, on time.monotonic()): this
+    process's background pool reads again for them, one read interval after that read began (the
+    answer to Stripe does not wait for it)."""
     if lease is not None:
-        background.submit(current_app._get_current_object(), drain_queued, tenant_id, lease)
+        background.submit_later(_read_due_in(read_at), current_app._get_current_object(), drain_queued,
+                                tenant_id, lease, read_at)
 
 
-def drain_queued(tenant_id: str, lease: datetime | None) -> None:
+def _read_due_in(last_read_at: float | None) -> float:
+    """Seconds until the tenant's subscription may be read again for queued events (0: now)."""
+    if last_read_at is None:
+        return 0.0
+    # Never near the lease's expiry: a lease waiting for its next round must not look like a dead reader's.
+    interval = min(current_app.config["SUBSCRIPTION_READ_INTERVAL_SECONDS"], claim_timeout().total_seconds() / 10)
+    return last_read_at + interval - time.monotonic()
+
+
+def drain_queued(tenant_id: str, lease: datetime | None, last_read_at: float | None = None) -> None:
     """Holding the tenant's lease: read each queued subscription again until nothing waits, then free it.
 
     Each round applies the newest queued event of a subscription, whose fresh read covers the others
-    stored before it began. A read that fails marks that subscription's queued events failed, with the
-    error (replayable with `flask billing replay --failed`, and counted by the webhook alert).
+    stored before it began. Rounds start at least SUBSCRIPTION_READ_INTERVAL_SECONDS apart (from
+    `last_read_at`, the previous read's start on time.monotonic()): a round that would come sooner is
+    handed to the background pool for when it is due, the lease still held, so whatever arrives in the
+    meantime is covered by that one read. A read that fails marks that subscription's queued events
+    failed, with the error (replayable with `flask billing replay --failed`, and counted by the webhook
+    alert).
     """
     with log_context(source="webhook", tenant_id=tenant_id):
         while lease is not None:
@@ -317,6 +334,12 @@ def drain_queued(tenant_id: str, lease: datetime | None) -> None:
             if not subscriptions:
                 lease = sync_lease.renew_or_free(tenant_id, lease)
                 continue
+            wait = _read_due_in(last_read_at)
+            if wait > 0:
+                background.submit_later(wait, current_app._get_current_object(), drain_queued,
+                                        tenant_id, lease, last_read_at)
+                return
+            last_read_at = time.monotonic()
             lease = _apply_queued(tenant_id, subscriptions[0], lease)
 
 
