@@ -53,3 +53,26 @@ def test_a_record_is_formatted_to_json_once_for_both_stderr_and_the_file(monkeyp
     ours = [h for h in logging.getLogger("webapp").handlers if getattr(h, webapp.logs._OURS, False)]
     assert len(ours) == 2  # stderr and the file, both written
     assert [r for r in read_log(app) if r["event"] == "request"][-1]["path"] == "/healthz"
+
+
+def test_the_log_file_rotates_once_it_would_pass_its_size_and_never_rotates_what_is_not_a_regular_file(tmp_path):
+    import logging
+
+    from webapp.logs import LogFile
+
+    record = logging.LogRecord("webapp.test", logging.INFO, __file__, 1, "x" * 40, None, None)
+    log_file = LogFile(str(tmp_path / "app.log"), maxBytes=100, backupCount=1, encoding="utf-8")
+    try:
+        log_file.emit(record)
+        log_file.emit(record)  # 82 bytes written: a third line would pass 100
+        assert not (tmp_path / "app.log.1").exists()
+        log_file.emit(record)
+        assert (tmp_path / "app.log.1").read_text(encoding="utf-8").count("\n") == 2
+        assert (tmp_path / "app.log").read_text(encoding="utf-8").count("\n") == 1
+    finally:
+        log_file.close()
+    devnull = LogFile("/dev/null", maxBytes=1, backupCount=1)
+    try:
+        assert not devnull.shouldRollover(record)
+    finally:
+        devnull.close()

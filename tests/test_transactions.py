@@ -262,7 +262,8 @@ def test_text_that_is_not_a_money_amount_is_refused(text):
         csv_import.amount_to_cents(text)
 
 
-def test_finding_transactions_by_id_or_client_id_reads_indexes_not_the_tenants_whole_history(app, db, backend):
+@pytest.mark.parametrize("ids", [["txn_a", "client-b"], ["client-b"]], ids=["many", "one"])
+def test_finding_transactions_by_id_or_client_id_reads_indexes_not_the_tenants_whole_history(app, db, backend, ids):
     if backend != "sqlite":
         pytest.skip("SQLite's plan is deterministic on an empty table; PostgreSQL's planner picks by size")
     from sqlalchemy import event
@@ -276,7 +277,7 @@ def test_finding_transactions_by_id_or_client_id_reads_indexes_not_the_tenants_w
 
     event.listen(db.engine, "before_cursor_execute", grab)
     try:
-        count_distinct_transactions("tenant_x", ["txn_a", "client-b"])
+        count_distinct_transactions("tenant_x", ids)  # one id has its own statement (id = ?, not IN)
     finally:
         event.remove(db.engine, "before_cursor_execute", grab)
     [(statement, parameters)] = sent
@@ -285,3 +286,11 @@ def test_finding_transactions_by_id_or_client_id_reads_indexes_not_the_tenants_w
     # Each side of the UNION is an index search by id or by client id; the old `tenant_id = ? AND (id IN …
     # OR client_id IN …)` planned as `SEARCH transactions USING INDEX … (tenant_id=?)`: the tenant's history.
     assert plan and not any(p.endswith("(tenant_id=?)") or p.startswith("SCAN transactions") for p in plan), plan
+
+
+def test_a_transaction_read_for_the_gate_and_the_proposer_has_every_column_of_its_row_in_table_order():
+    """NamedTransaction is made from the row of `SELECT <every column of transactions>` by position."""
+    from webapp.bookkeeping.transactions import NamedTransaction
+    from webapp.models import Transaction
+
+    assert NamedTransaction._fields == tuple(column.name for column in Transaction.__table__.c)

@@ -17,7 +17,7 @@ from webapp import clock
 from webapp.billing import services as billing_services
 from webapp.bookkeeping import services as bookkeeping_services
 from webapp.errors import EmailTaken, InvalidCredentials, NotFound, ValidationError
-from webapp.extensions import db
+from webapp.extensions import db, execute_core
 from webapp.ids import new_id
 from webapp.models import ApiToken, Tenant, User
 
@@ -175,12 +175,12 @@ def caller_for_token(plain: str) -> ApiCaller | None:
     """Return who a live Bearer token speaks for, or None for unknown and revoked tokens."""
     if not plain.startswith(TOKEN_PREFIX):
         return None
-    token = db.session.execute(_LIVE_TOKEN, {"token_hash": _token_hash(plain)}).first()
+    token = execute_core(_LIVE_TOKEN, {"token_hash": _token_hash(plain)}).first()
     if token is None:
         return None
     now = clock.now()
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
-        db.session.execute(_TOUCH_TOKEN, {"token_id": token.id, "now": now})
+        execute_core(_TOUCH_TOKEN, {"token_id": token.id, "now": now})
         db.session.commit()
     return ApiCaller(token.user_id, token.tenant_id)
 

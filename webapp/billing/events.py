@@ -20,7 +20,7 @@ from webapp.billing.event_failures import error_text, known_failure
 from webapp.billing.sync_lease import claim_timeout
 from webapp.billing.subscriptions import SyncResult, find_entitlement, sync_from_stripe, ts
 from webapp.errors import Conflict
-from webapp.extensions import db
+from webapp.extensions import db, execute_core
 from webapp.logs import log_context
 from webapp.models import BillingEvent
 
@@ -149,7 +149,19 @@ HANDLERS: dict[str, Callable[[dict[str, Any], str], SyncResult]] = {
 _INSERT_EVENT = insert(BillingEvent.__table__).returning(BillingEvent.__table__.c.id)
 
 
-def store(event: dict[str, Any], ignored: bool = False) -> tuple[BillingEvent, datetime | None]:
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """A first delivery's row as its INSERT wrote it (what storing it decides on): plain values, because
+    making an ORM object of the row, never attached to the session, cost as much as the INSERT's execution."""
+
+    id: int
+    deliveries: int
+    outcome: str
+    processed: bool
+    tenant_id: str | None
+
+
+def store(event: dict[str, Any], ignored: bool = False) -> tuple[BillingEvent | StoredEvent, datetime | None]:
     """Insert the event (or count another delivery of it) and commit; the row, and the claim if this delivery
     holds it (`store_with_lease`, without a lease)."""
     row, claimed_at, _ = store_with_lease(event, ignored)
@@ -157,10 +169,10 @@ def store(event: dict[str, Any], ignored: bool = False) -> tuple[BillingEvent, d
 
 
 def store_with_lease(event: dict[str, Any], ignored: bool = False, lease_for: tuple[str, str] | None = None
-                     ) -> tuple[BillingEvent, datetime | None, datetime | None]:
+                     ) -> tuple[BillingEvent | StoredEvent, datetime | None, datetime | None]:
     """Insert the event (or count another delivery of it) and commit, before anything acts on it.
 
-    Returns the row; when this delivery holds the claim to process it, the claim's timestamp: a first
+    Returns the row (a StoredEvent for a first delivery, else the BillingEvent); when this delivery holds the claim to process it, the claim's timestamp: a first
     delivery is inserted already claimed, so the common case is one INSERT and one COMMIT, and nothing
     is read back after it. With `ignored` (a type no handler acts on) that first delivery is stored
     already processed as ignored, so recording it is that one transaction too.
@@ -180,11 +192,11 @@ def store_with_lease(event: dict[str, Any], ignored: bool = False, lease_for: tu
         values.update(outcome="queued", processing_started_at=None, attempts=0, tenant_id=lease_for[0],
                       subscription_id=lease_for[1])
     try:
-        row_id = db.session.execute(_INSERT_EVENT, values).scalar_one()
+        row_id = execute_core(_INSERT_EVENT, values).scalar_one()
         db.session.commit()
-        # The row as written (every column was set here), never attached: no read, no unit of work.
-        return (BillingEvent(id=row_id, **values), None if lease == "held" else now,
-                now if lease == "taken" else None)
+        # The row as written (every column was set here): no read, no unit of work.
+        stored = StoredEvent(row_id, values["deliveries"], values["outcome"], values["processed"], values["tenant_id"])
+        return stored, None if lease == "held" else now, now if lease == "taken" else None
     except IntegrityError:  # delivered before (or at the same moment on another worker); no lease taken
         db.session.rollback()
     row = db.session.scalars(select(BillingEvent).where(BillingEvent.event_id == event["id"])).one()
@@ -235,7 +247,7 @@ def record_and_process(event: dict[str, Any], actor: str = "webhook") -> Outcome
             log.info("webhook.duplicate")
             return Outcome(event["id"], event["type"], "duplicate", row.tenant_id)
         claimed_at = claimed_at or claim(row.id)
-        if claimed_at is None:
+        if claimed_at is None:  # a redelivery (a first one is stored claimed): `row` is the BillingEvent
             db.session.refresh(row)
             if row.processed:  # finished by another delivery a moment ago
                 return Outcome(event["id"], event["type"], "duplicate", row.tenant_id)
@@ -374,7 +386,7 @@ def _run_handler(event: dict[str, Any], actor: str) -> tuple[str, SyncResult]:
     return ("ignored" if handler is None else ("stale" if result.stale else "applied")), result
 
 
-def process(row: BillingEvent, event: dict[str, Any], actor: str, claimed_at: datetime | None,
+def process(row: BillingEvent | StoredEvent, event: dict[str, Any], actor: str, claimed_at: datetime | None,
             lease: sync_lease.Held | None = None) -> Outcome:
     """Run the event's handler and mark the row done — only while our claim still stands.
 

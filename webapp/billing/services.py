@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload
 from webapp import clock
 from webapp.billing.plans import FREE, PLANS
 from webapp.errors import NotFound
-from webapp.extensions import db
+from webapp.extensions import db, execute_core
 from webapp.models import Entitlement, EntitlementOverride
 
 
@@ -121,7 +121,7 @@ _EFFECTIVE = (select(_ENT.plan, _ENT.active, _ENT.subscription_status, _ENT.tx_c
 def read_effective(tenant_id: str) -> Effective:
     """effective(get_entitlement(tenant_id)) in the same one SELECT, without ORM objects (the gate's read):
     its `override` is a GateOverride."""
-    row = db.session.execute(_EFFECTIVE, {"tenant_id": tenant_id}).first()
+    row = execute_core(_EFFECTIVE, {"tenant_id": tenant_id}).first()
     if row is None:
         raise no_entitlement(tenant_id)
     *stripe, ovr_plan, ovr_status, ovr_until = row

@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 from sqlalchemy import bindparam, select
 
-from webapp.extensions import db
+from webapp.extensions import IDS, ONE_ID, db, execute_for_ids
 from webapp.ids import new_id
 from webapp.models import Account, Company
 
@@ -71,11 +71,14 @@ class ChartAccount(NamedTuple):
 
 _ACCOUNTS = Account.__table__.c
 _COMPANIES = Company.__table__.c
-# Built once: every proposal reads its companies' charts.
-_CHARTS = (select(_ACCOUNTS.id, _ACCOUNTS.company_id, _ACCOUNTS.code, _ACCOUNTS.name, _ACCOUNTS.type)
-           .where(_ACCOUNTS.company_id.in_(bindparam("company_ids", expanding=True))))
-_ACTIVE_CHARTS = _CHARTS.join_from(Account.__table__, Company.__table__, _COMPANIES.id == _ACCOUNTS.company_id).where(
-    _COMPANIES.archived_at.is_(None))
+# Built once: every proposal reads its companies' charts (of any number of companies, and of one:
+# execute_for_ids); the active ones' too.
+_CHARTS, _CHART = (select(_ACCOUNTS.id, _ACCOUNTS.company_id, _ACCOUNTS.code, _ACCOUNTS.name, _ACCOUNTS.type)
+                   .where(companies) for companies in (_ACCOUNTS.company_id.in_(bindparam(IDS, expanding=True)),
+                                                       _ACCOUNTS.company_id == bindparam(ONE_ID)))
+_ACTIVE_CHARTS, _ACTIVE_CHART = (
+    chart.join_from(Account.__table__, Company.__table__, _COMPANIES.id == _ACCOUNTS.company_id)
+    .where(_COMPANIES.archived_at.is_(None)) for chart in (_CHARTS, _CHART))
 
 
 def charts_for(company_ids: Iterable[str], active_only: bool = False) -> dict[str, dict[str, ChartAccount]]:
@@ -83,8 +86,8 @@ def charts_for(company_ids: Iterable[str], active_only: bool = False) -> dict[st
     an archived company's chart is left empty."""
     charts: dict[str, dict[str, ChartAccount]] = {cid: {} for cid in company_ids}
     if charts:
-        query = _ACTIVE_CHARTS if active_only else _CHARTS
-        for row in db.session.execute(query, {"company_ids": list(charts)}):
+        many, one = (_ACTIVE_CHARTS, _ACTIVE_CHART) if active_only else (_CHARTS, _CHART)
+        for row in execute_for_ids(many, one, list(charts)):
             account = ChartAccount(*row)
             charts[account.company_id][account.code] = account
     return charts

@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, select, text
 
-from webapp.extensions import db
-from webapp.models import PostingHistory, Transaction
+from webapp.extensions import execute_core
+from webapp.models import PostingHistory
 
 if TYPE_CHECKING:  # posting counts into the history, so it imports this module
     from webapp.bookkeeping.posting import EntryTransaction, LoadedEntry
+    from webapp.bookkeeping.transactions import NamedTransaction
 
 History = dict[tuple[str, str, str], Counter[str]]  # (company_id, kind, key) → posted entries per account_id
 
@@ -40,7 +41,7 @@ _READ = (select(*_KEY, _TABLE.c.n)
                 _TABLE.c.match_key.in_(bindparam("keys", expanding=True))))
 
 
-def keys_of(txn: Transaction | EntryTransaction) -> list[tuple[str, str, str]]:
+def keys_of(txn: NamedTransaction | EntryTransaction) -> list[tuple[str, str, str]]:
     """The (company_id, kind, key) a transaction's history is filed under; a missing or empty key has none."""
     return [(txn.company_id, kind, key) for kind, key in (("counterparty", txn.counterparty_key),
                                                           ("pattern", txn.pattern)) if key]
@@ -53,17 +54,17 @@ def count_posted(entries: Iterable[LoadedEntry]) -> None:
     if counts:
         rows = [{"company_id": c, "kind": k, "match_key": m, "account_id": a, "n": n}
                 for (c, k, m, a), n in sorted(counts.items())]
-        db.session.execute(_COUNT, rows)
+        execute_core(_COUNT, rows)
 
 
-def posted_history(txns: Iterable[Transaction]) -> History:
+def posted_history(txns: Iterable[NamedTransaction]) -> History:
     """The counts filed under these transactions' keys: one indexed read of posting_history."""
     wanted = {key for txn in txns for key in keys_of(txn)}
     history: History = {}
     if wanted:
         params = {"company_ids": sorted({c for c, _, _ in wanted}), "kinds": sorted({k for _, k, _ in wanted}),
                   "keys": sorted({m for _, _, m in wanted})}
-        for company_id, kind, key, account_id, n in db.session.execute(_READ, params):
+        for company_id, kind, key, account_id, n in execute_core(_READ, params):
             if (company_id, kind, key) in wanted:
                 history.setdefault((company_id, kind, key), Counter())[account_id] = n
     return history

@@ -14,7 +14,7 @@ from webapp.bookkeeping.accounts import ChartAccount
 from webapp.bookkeeping.services import archived_conflict
 from webapp.bookkeeping.transactions import check_ids
 from webapp.errors import Conflict, NotFound, Unbalanced
-from webapp.extensions import commit_keeping_loaded, db
+from webapp.extensions import IDS, ONE_ID, commit_keeping_loaded, execute_for_ids
 from webapp.metering.guards import settle_pending
 from webapp.models import Account, Company, JournalEntry, JournalLine, Transaction
 
@@ -86,23 +86,25 @@ _ENTRY_COLUMNS = (_E.id, _E.company_id, _C.name, _C.archived_at, _E.status, _E.d
 _ACCOUNT_COLUMNS = (_A.c.id, _A.c.code, _A.c.name, _A.c.type)
 _TRANSACTION_COLUMNS = (_T.id, _T.client_id, _T.amount_cents, _T.currency, _T.counterparty_key, _T.pattern)
 _LINE_COLUMNS = (_L.position, _L.amount_cents, *(_LINE_ACCOUNTS.c[c.name] for c in _ACCOUNT_COLUMNS))
-_ENTRIES = (select(*_ENTRY_COLUMNS, *_ACCOUNT_COLUMNS, *_TRANSACTION_COLUMNS, *_LINE_COLUMNS)
-            .select_from(JournalEntry.__table__.join(_A, _A.c.id == _E.account_id)
-                         .join(Company.__table__, _C.id == _E.company_id)
-                         .join(Transaction.__table__, _T.id == _E.txn_id)
-                         .outerjoin(JournalLine.__table__, _L.entry_id == _E.id)
-                         .outerjoin(_LINE_ACCOUNTS, _LINE_ACCOUNTS.c.id == _L.account_id))
-            .where(_E.tenant_id == bindparam("tenant_id"), _E.id.in_(bindparam("ids", expanding=True)))
-            .order_by(_E.id, _L.position))
+# Each statement naming entries by id comes twice, for execute_for_ids: any number, and one.
+_ANY_ID, _ONE_ID = _E.id.in_(bindparam(IDS, expanding=True)), _E.id == bindparam(ONE_ID)
+_ENTRIES, _ENTRY = ((select(*_ENTRY_COLUMNS, *_ACCOUNT_COLUMNS, *_TRANSACTION_COLUMNS, *_LINE_COLUMNS)
+                     .select_from(JournalEntry.__table__.join(_A, _A.c.id == _E.account_id)
+                                  .join(Company.__table__, _C.id == _E.company_id)
+                                  .join(Transaction.__table__, _T.id == _E.txn_id)
+                                  .outerjoin(JournalLine.__table__, _L.entry_id == _E.id)
+                                  .outerjoin(_LINE_ACCOUNTS, _LINE_ACCOUNTS.c.id == _L.account_id))
+                     .where(_E.tenant_id == bindparam("tenant_id"), by_id)
+                     .order_by(_E.id, _L.position)) for by_id in (_ANY_ID, _ONE_ID))
 _AT_ACCOUNT = len(_ENTRY_COLUMNS)
 _AT_TRANSACTION = _AT_ACCOUNT + len(_ACCOUNT_COLUMNS)
 _AT_LINE = _AT_TRANSACTION + len(_TRANSACTION_COLUMNS)
 # Conditional on status, so a concurrent commit of the same entry can never post it twice. A Core
 # UPDATE on the table (the ORM-enabled one costs four times as much per execution); the answer is the
 # loaded entries with what it wrote, so nothing is read back.
-_POST = (update(JournalEntry.__table__)
-         .where(_E.id.in_(bindparam("ids", expanding=True)), _E.status == "proposed")
-         .values(status="posted", posted_at=bindparam("now", type_=_E.posted_at.type)))
+_POST, _POST_ONE = (update(JournalEntry.__table__).where(by_id, _E.status == "proposed")
+                    .values(status="posted", posted_at=bindparam("now", type_=_E.posted_at.type))
+                    for by_id in (_ANY_ID, _ONE_ID))
 
 
 def _account(company_id: str, id_: str, code: str, name: str, type_: str) -> ChartAccount:
@@ -125,7 +127,7 @@ def load_entries(tenant_id: str, ids: list[str]) -> list[LoadedEntry]:
     tenants' ids."""
     first_rows: dict[str, Row] = {}
     lines: dict[str, list[EntryLine]] = {}
-    for row in db.session.execute(_ENTRIES, {"tenant_id": tenant_id, "ids": ids}):
+    for row in execute_for_ids(_ENTRIES, _ENTRY, ids, tenant_id=tenant_id):
         entry_id = row[0]
         if entry_id not in first_rows:
             first_rows[entry_id], lines[entry_id] = row, []
@@ -164,7 +166,7 @@ def post_loaded(tenant_id: str, entries: list[LoadedEntry]) -> list[LoadedEntry]
     for entry in entries:
         check_balanced(entry)
     now = clock.now()
-    if db.session.execute(_POST, {"ids": ids, "now": now}).rowcount != len(ids):
+    if execute_for_ids(_POST, _POST_ONE, ids, now=now).rowcount != len(ids):
         raise Conflict("ALREADY_POSTED", "Some entries were posted meanwhile; nothing was posted.", ids=ids)
     entries = [replace(entry, status="posted", posted_at=now) for entry in entries]  # what the UPDATE wrote
     history.count_posted(entries)  # the proposer's memory of what went where, in this unit of work

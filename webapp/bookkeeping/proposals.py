@@ -17,12 +17,12 @@ from webapp.bookkeeping.accounts import (BANK, UNCATEGORIZED_EXPENSE, UNCATEGORI
 from webapp.bookkeeping.history import History, posted_history
 from webapp.bookkeeping.posting import EntryLine, LoadedEntry, load_entries, post_loaded
 from webapp.bookkeeping.services import refuse_archived
-from webapp.bookkeeping.transactions import check_ids, resolve_transactions
+from webapp.bookkeeping.transactions import NamedTransaction, check_ids, resolve_transactions
 from webapp.errors import Conflict, ValidationError
-from webapp.extensions import commit_keeping_loaded, db
+from webapp.extensions import IDS, ONE_ID, commit_keeping_loaded, db, execute_core, execute_for_ids
 from webapp.ids import new_id
 from webapp.metering.guards import settle_pending
-from webapp.models import JournalEntry, JournalLine, Transaction
+from webapp.models import JournalEntry, JournalLine
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def _from_history(counts: Counter[str], accounts: dict[str, ChartAccount], scale
     return Suggestion(account, confidence, f"history_{kind}", reason)
 
 
-def suggest(txn: Transaction, history: History, chart: dict[str, ChartAccount]) -> Suggestion:
+def suggest(txn: NamedTransaction, history: History, chart: dict[str, ChartAccount]) -> Suggestion:
     """The account for one transaction: same counterparty, then same description pattern, then keywords."""
     by_id = {a.id: a for a in chart.values()}
     for kind, key, scale in (("counterparty", txn.counterparty_key, COUNTERPARTY_CONFIDENCE),
@@ -89,8 +89,9 @@ _ENTRIES = JournalEntry.__table__
 _LINES = JournalLine.__table__
 # Built once (every proposal runs them). A proposal's rows go in with Core: the entry and its two lines
 # are known whole, so the ORM's unit of work would only add bookkeeping, and a statement per line.
-_EARLIER = (select(_ENTRIES.c.txn_id, _ENTRIES.c.status)
-            .where(_ENTRIES.c.txn_id.in_(bindparam("txn_ids", expanding=True))))
+_EARLIER, _EARLIER_ONE = (select(_ENTRIES.c.txn_id, _ENTRIES.c.status).where(txns)
+                          for txns in (_ENTRIES.c.txn_id.in_(bindparam(IDS, expanding=True)),
+                                       _ENTRIES.c.txn_id == bindparam(ONE_ID)))
 _INSERT_ENTRIES = insert(_ENTRIES)
 _INSERT_LINES = insert(_LINES)
 
@@ -101,7 +102,7 @@ class ProposedEntry:
     workspace's feedback): built in memory and written with Core, so nothing is read back."""
 
     id: str
-    transaction: Transaction
+    transaction: NamedTransaction
     account: ChartAccount
     confidence_pct: int
     source: str
@@ -141,7 +142,7 @@ class ProposedEntry:
                  "amount_cents": line.amount_cents} for line in self.lines]
 
 
-def build_entry(txn: Transaction, suggestion: Suggestion, bank: ChartAccount, now: datetime) -> ProposedEntry:
+def build_entry(txn: NamedTransaction, suggestion: Suggestion, bank: ChartAccount, now: datetime) -> ProposedEntry:
     """A balanced two-line entry: money in debits the bank, money out credits it."""
     return ProposedEntry(id=new_id("je"), transaction=txn, account=suggestion.account,
                          confidence_pct=suggestion.confidence_pct, source=suggestion.source,
@@ -174,7 +175,7 @@ def propose_entries(tenant_id: str, txn_ids: list[str]) -> list[tuple[str, Propo
     missing = {company_id for company_id, chart in charts.items() if not chart}
     if missing:
         refuse_archived(missing)
-    earlier = dict(db.session.execute(_EARLIER, {"txn_ids": [t.id for t in txns]}).all())
+    earlier = dict(execute_for_ids(_EARLIER, _EARLIER_ONE, [t.id for t in txns]).all())
     posted = [requested for requested, t in resolved.items() if earlier.get(t.id) == "posted"]
     if posted:
         raise Conflict("ALREADY_POSTED", "Some transactions are posted already.", ids=posted)
@@ -182,7 +183,7 @@ def propose_entries(tenant_id: str, txn_ids: list[str]) -> list[tuple[str, Propo
         replace_proposals(list(earlier), ids)
     history = posted_history(txns)
     # One entry per transaction, under the first id that named it (["txn_2", "<our id of txn_2>"] is one).
-    first_named: dict[str, tuple[str, Transaction]] = {}
+    first_named: dict[str, tuple[str, NamedTransaction]] = {}
     for requested, txn in resolved.items():
         first_named.setdefault(txn.id, (requested, txn))
     now = clock.now()
@@ -191,8 +192,8 @@ def propose_entries(tenant_id: str, txn_ids: list[str]) -> list[tuple[str, Propo
         chart = charts[txn.company_id]
         out.append((requested, build_entry(txn, suggest(txn, history, chart), chart[BANK], now)))
     try:
-        db.session.execute(_INSERT_ENTRIES, [entry.row() for _, entry in out])
-        db.session.execute(_INSERT_LINES, [row for _, entry in out for row in entry.line_rows()])
+        execute_core(_INSERT_ENTRIES, [entry.row() for _, entry in out])
+        execute_core(_INSERT_LINES, [row for _, entry in out for row in entry.line_rows()])
         settle_pending()  # the gate's count, last, so the usage row is locked only until the commit below
         commit_keeping_loaded()  # the answer is the entries just built, with their transactions as loaded
     except IntegrityError as exc:  # another request proposed the same transaction at the same moment

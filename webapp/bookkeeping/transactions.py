@@ -4,16 +4,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from typing import Any, NamedTuple
 
 from flask import g, has_request_context
-from sqlalchemy import bindparam, select, union
+from sqlalchemy import ColumnElement, Select, bindparam, select, union
 from sqlalchemy.exc import IntegrityError
 
 from webapp.bookkeeping.rules import counterparty_key, description_pattern
 from webapp.bookkeeping.services import get_active_company
 from webapp.errors import Conflict, NotFound, ValidationError
-from webapp.extensions import db
+from webapp.extensions import IDS, ONE_ID, db, execute_for_ids
 from webapp.ids import new_id
 from webapp.models import Transaction
 
@@ -171,19 +172,44 @@ def check_ids(ids: object, field: str) -> list[str]:
 
 # Two index lookups (primary key; tenant + client id) joined by UNION: `tenant_id = ? AND (id IN … OR
 # client_id IN …)` reads every transaction of the tenant on SQLite, which grows with its history. Built
-# once: the gate and every proposal run it.
-_NAMED = union(select(Transaction.id).where(Transaction.tenant_id == bindparam("tenant_id"),
-                                            Transaction.id.in_(bindparam("ids", expanding=True))),
-               select(Transaction.id).where(Transaction.tenant_id == bindparam("tenant_id"),
-                                            Transaction.client_id.in_(bindparam("ids", expanding=True))))
-_MATCHES = select(Transaction).where(Transaction.id.in_(_NAMED.scalar_subquery()))
+# once: the gate and every proposal run it (for any number of ids, and for one: execute_for_ids).
+def _named_by(any_of: Callable[[ColumnElement[str | None]], ColumnElement[bool]]) -> Select[Any]:
+    named = union(select(Transaction.id).where(Transaction.tenant_id == bindparam("tenant_id"),
+                                               any_of(Transaction.__table__.c.id)),
+                  select(Transaction.id).where(Transaction.tenant_id == bindparam("tenant_id"),
+                                               any_of(Transaction.__table__.c.client_id)))
+    return select(*Transaction.__table__.c).where(Transaction.id.in_(named.scalar_subquery()))
 
 
-def _matches(tenant_id: str, ids: list[str]) -> dict[str, list[Transaction]]:
+_MATCHES = _named_by(lambda column: column.in_(bindparam(IDS, expanding=True)))
+_MATCH = _named_by(lambda column: column == bindparam(ONE_ID))
+
+
+class NamedTransaction(NamedTuple):
+    """A transaction as the gate and the proposer read it: every column of its row, as plain values (the
+    same SELECT as of the ORM entity, without making, tracking and keeping an object per row: for a
+    proposal of one transaction that cost more than the statement). Its fields are the table's columns,
+    in the table's order."""
+
+    id: str
+    tenant_id: str
+    company_id: str
+    client_id: str | None
+    date: date
+    description: str
+    counterparty: str | None
+    amount_cents: int
+    currency: str
+    counterparty_key: str | None
+    pattern: str
+    created_at: datetime
+
+
+def _matches(tenant_id: str, ids: list[str]) -> dict[str, list[NamedTransaction]]:
     """Each requested id → the tenant's transactions it names: ours by id first, else by the client's id."""
-    found = list(db.session.scalars(_MATCHES, {"tenant_id": tenant_id, "ids": ids}))
+    found = [NamedTransaction(*row) for row in execute_for_ids(_MATCHES, _MATCH, ids, tenant_id=tenant_id)]
     ours = {t.id: t for t in found}
-    by_client: dict[str, list[Transaction]] = {}
+    by_client: dict[str, list[NamedTransaction]] = {}
     for txn in found:
         if txn.client_id is not None:
             by_client.setdefault(txn.client_id, []).append(txn)
@@ -191,7 +217,7 @@ def _matches(tenant_id: str, ids: list[str]) -> dict[str, list[Transaction]]:
             for requested in ids}
 
 
-def _gate_read(tenant_id: str, ids: list[str]) -> dict[str, list[Transaction]] | None:
+def _gate_read(tenant_id: str, ids: list[str]) -> dict[str, list[NamedTransaction]] | None:
     """What the gate read for these ids earlier in this request, taken once (so the gate adds no query
     to a proposal); None when it read nothing, or other ids. Nothing writes transactions in between."""
     cached = g.pop("gate_txn_matches", None) if has_request_context() else None
@@ -216,9 +242,9 @@ def count_distinct_transactions(tenant_id: str, ids: list[str]) -> int:
     return len(named)
 
 
-def resolve_transactions(tenant_id: str, ids: list[str]) -> dict[str, Transaction]:
+def resolve_transactions(tenant_id: str, ids: list[str]) -> dict[str, NamedTransaction]:
     """Map each requested id (ours or the client's own) to the tenant's transaction; 404 lists the unknown ones."""
-    resolved: dict[str, Transaction] = {}
+    resolved: dict[str, NamedTransaction] = {}
     ambiguous: dict[str, str] = {}
     for requested, matches in (_gate_read(tenant_id, ids) or _matches(tenant_id, ids)).items():
         if len(matches) == 1:

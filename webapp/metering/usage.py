@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from webapp import clock
-from webapp.extensions import db
+from webapp.extensions import db, execute_core
 from webapp.models import UsageDaily, UsageMonthly
 
 
@@ -41,10 +41,10 @@ def _apply(stmt: Update, params: dict[str, object], ensure_row: Callable[[], Non
     The common case is one statement; the row is only inserted the first time in a period. The second
     UPDATE, not any read, decides: the row now exists, so 0 rows means the condition (the cap) failed.
     """
-    if db.session.execute(stmt, params).rowcount == 1:
+    if execute_core(stmt, params).rowcount == 1:
         return True
     ensure_row()
-    return bool(db.session.execute(stmt, params).rowcount == 1)
+    return bool(execute_core(stmt, params).rowcount == 1)
 
 
 # The counter statements, built once (each request runs one): parameters tenant, period, n and cap.

@@ -14,7 +14,8 @@ import hmac
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from flask import Flask, Response, current_app, g, has_app_context, request
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -43,6 +44,17 @@ class Metrics:
     gate: Counter
     requests: Counter
     latency: Histogram
+    # (metric, label values) → its child: prometheus-client's labels() validates and locks on every call.
+    # As many entries as series (routes × methods × statuses, event types, gate codes): a fixed, small set.
+    _children: dict[tuple[object, ...], Any] = field(default_factory=dict)
+
+    def child(self, metric: Counter | Histogram, *labels: str) -> Any:
+        """metric.labels(*labels), looked up once per series."""
+        key = (id(metric), *labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
 
 
 def init_app(app: Flask) -> None:
@@ -78,10 +90,11 @@ def _count_request(response: Response) -> Response:
         return response
     # The route's pattern, never the raw path: ids and unknown URLs must not make new series.
     route = request.url_rule.rule if request.url_rule is not None else "unmatched"
-    metrics.requests.labels(request.method, route, str(response.status_code)).inc()
+    method = request.method
+    metrics.child(metrics.requests, method, route, str(response.status_code)).inc()
     started = g.get("metrics_started")
     if started is not None:
-        metrics.latency.labels(request.method, route).observe(time.perf_counter() - started)
+        metrics.child(metrics.latency, method, route).observe(time.perf_counter() - started)
     return response
 
 
@@ -89,14 +102,14 @@ def count_webhook(sender: object, event_type: str, outcome: str) -> None:
     """One webhook delivery and what became of it (signals.webhook_delivered)."""
     metrics = _metrics()
     if metrics is not None:
-        metrics.webhooks.labels(event_type, outcome).inc()
+        metrics.child(metrics.webhooks, event_type, outcome).inc()
 
 
 def count_gate(sender: object, action: str, code: str) -> None:
     """One gate decision: ALLOWED, or the paywall code it answered (signals.gate_decided)."""
     metrics = _metrics()
     if metrics is not None:
-        metrics.gate.labels(action, code).inc()
+        metrics.child(metrics.gate, action, code).inc()
 
 
 class DatabaseGauges(Collector):
