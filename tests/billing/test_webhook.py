@@ -33,6 +33,15 @@ def test_unhandled_event_type_is_stored_and_acknowledged_as_ignored(billing, db)
     assert json.loads(row.payload_json)["id"] == "evt_test_1"
 
 
+def test_an_event_is_kept_as_the_exact_text_stripe_signed(billing, db):
+    """Stripe's own layout (its indentation, its key order, its escapes), not a re-serialisation of it."""
+    body = json.dumps(make_event("evt_exact"), indent=2, sort_keys=True, ensure_ascii=True).replace(
+        '"customer.created"', '"customer.\\u0063reated"').encode()
+    assert post_event(billing.app.test_client(), body).get_json()["outcome"] == "ignored"
+    row = db.session.scalars(select(BillingEvent)).one()
+    assert row.payload_json == body.decode() and row.type == "customer.created"
+
+
 @pytest.mark.parametrize("header", ["", "t=1,v1=deadbeef", "garbage", "v1=abc"])
 def test_bad_or_missing_signature_is_400_and_stores_nothing(billing, db, header):
     client = billing.app.test_client()

@@ -168,14 +168,16 @@ def store(event: dict[str, Any], ignored: bool = False) -> tuple[BillingEvent | 
     return row, claimed_at
 
 
-def store_with_lease(event: dict[str, Any], ignored: bool = False, lease_for: tuple[str, str] | None = None
-                     ) -> tuple[BillingEvent | StoredEvent, datetime | None, datetime | None]:
+def store_with_lease(event: dict[str, Any], ignored: bool = False, lease_for: tuple[str, str] | None = None,
+                     payload: str | None = None) -> tuple[BillingEvent | StoredEvent, datetime | None, datetime | None]:
     """Insert the event (or count another delivery of it) and commit, before anything acts on it.
 
-    Returns the row (a StoredEvent for a first delivery, else the BillingEvent); when this delivery holds the claim to process it, the claim's timestamp: a first
-    delivery is inserted already claimed, so the common case is one INSERT and one COMMIT, and nothing
-    is read back after it. With `ignored` (a type no handler acts on) that first delivery is stored
-    already processed as ignored, so recording it is that one transaction too.
+    Returns the row (a StoredEvent for a first delivery, else the BillingEvent); when this delivery holds
+    the claim to process it, the claim's timestamp: a first delivery is inserted already claimed, so the
+    common case is one INSERT and one COMMIT, and nothing is read back after it. With `ignored` (a type
+    no handler acts on) that first delivery is stored already processed as ignored, so recording it is
+    that one transaction too. `payload` is the event's JSON text as Stripe signed it (the webhook's
+    body), kept as it came; without it, the event is serialised.
 
     With `lease_for` (tenant, subscription: an event a read of its subscription covers), the same
     transaction first takes the tenant's lease (webapp/billing/sync_lease.py): then the third value is
@@ -184,7 +186,7 @@ def store_with_lease(event: dict[str, Any], ignored: bool = False, lease_for: tu
     """
     now = clock.now()
     values = dict(event_id=event["id"], type=event["type"], stripe_created=ts(event["created"]), created_at=now,
-                  received_at=now, payload_json=json.dumps(event), deliveries=1, attempts=1, processed=ignored,
+                  received_at=now, payload_json=json.dumps(event) if payload is None else payload, deliveries=1, attempts=1, processed=ignored,
                   processed_at=now if ignored else None, processing_started_at=None if ignored else now,
                   outcome="ignored" if ignored else "pending", last_error=None, tenant_id=None, subscription_id=None)
     lease = sync_lease.take_in_transaction(lease_for[0], now) if lease_for else "absent"
@@ -227,19 +229,21 @@ def _event_logging(event: dict[str, Any]) -> Iterator[None]:
         yield
 
 
-def record_and_process(event: dict[str, Any], actor: str = "webhook") -> Outcome:
-    """Store a verified event, then apply it exactly once; a failure is kept on the row and re-raised.
+def record_and_process(event: dict[str, Any], actor: str = "webhook", payload: str | None = None) -> Outcome:
+    """Store a verified event (`payload`: its body as Stripe signed it), then apply it exactly once; a
+    failure is kept on the row and re-raised.
 
     A subscription event that arrives while another delivery reads the same tenant's subscription is
     stored `queued` and answered at once: that delivery's next read applies it (sync_lease.py).
     """
     with _event_logging(event):
         target = _coalesce_target(event)
-        row, claimed_at, lease = store_with_lease(event, ignored=event["type"] not in HANDLERS, lease_for=target)
+        row, claimed_at, lease = store_with_lease(event, ignored=event["type"] not in HANDLERS, lease_for=target,
+                                                  payload=payload)
         log.info("webhook.received", extra={"deliveries": row.deliveries})
-        if row.outcome == "queued" and target is not None and claimed_at is None and row.deliveries == 1:
-            log.info("webhook.queued", extra={"tenant_id": target[0]})
-            return Outcome(event["id"], event["type"], "queued", target[0])
+        if isinstance(row, StoredEvent) and row.outcome == "queued":  # this delivery stored it, behind a reader
+            log.info("webhook.queued", extra={"tenant_id": row.tenant_id})
+            return Outcome(event["id"], event["type"], "queued", row.tenant_id)
         if row.processed and claimed_at is not None:  # this delivery stored it, as ignored
             log.info("webhook.processed", extra={"outcome": row.outcome, "tenant_id": None, "changed": []})
             return Outcome(event["id"], event["type"], row.outcome)

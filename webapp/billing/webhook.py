@@ -31,7 +31,7 @@ def receive() -> tuple[dict[str, str], int]:
                                                "rejected_total": sum(REJECTED.values())})
         raise
     try:
-        outcome = events.record_and_process(event)
+        outcome = events.record_and_process(event, payload=raw.decode())  # verify_event checked it is UTF-8
     except Exception as exc:
         webhook_delivered.send(None, event_type=event["type"],
                                outcome="in_progress" if isinstance(exc, Conflict) else "failed")
