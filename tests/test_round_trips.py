@@ -73,7 +73,7 @@ def test_a_warm_commit_is_one_read_of_the_token_two_gate_statements_counted_last
                     "INSERT posting_history", "UPDATE usage_monthly", "COMMIT"]
 
 
-def test_a_propose_reads_its_history_from_the_counters_writes_entry_and_lines_in_one_insert_each_counts_last_and_reads_nothing_after_commit(
+def test_a_propose_reads_its_transactions_with_their_entries_status_and_its_history_from_the_counters_writes_entry_and_lines_in_one_insert_each_counts_last_and_reads_nothing_after_commit(
         api_client, db):
     set_plan(api_client.tenant_id, "firm")
     txns = import_txns(api_client, 2)
@@ -85,8 +85,9 @@ def test_a_propose_reads_its_history_from_the_counters_writes_entry_and_lines_in
     assert entry["status"] == "proposed" and entry["proposed_at"] and len(entry["lines"]) == 2
     assert entry["account"]["code"] and entry["client_txn_id"] == txns[1]
     # The gate's count is the last statement: the entries are written first, the usage row locked only then.
-    assert seen == ["SELECT api_tokens", "SELECT transactions", "SELECT entitlements+entitlement_overrides",
-                    "SELECT accounts+companies", "SELECT journal_entries", "SELECT posting_history",
+    # The transactions' read (the gate's, reused by the proposer) brings each one's entry status with it.
+    assert seen == ["SELECT api_tokens", "SELECT transactions+journal_entries",
+                    "SELECT entitlements+entitlement_overrides", "SELECT accounts+companies", "SELECT posting_history",
                     "INSERT journal_entries", "INSERT journal_lines", "UPDATE usage_monthly", "COMMIT"]
 
 
