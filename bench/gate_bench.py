@@ -173,9 +173,12 @@ def make_free_tenant(app: Flask, email: str) -> Tenant:
 
 
 def label(statement: str) -> str:
-    """'SELECT entitlements', 'UPDATE usage_monthly', 'INSERT usage_monthly': verb and main table."""
+    """'SELECT api_tokens+entitlements', 'UPDATE usage_monthly', 'INSERT usage_monthly': verb and tables."""
     verb = statement.split()[0].upper()
-    pattern = {"SELECT": r"\bFROM\s+(\w+)", "UPDATE": r"^UPDATE\s+(\w+)", "INSERT": r"^INSERT\s+INTO\s+(\w+)",
+    if verb == "SELECT":
+        tables = re.findall(r"\b(?:FROM|JOIN)\s+(\w+)", statement, re.IGNORECASE)
+        return "SELECT " + "+".join(dict.fromkeys(tables)) if tables else verb
+    pattern = {"UPDATE": r"^UPDATE\s+(\w+)", "INSERT": r"^INSERT\s+INTO\s+(\w+)",
                "DELETE": r"^DELETE\s+FROM\s+(\w+)"}.get(verb)
     match = re.search(pattern, statement, re.IGNORECASE) if pattern else None
     return f"{verb} {match.group(1)}" if match else verb
@@ -239,6 +242,20 @@ def added_by_gate(gated: list[str], ungated: list[str]) -> list[str]:
     return extra
 
 
+def gate_cell(gated: list[str], ungated: list[str]) -> str:
+    """How many statements the gate adds, and which; a statement it widens (a read it joins) says what it was."""
+    was = added_by_gate(ungated, gated)
+    parts = []
+    for s in added_by_gate(gated, ungated):
+        base = next((w for w in was if s.startswith(w + "+")), None)
+        if base is not None:
+            was.remove(base)
+            parts.append(f"`{s}` (was `{base}`)")
+        else:
+            parts.append(f"`{s}`")
+    return f"**{len(gated) - len(ungated)}**: {', '.join(parts)}"
+
+
 def report(results: list[BackendResult], requests: int, block: int) -> str:
     """The markdown section for bench/results.md."""
     lines = [
@@ -256,33 +273,32 @@ def report(results: list[BackendResult], requests: int, block: int) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        extra = added_by_gate(r.gated_statements, r.ungated_statements)
-        first = added_by_gate(r.first_of_month_statements, r.ungated_statements)
         ratios = sorted(r.block_ratios)
         lines.append(
             f"| {r.name} | {r.gated_rps:.0f} | {r.ungated_rps:.0f} | {r.gated_rps / r.ungated_rps:.2f} "
             f"| {ratios[0]:.2f}–{statistics.median(ratios):.2f}–{ratios[-1]:.2f} "
             f"| {len(r.gated_statements)} / {len(r.ungated_statements)} "
-            f"| **{len(extra)}**: {', '.join(f'`{s}`' for s in extra)} "
-            f"| {len(first)}: {', '.join(f'`{s}`' for s in first)} |")
+            f"| {gate_cell(r.gated_statements, r.ungated_statements)} "
+            f"| {gate_cell(r.first_of_month_statements, r.ungated_statements).replace('**', '')} |")
     lines += [
-        "", "Target: the gate adds at most 2 statements per request. In the steady state it adds the "
-        "entitlement read and the one conditional `UPDATE usage_monthly SET tx_posted = tx_posted + n WHERE "
-        "... AND tx_posted + n <= cap`, whose row count decides; only the first commit of a month, when the UPDATE "
-        "finds no row, adds `INSERT ... ON CONFLICT DO NOTHING` and the UPDATE once more.", "",
+        "", "Target: the gate adds at most 2 statements per request. In the steady state it adds the one "
+        "conditional `UPDATE usage_monthly SET tx_posted = tx_posted + n WHERE ... AND tx_posted + n <= cap`, "
+        "whose row count decides; its entitlement read rides on the Bearer token's read (the same SELECT joins "
+        "the tenant's entitlement and open override), so it costs no round trip of its own. Only the first "
+        "commit of a month, when the UPDATE finds no row, adds `INSERT ... ON CONFLICT DO NOTHING` and the "
+        "UPDATE once more.", "",
         "Proposals are gated too (counted, and capped per UTC day on the free tier); statements a warm "
         "`POST /api/post/propose` of one transaction adds:", "",
         "| backend | paid tenant: added by the gate | free tenant: added by the gate |", "|---|---|---|"]
     for r in results:
         cells = []
         for gated, ungated in (r.propose_paid, r.propose_free):
-            extra = added_by_gate(gated, ungated)
-            cells.append(f"**{len(extra)}**: {', '.join(f'`{s}`' for s in extra)}")
+            cells.append(gate_cell(gated, ungated))
         lines.append(f"| {r.name} | {cells[0]} | {cells[1]} |")
     lines += [
-        "", "A free-tier proposal adds 3: the entitlement read, the day's conditional `UPDATE usage_daily ... "
-        "WHERE tx_analyzed + n <= 50` that decides, and the month's `tx_analyzed` count (a second table, so a "
-        "second statement). The 2-statement target is for commits, the metered path that is capped monthly.", END]
+        "", "A free-tier proposal adds 2: the day's conditional `UPDATE usage_daily ... WHERE tx_analyzed + n "
+        "<= 50` that decides, and the month's `tx_analyzed` count (a second table, so a second statement); the "
+        "entitlement read joins the token's, as for commits.", END]
     return "\n".join(lines) + "\n"
 
 

@@ -57,7 +57,7 @@ def warm(request: Callable[[], Any]) -> None:
     assert request().status_code == 200
 
 
-def test_a_warm_commit_is_one_read_of_the_token_two_gate_statements_counted_last_one_history_count_and_no_read_after_commit(
+def test_a_warm_commit_reads_token_and_entitlement_in_one_statement_counts_last_one_history_count_and_no_read_after_commit(
         api_client, db):
     set_plan(api_client.tenant_id, "firm")
     je_ids = propose_all(api_client, import_txns(api_client, 2))
@@ -67,10 +67,40 @@ def test_a_warm_commit_is_one_read_of_the_token_two_gate_statements_counted_last
     assert resp.status_code == 200
     body = resp.get_json()["data"][0]
     assert body["status"] == "posted" and body["posted_at"] and len(body["lines"]) == 2
-    # The gate: its read first, its counting UPDATE last, so the usage row is locked only until the COMMIT.
-    assert seen == ["SELECT api_tokens", "SELECT entitlements+entitlement_overrides",
+    # The gate: its read comes with the token's, its counting UPDATE last, so the usage row is locked only
+    # until the COMMIT.
+    assert seen == ["SELECT api_tokens+entitlements+entitlement_overrides",
                     "SELECT journal_entries+accounts+companies+transactions+journal_lines", "UPDATE journal_entries",
                     "INSERT posting_history", "UPDATE usage_monthly", "COMMIT"]
+
+
+def test_with_the_gate_off_a_commit_reads_the_token_alone(api_client, db, app):
+    set_plan(api_client.tenant_id, "firm")
+    je_ids = propose_all(api_client, import_txns(api_client, 2))
+    warm(lambda: api_client.post("/api/post/commit", json={"je_ids": [je_ids[0]]}))
+    app.config["GATE_ENABLED"] = False
+    with sent(db) as seen:
+        assert api_client.post("/api/post/commit", json={"je_ids": [je_ids[1]]}).status_code == 200
+    assert seen[0] == "SELECT api_tokens" and not any("entitlements" in s for s in seen)
+
+
+def test_an_entitlement_read_with_the_token_serves_one_gate_read_of_that_tenant_in_that_request_only(
+        api_client, db, app):
+    from webapp.billing.services import EFFECTIVE_COLUMNS, read_effective, remember_effective
+
+    set_plan(api_client.tenant_id, "firm")
+    values = ("pro", True, "active", 2000, True, 3, 0, None, None, None)
+    assert len(values) == len(EFFECTIVE_COLUMNS)
+    with app.test_request_context("/api/post/commit"), sent(db) as seen:
+        remember_effective(api_client.tenant_id, values)
+        first, second = read_effective(api_client.tenant_id), read_effective(api_client.tenant_id)
+        remember_effective("tenant_elsewhere", values)
+        third = read_effective(api_client.tenant_id)  # remembered for another tenant: not this one's
+    assert (first.plan, first.tx_cap) == ("pro", 2000)  # what the token's statement read
+    assert (second.plan, second.tx_cap) == ("firm", 10_000)  # read again: the remembered one serves once
+    assert third.plan == "firm" and seen.count("SELECT entitlements+entitlement_overrides") == 2
+    with app.test_request_context("/api/post/commit"):  # another request never sees it
+        assert read_effective(api_client.tenant_id).plan == "firm"
 
 
 def test_a_propose_reads_its_transactions_with_their_entries_status_and_its_history_from_the_counters_writes_entry_and_lines_in_one_insert_each_counts_last_and_reads_nothing_after_commit(
@@ -86,8 +116,8 @@ def test_a_propose_reads_its_transactions_with_their_entries_status_and_its_hist
     assert entry["account"]["code"] and entry["client_txn_id"] == txns[1]
     # The gate's count is the last statement: the entries are written first, the usage row locked only then.
     # The transactions' read (the gate's, reused by the proposer) brings each one's entry status with it.
-    assert seen == ["SELECT api_tokens", "SELECT transactions+journal_entries",
-                    "SELECT entitlements+entitlement_overrides", "SELECT accounts+companies", "SELECT posting_history",
+    assert seen == ["SELECT api_tokens+entitlements+entitlement_overrides", "SELECT transactions+journal_entries",
+                    "SELECT accounts+companies", "SELECT posting_history",
                     "INSERT journal_entries", "INSERT journal_lines", "UPDATE usage_monthly", "COMMIT"]
 
 

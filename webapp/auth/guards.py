@@ -6,7 +6,7 @@ from functools import wraps
 from typing import NoReturn, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Flask, flash, g, make_response, redirect, request
+from flask import Flask, current_app, flash, g, make_response, redirect, request
 from flask.sessions import NullSession, SecureCookieSessionInterface
 from flask_login import login_url
 from werkzeug.wrappers import Request, Response
@@ -20,13 +20,20 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+# Set on a view whose gate reads the tenant's entitlement (metering's @metered): the token's read brings it.
+READS_ENTITLEMENT = "reads_entitlement"
+
+
 def bearer_required(view: Callable[P, R]) -> Callable[P, R]:
     """Reject the request with 401 UNAUTHORIZED unless it carries a live Bearer token."""
+    entitlement_too = getattr(view, READS_ENTITLEMENT, False)
 
     @wraps(view)
     def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        caller = services.caller_for_token(token.strip()) if scheme.lower() == "bearer" else None
+        with_entitlement = entitlement_too and current_app.config["GATE_ENABLED"]
+        caller = (services.caller_for_token(token.strip(), with_entitlement=with_entitlement)
+                  if scheme.lower() == "bearer" else None)
         if caller is None:
             raise Unauthorized("A valid Bearer token is required: send 'Authorization: Bearer <token>'.")
         g.api_caller = caller

@@ -167,17 +167,30 @@ class ApiCaller:
 _TOKENS = ApiToken.__table__.c
 _LIVE_TOKEN = (select(_TOKENS.user_id, _TOKENS.tenant_id, _TOKENS.id, _TOKENS.last_used_at)
                .where(_TOKENS.token_hash == bindparam("token_hash"), _TOKENS.revoked_at.is_(None)))
+# The same read with the tenant's entitlement (billing_services.EFFECTIVE_COLUMNS) joined: for a metered
+# route, whose gate would read it next (read_effective), so the two reads are one round trip.
+_LIVE_TOKEN_AND_ENTITLEMENT = (select(_TOKENS.user_id, _TOKENS.tenant_id, _TOKENS.id, _TOKENS.last_used_at,
+                                      *billing_services.EFFECTIVE_COLUMNS)
+                               .select_from(billing_services.with_effective(ApiToken.__table__, _TOKENS.tenant_id))
+                               .where(_TOKENS.token_hash == bindparam("token_hash"), _TOKENS.revoked_at.is_(None)))
 _TOUCH_TOKEN = (update(ApiToken.__table__).where(_TOKENS.id == bindparam("token_id"))
                 .values(last_used_at=bindparam("now", type_=_TOKENS.last_used_at.type)))
 
 
-def caller_for_token(plain: str) -> ApiCaller | None:
-    """Return who a live Bearer token speaks for, or None for unknown and revoked tokens."""
+def caller_for_token(plain: str, with_entitlement: bool = False) -> ApiCaller | None:
+    """Return who a live Bearer token speaks for, or None for unknown and revoked tokens.
+
+    `with_entitlement`: the same statement reads the tenant's entitlement, remembered for this request's
+    gate (billing_services.remember_effective).
+    """
     if not plain.startswith(TOKEN_PREFIX):
         return None
-    token = execute_core(_LIVE_TOKEN, {"token_hash": _token_hash(plain)}).first()
+    token = execute_core(_LIVE_TOKEN_AND_ENTITLEMENT if with_entitlement else _LIVE_TOKEN,
+                         {"token_hash": _token_hash(plain)}).first()
     if token is None:
         return None
+    if with_entitlement:
+        billing_services.remember_effective(token.tenant_id, token[4:])
     now = clock.now()
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         execute_core(_TOUCH_TOKEN, {"token_id": token.id, "now": now})

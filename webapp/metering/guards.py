@@ -16,7 +16,7 @@ from typing import ParamSpec, TypeVar
 
 from flask import current_app, g, has_app_context
 
-from webapp.auth.guards import api_tenant_id
+from webapp.auth.guards import READS_ENTITLEMENT, api_tenant_id
 from webapp.metering.gate import Action, Charge, admit, check, settle
 from webapp.payloads import json_object
 
@@ -52,6 +52,7 @@ def metered(action: Action, items: str,
             with reserved(api_tenant_id(), action, ids, distinct):
                 return view(*args, **kwargs)
 
+        setattr(wrapped, READS_ENTITLEMENT, True)  # @bearer_required reads it with the token
         return wrapped
 
     return decorate
