@@ -119,6 +119,46 @@ def test_proposing_a_posted_transaction_is_409_already_posted(api_client, clock)
     assert usage_row(api_client.tenant_id, "2025-01").tx_analyzed == 1  # the refused request counted nothing
 
 
+def test_a_batch_naming_a_posted_transaction_is_409_naming_only_it_and_changes_no_entry(api_client, clock, db):
+    set_plan(api_client.tenant_id, "starter")
+    posted, proposed, new = import_txns(api_client, 3)
+    je_posted, je_proposed = propose_all(api_client, [posted, proposed])
+    assert api_client.post("/api/post/commit", json={"je_ids": [je_posted]}).status_code == 200
+    resp = api_client.post("/api/post/propose", json={"txn_ids": [new, proposed, posted]})
+    assert resp.status_code == 409 and resp.get_json()["code"] == "ALREADY_POSTED"
+    assert resp.get_json()["ids"] == [posted]
+    assert sorted(db.session.scalars(select(JournalEntry.id)).all()) == sorted([je_posted, je_proposed])
+
+
+def test_a_batch_replaces_the_proposals_it_names_again_and_proposes_the_new_ones(api_client, clock, db):
+    set_plan(api_client.tenant_id, "starter")
+    proposed, new = import_txns(api_client, 2)
+    [old] = propose_all(api_client, [proposed])
+    again = propose_all(api_client, [proposed, new])
+    assert old not in again and len(set(again)) == 2
+    assert sorted(db.session.scalars(select(JournalEntry.id)).all()) == sorted(again)
+
+
+def test_an_entry_posted_after_the_proposer_read_its_status_is_spared_and_the_proposal_is_409(
+        api_client, clock, db, monkeypatch):
+    """The status comes with the transactions' read; the DELETE of the proposal it replaces checks it again."""
+    set_plan(api_client.tenant_id, "starter")
+    txn = import_txns(api_client, 1)[0]
+    je = propose_one(api_client, txn)["je_id"]
+    charts_for = proposals.charts_for
+
+    def posted_meanwhile(*args, **kwargs):  # runs after the read, before the proposal replaces the entry
+        db.session.execute(update(JournalEntry).where(JournalEntry.id == je)
+                           .values(status="posted", posted_at=clock.now()))
+        return charts_for(*args, **kwargs)
+
+    monkeypatch.setattr(proposals, "charts_for", posted_meanwhile)
+    resp = api_client.post("/api/post/propose", json={"txn_ids": [txn]})
+    assert resp.status_code == 409 and resp.get_json()["code"] == "ALREADY_POSTED"
+    assert resp.get_json()["message"] == "Some transactions were posted meanwhile." and resp.get_json()["ids"] == [txn]
+    assert usage_row(api_client.tenant_id, "2025-01").tx_analyzed == 1  # the refused request counted nothing
+
+
 def test_committing_a_posted_entry_again_is_409_and_counts_nothing(api_client, clock):
     set_plan(api_client.tenant_id, "starter")
     je = propose_all(api_client, import_txns(api_client, 1))[0]

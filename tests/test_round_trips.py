@@ -103,7 +103,7 @@ def test_an_entitlement_read_with_the_token_serves_one_gate_read_of_that_tenant_
         assert read_effective(api_client.tenant_id).plan == "firm"
 
 
-def test_a_propose_reads_its_history_from_the_counters_writes_entry_and_lines_in_one_insert_each_counts_last_and_reads_nothing_after_commit(
+def test_a_propose_reads_its_transactions_with_their_entries_status_and_its_history_from_the_counters_writes_entry_and_lines_in_one_insert_each_counts_last_and_reads_nothing_after_commit(
         api_client, db):
     set_plan(api_client.tenant_id, "firm")
     txns = import_txns(api_client, 2)
@@ -115,8 +115,9 @@ def test_a_propose_reads_its_history_from_the_counters_writes_entry_and_lines_in
     assert entry["status"] == "proposed" and entry["proposed_at"] and len(entry["lines"]) == 2
     assert entry["account"]["code"] and entry["client_txn_id"] == txns[1]
     # The gate's count is the last statement: the entries are written first, the usage row locked only then.
-    assert seen == ["SELECT api_tokens+entitlements+entitlement_overrides", "SELECT transactions",
-                    "SELECT accounts+companies", "SELECT journal_entries", "SELECT posting_history",
+    # The transactions' read (the gate's, reused by the proposer) brings each one's entry status with it.
+    assert seen == ["SELECT api_tokens+entitlements+entitlement_overrides", "SELECT transactions+journal_entries",
+                    "SELECT accounts+companies", "SELECT posting_history",
                     "INSERT journal_entries", "INSERT journal_lines", "UPDATE usage_monthly", "COMMIT"]
 
 

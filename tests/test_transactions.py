@@ -286,11 +286,15 @@ def test_finding_transactions_by_id_or_client_id_reads_indexes_not_the_tenants_w
     # Each side of the UNION is an index search by id or by client id; the old `tenant_id = ? AND (id IN …
     # OR client_id IN …)` planned as `SEARCH transactions USING INDEX … (tenant_id=?)`: the tenant's history.
     assert plan and not any(p.endswith("(tenant_id=?)") or p.startswith("SCAN transactions") for p in plan), plan
+    # Each transaction's entry (for its status) is found by the unique index on txn_id, not by reading entries.
+    assert any(p.startswith("SEARCH journal_entries") and "(txn_id=?)" in p for p in plan), plan
+    assert not any(p.startswith("SCAN journal_entries") for p in plan), plan
 
 
-def test_a_transaction_read_for_the_gate_and_the_proposer_has_every_column_of_its_row_in_table_order():
-    """NamedTransaction is made from the row of `SELECT <every column of transactions>` by position."""
+def test_a_transaction_read_for_the_gate_and_the_proposer_has_every_column_of_its_row_in_table_order_then_its_entry_status():
+    """NamedTransaction is made from the row of `SELECT <every column of transactions>, <its entry's status>`
+    by position."""
     from webapp.bookkeeping.transactions import NamedTransaction
     from webapp.models import Transaction
 
-    assert NamedTransaction._fields == tuple(column.name for column in Transaction.__table__.c)
+    assert NamedTransaction._fields == (*(column.name for column in Transaction.__table__.c), "entry_status")

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webapp import clock
@@ -19,7 +19,7 @@ from webapp.bookkeeping.posting import EntryLine, LoadedEntry, load_entries, pos
 from webapp.bookkeeping.services import refuse_archived
 from webapp.bookkeeping.transactions import NamedTransaction, check_ids, resolve_transactions
 from webapp.errors import Conflict, ValidationError
-from webapp.extensions import IDS, ONE_ID, commit_keeping_loaded, db, execute_core, execute_for_ids
+from webapp.extensions import commit_keeping_loaded, db, execute_core
 from webapp.ids import new_id
 from webapp.metering.guards import settle_pending
 from webapp.models import JournalEntry, JournalLine
@@ -85,15 +85,10 @@ def suggest(txn: NamedTransaction, history: History, chart: dict[str, ChartAccou
                       f"No history or keyword matched; {account.code} {account.name} until you choose")
 
 
-_ENTRIES = JournalEntry.__table__
-_LINES = JournalLine.__table__
 # Built once (every proposal runs them). A proposal's rows go in with Core: the entry and its two lines
 # are known whole, so the ORM's unit of work would only add bookkeeping, and a statement per line.
-_EARLIER, _EARLIER_ONE = (select(_ENTRIES.c.txn_id, _ENTRIES.c.status).where(txns)
-                          for txns in (_ENTRIES.c.txn_id.in_(bindparam(IDS, expanding=True)),
-                                       _ENTRIES.c.txn_id == bindparam(ONE_ID)))
-_INSERT_ENTRIES = insert(_ENTRIES)
-_INSERT_LINES = insert(_LINES)
+_INSERT_ENTRIES = insert(JournalEntry.__table__)
+_INSERT_LINES = insert(JournalLine.__table__)
 
 
 @dataclass(frozen=True)
@@ -175,7 +170,9 @@ def propose_entries(tenant_id: str, txn_ids: list[str]) -> list[tuple[str, Propo
     missing = {company_id for company_id, chart in charts.items() if not chart}
     if missing:
         refuse_archived(missing)
-    earlier = dict(execute_for_ids(_EARLIER, _EARLIER_ONE, [t.id for t in txns]).all())
+    # Each transaction came with its entry's status, read before any write of this unit of work; an entry
+    # posted since that read is spared by replace_proposals' DELETE, which then refuses the request.
+    earlier = {t.id: t.entry_status for t in txns if t.entry_status is not None}
     posted = [requested for requested, t in resolved.items() if earlier.get(t.id) == "posted"]
     if posted:
         raise Conflict("ALREADY_POSTED", "Some transactions are posted already.", ids=posted)

@@ -16,7 +16,7 @@ from webapp.bookkeeping.services import get_active_company
 from webapp.errors import Conflict, NotFound, ValidationError
 from webapp.extensions import IDS, ONE_ID, db, execute_for_ids
 from webapp.ids import new_id
-from webapp.models import Transaction
+from webapp.models import JournalEntry, Transaction
 
 log = logging.getLogger(__name__)
 
@@ -170,15 +170,21 @@ def check_ids(ids: object, field: str) -> list[str]:
     return unique_ids(ids)
 
 
+_TXNS = Transaction.__table__
+_ENTRIES = JournalEntry.__table__
+
+
 # Two index lookups (primary key; tenant + client id) joined by UNION: `tenant_id = ? AND (id IN … OR
-# client_id IN …)` reads every transaction of the tenant on SQLite, which grows with its history. Built
-# once: the gate and every proposal run it (for any number of ids, and for one: execute_for_ids).
+# client_id IN …)` reads every transaction of the tenant on SQLite, which grows with its history. Each
+# row brings the status of its transaction's entry (an index lookup on the unique txn_id), so a proposal
+# needs no read of its own to refuse posted transactions and replace proposed ones. Built once: the gate
+# and every proposal run it (for any number of ids, and for one: execute_for_ids).
 def _named_by(any_of: Callable[[ColumnElement[str | None]], ColumnElement[bool]]) -> Select[Any]:
-    named = union(select(Transaction.id).where(Transaction.tenant_id == bindparam("tenant_id"),
-                                               any_of(Transaction.__table__.c.id)),
-                  select(Transaction.id).where(Transaction.tenant_id == bindparam("tenant_id"),
-                                               any_of(Transaction.__table__.c.client_id)))
-    return select(*Transaction.__table__.c).where(Transaction.id.in_(named.scalar_subquery()))
+    named = union(select(_TXNS.c.id).where(_TXNS.c.tenant_id == bindparam("tenant_id"), any_of(_TXNS.c.id)),
+                  select(_TXNS.c.id).where(_TXNS.c.tenant_id == bindparam("tenant_id"), any_of(_TXNS.c.client_id)))
+    return (select(*_TXNS.c, _ENTRIES.c.status)
+            .select_from(_TXNS.outerjoin(_ENTRIES, _ENTRIES.c.txn_id == _TXNS.c.id))
+            .where(_TXNS.c.id.in_(named.scalar_subquery())))
 
 
 _MATCHES = _named_by(lambda column: column.in_(bindparam(IDS, expanding=True)))
@@ -189,7 +195,8 @@ class NamedTransaction(NamedTuple):
     """A transaction as the gate and the proposer read it: every column of its row, as plain values (the
     same SELECT as of the ORM entity, without making, tracking and keeping an object per row: for a
     proposal of one transaction that cost more than the statement). Its fields are the table's columns,
-    in the table's order."""
+    in the table's order, then `entry_status`: the status of the transaction's journal entry as of this
+    read, None if it has none (journal_entries.txn_id is unique: at most one)."""
 
     id: str
     tenant_id: str
@@ -203,6 +210,7 @@ class NamedTransaction(NamedTuple):
     counterparty_key: str | None
     pattern: str
     created_at: datetime
+    entry_status: str | None
 
 
 def _matches(tenant_id: str, ids: list[str]) -> dict[str, list[NamedTransaction]]:
@@ -219,7 +227,8 @@ def _matches(tenant_id: str, ids: list[str]) -> dict[str, list[NamedTransaction]
 
 def _gate_read(tenant_id: str, ids: list[str]) -> dict[str, list[NamedTransaction]] | None:
     """What the gate read for these ids earlier in this request, taken once (so the gate adds no query
-    to a proposal); None when it read nothing, or other ids. Nothing writes transactions in between."""
+    to a proposal); None when it read nothing, or other ids. The request writes no transaction or entry
+    in between."""
     cached = g.pop("gate_txn_matches", None) if has_request_context() else None
     if cached is None or cached[0] != tenant_id or not set(ids) <= cached[1].keys():
         return None
