@@ -186,8 +186,9 @@ def store_with_lease(event: dict[str, Any], ignored: bool = False, lease_for: tu
     """
     now = clock.now()
     values = dict(event_id=event["id"], type=event["type"], stripe_created=ts(event["created"]), created_at=now,
-                  received_at=now, payload_json=json.dumps(event) if payload is None else payload, deliveries=1, attempts=1, processed=ignored,
-                  processed_at=now if ignored else None, processing_started_at=None if ignored else now,
+                  received_at=now, payload_json=json.dumps(event) if payload is None else payload, deliveries=1,
+                  attempts=1, processed=ignored, processed_at=now if ignored else None,
+                  processing_started_at=None if ignored else now,
                   outcome="ignored" if ignored else "pending", last_error=None, tenant_id=None, subscription_id=None)
     lease = sync_lease.take_in_transaction(lease_for[0], now) if lease_for else "absent"
     if lease == "held":
@@ -303,7 +304,7 @@ def _coalesce_target(event: dict[str, Any]) -> tuple[str, str] | None:
     return (ent.tenant_id, sub_id) if ent is not None else None
 
 
-def _hand_over(tenant_id: str, lease: datetime | None, read_at: float) -> None:
+def _hand_over(tenant_id: str, lease: datetime | None, read_at: float | None) -> None:
     """Events were queued while the holder read (which began at `read_at`, on time.monotonic()): this
     process's background pool reads again for them, one read interval after that read began (the
     answer to Stripe does not wait for it)."""
@@ -338,10 +339,8 @@ def drain_queued(tenant_id: str, lease: datetime | None, last_read_at: float | N
             if not subscriptions:
                 lease = sync_lease.renew_or_free(tenant_id, lease)
                 continue
-            wait = _read_due_in(last_read_at)
-            if wait > 0:
-                background.submit_later(wait, current_app._get_current_object(), drain_queued,
-                                        tenant_id, lease, last_read_at)
+            if _read_due_in(last_read_at) > 0:  # too soon after the last read: the next round, when due
+                _hand_over(tenant_id, lease, last_read_at)
                 return
             last_read_at = time.monotonic()
             lease = _apply_queued(tenant_id, subscriptions[0], lease)

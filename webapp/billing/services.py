@@ -117,14 +117,17 @@ EFFECTIVE_COLUMNS = (_ENT.plan, _ENT.active, _ENT.subscription_status, _ENT.tx_c
                      _ENT.included_companies, _ENT.addon_companies, _OVR.plan, _OVR.subscription_status, _OVR.until)
 
 
+_OPEN_OVERRIDE = and_(_OVR.tenant_id == _ENT.tenant_id, _OVR.ended_at.is_(None))
+
+
 def with_effective(left: FromClause, tenant_id: ColumnElement[str]) -> FromClause:
     """`left` joined to the tenant's entitlement and its open override (both LEFT OUTER), for EFFECTIVE_COLUMNS."""
     return (left.outerjoin(Entitlement.__table__, _ENT.tenant_id == tenant_id)
-            .outerjoin(EntitlementOverride.__table__, and_(_OVR.tenant_id == _ENT.tenant_id, _OVR.ended_at.is_(None))))
+            .outerjoin(EntitlementOverride.__table__, _OPEN_OVERRIDE))
 
 
-_EFFECTIVE = (select(*EFFECTIVE_COLUMNS).select_from(Entitlement.__table__.outerjoin(
-                  EntitlementOverride.__table__, and_(_OVR.tenant_id == _ENT.tenant_id, _OVR.ended_at.is_(None))))
+_EFFECTIVE = (select(*EFFECTIVE_COLUMNS)
+              .select_from(Entitlement.__table__.outerjoin(EntitlementOverride.__table__, _OPEN_OVERRIDE))
               .where(_ENT.tenant_id == bindparam("tenant_id")))
 # Where remember_effective keeps a read for read_effective: the WSGI environ, so it is this request's only
 # (an app context, and its `g`, may outlive one request).

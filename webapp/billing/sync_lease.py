@@ -62,18 +62,17 @@ _OPEN = EVT.subscription_id.is_not(None) & EVT.processed.is_(False)
 # request timeout belongs to a process that died).
 _UNCLAIMED = or_(EVT.processing_started_at.is_(None), EVT.processing_started_at < bindparam("stale", type_=_WHEN))
 _QUEUED = _OPEN & (EVT.outcome == "queued") & _UNCLAIMED
+_ANY_QUEUED = select(EVT.id).where(EVT.tenant_id == bindparam("t"), _QUEUED).limit(1).exists()
 # Run with the row already locked by this transaction (_RENEW), so its snapshot shows every queued event.
 _KEEP_IF_QUEUED = (update(Entitlement.__table__).where(ENT.tenant_id == bindparam("t"))
-                   .values(sync_lease_at=case((select(EVT.id).where(EVT.tenant_id == bindparam("t"), _QUEUED)
-                                               .limit(1).exists(), ENT.sync_lease_at), else_=None),
+                   .values(sync_lease_at=case((_ANY_QUEUED, ENT.sync_lease_at), else_=None),
                            updated_at=ENT.updated_at)
                    .returning(ENT.sync_lease_at))
 # The same decision for a reader that locked the row earlier in this transaction (its read's own lock):
 # renewing it first would only lock it again. Still ours only if the lease is the one it took.
 _SETTLE_LOCKED = (update(Entitlement.__table__)
                   .where(ENT.tenant_id == bindparam("t"), ENT.sync_lease_at == bindparam("held", type_=_WHEN))
-                  .values(sync_lease_at=case((select(EVT.id).where(EVT.tenant_id == bindparam("t"), _QUEUED)
-                                              .limit(1).exists(), bindparam("now", type_=_WHEN)), else_=None),
+                  .values(sync_lease_at=case((_ANY_QUEUED, bindparam("now", type_=_WHEN)), else_=None),
                           updated_at=ENT.updated_at)
                   .returning(ENT.sync_lease_at))
 _COVER = (update(BillingEvent.__table__)
