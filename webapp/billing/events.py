@@ -212,10 +212,11 @@ def store_with_lease(event: dict[str, Any], ignored: bool = False, lease_for: tu
 def _insert_and_commit(values: dict[str, Any]) -> int:
     """INSERT the event's row and COMMIT; its id.
 
-    In the session's transaction when it has one (the lease's UPDATE came first). Else, as for every event
-    that takes no lease, on a connection of the engine's own: the same INSERT and COMMIT, without a session
-    transaction begun and ended around one Core statement (that bookkeeping cost as much as the INSERT's
-    execution). The session, holding no transaction, is left as it was.
+    In the session's transaction when it has one (the lease's UPDATE came first). Else (in a webhook request,
+    every event that takes no lease: nothing has used the session yet) on a connection of the engine's own:
+    the same INSERT and COMMIT, without a session transaction begun and ended around one Core statement
+    (that bookkeeping cost as much as the INSERT's execution). The session, holding no transaction, is left
+    as it was, and later reads in it see the row.
     """
     if db.session().in_transaction():
         row_id: int = execute_core(_INSERT_EVENT, values).scalar_one()
