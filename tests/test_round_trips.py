@@ -148,6 +148,28 @@ def test_an_ignored_webhook_event_is_stored_in_one_insert_and_one_commit(client,
     assert again.status_code == 200 and again.get_json()["outcome"] == "duplicate"
 
 
+def test_an_ignored_webhook_event_is_stored_on_a_connection_of_its_own_without_a_session_transaction(client, db):
+    """The request's session has nothing to do with an ignored event: it never begins a transaction for it."""
+    begun: list[object] = []
+
+    def on_begin(*args: object) -> None:
+        begun.append(args)
+
+    session = db.session()  # the test's app context holds it, so the request uses this one
+    event.listen(session, "after_begin", on_begin)
+    payload = json.dumps({"id": "evt_rt_own", "object": "event", "type": "customer.created",
+                          "created": int(time.time()), "data": {"object": {"id": "cus_x"}}}).encode()
+    try:
+        with sent(db) as seen:
+            resp = client.post("/api/billing/webhook", data=payload,
+                               headers={"Stripe-Signature": signature_header(payload, SECRET),
+                                        "Content-Type": "application/json"})
+    finally:
+        event.remove(session, "after_begin", on_begin)
+    assert resp.status_code == 200 and resp.get_json()["outcome"] == "ignored"
+    assert seen == ["INSERT billing_events", "COMMIT"] and begun == []
+
+
 def test_an_applied_subscription_event_locks_and_loads_the_entitlement_in_one_statement(
         client, api_client, db, monkeypatch):
     """The tenant's read lease is taken in the event's INSERT transaction; after the read, one UPDATE … RETURNING

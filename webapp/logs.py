@@ -1,4 +1,4 @@
-"""JSON-lines logging to stderr and a rotating logs/app.log, plus one line per request."""
+"""JSON-lines logging to stderr and a rotating logs/app.log (one handler writes both), plus one line per request."""
 from __future__ import annotations
 
 import json
@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
+from typing import TextIO
 
 from flask import Flask, Response, g, request
 
@@ -20,6 +21,9 @@ _SECRET_WORDS = ("password", "token", "secret", "authorization", "signature", "a
 _OURS = "_aibk_handler"
 _FORMATTED = "_aibk_json"  # a leading underscore keeps it out of the line's own fields
 
+
+# json.dumps(line, default=str) without making a JSONEncoder for every line (encode keeps no state between calls).
+_to_json = json.JSONEncoder(default=str).encode
 
 _secret_keys: dict[str, bool] = {}  # field name → redact? (names come from our code: a small, fixed set)
 
@@ -58,7 +62,7 @@ class JsonFormatter(logging.Formatter):
             line[key] = "[redacted]" if _is_secret(key) else value
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+        return _to_json(line)
 
 
 class LogFile(RotatingFileHandler):
@@ -74,32 +78,82 @@ class LogFile(RotatingFileHandler):
         self._rotates = not (os.path.exists(self.baseFilename) and not os.path.isfile(self.baseFilename))
 
     def shouldRollover(self, record: logging.LogRecord) -> bool:  # noqa: N802 (the standard handler's name)
+        return self._would_pass(len(self.format(record)) + len(self.terminator))
+
+    def _would_pass(self, size: int) -> bool:
+        """Whether `size` more characters would take the file to maxBytes (never, if it does not rotate)."""
         if not self._rotates:
             return False
         if self.stream is None:
             self.stream = self._open()
         if self.maxBytes > 0:  # the file's end (seek answers it), wherever other processes' lines left it
-            return self.stream.seek(0, 2) + len(self.format(record)) + 1 >= self.maxBytes
+            return self.stream.seek(0, 2) + size >= self.maxBytes
         return False
+
+    def write_line(self, line: str) -> None:
+        """Append one finished line (rotating first, as `emit` would); the caller holds the lock it needs."""
+        if self._would_pass(len(line)):
+            self.doRollover()
+        if self.stream is None:
+            self.stream = self._open()
+        self.stream.write(line)
+        self.stream.flush()
+
+
+class JsonLines(logging.StreamHandler):  # type: ignore[type-arg]
+    """Our one handler: stderr and, when there is one, the rotating log file (`log_file`).
+
+    Each record goes through the filters, the formatter and the lock once, and its line is written to
+    both (a handler per destination repeated that work for every line). A failed write is reported like
+    any handler's (handleError); a failure on stderr does not keep the line from the file.
+    """
+
+    def __init__(self, log_file: LogFile | None = None, stream: TextIO | None = None) -> None:
+        super().__init__(stream)
+        self.log_file = log_file
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record) + self.terminator
+            try:
+                self.stream.write(line)
+                self.stream.flush()
+            finally:  # the file gets the line even if stderr refused it
+                if self.log_file is not None:
+                    self.log_file.write_line(line)
+        except RecursionError:  # as the standard handlers do
+            raise
+        except Exception:
+            self.handleError(record)
+
+    def setFormatter(self, fmt: logging.Formatter | None) -> None:  # noqa: N802 (the standard handler's name)
+        super().setFormatter(fmt)
+        if self.log_file is not None:
+            self.log_file.setFormatter(fmt)
+
+    def close(self) -> None:
+        try:
+            if self.log_file is not None:
+                self.log_file.close()
+        finally:
+            super().close()
 
 
 def configure_logging(app: Flask) -> None:
-    """Attach the stderr and (unless disabled) rotating-file handlers to the `webapp` logger."""
+    """Attach our handler to the `webapp` logger: stderr, and the rotating LOG_FILE unless it is disabled."""
     logger = logging.getLogger("webapp")
     for handler in [h for h in logger.handlers if getattr(h, _OURS, False)]:
         logger.removeHandler(handler)
         handler.close()
-    handlers: list[logging.Handler] = [logging.StreamHandler()]
     log_file = app.config.get("LOG_FILE")
     if log_file:
         Path(log_file).parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(LogFile(log_file, maxBytes=5 * 1024 * 1024, backupCount=5, encoding="utf-8"))
-    formatter, context = JsonFormatter(), ContextFilter()
-    for handler in handlers:
-        setattr(handler, _OURS, True)
-        handler.setFormatter(formatter)
-        handler.addFilter(context)
-        logger.addHandler(handler)
+    handler = JsonLines(LogFile(log_file, maxBytes=5 * 1024 * 1024, backupCount=5, encoding="utf-8")
+                        if log_file else None)
+    setattr(handler, _OURS, True)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(ContextFilter())
+    logger.addHandler(handler)
     logger.setLevel(app.config.get("LOG_LEVEL", "INFO"))
     logger.propagate = False
     app.before_request(_start_timer)

@@ -195,8 +195,7 @@ def store_with_lease(event: dict[str, Any], ignored: bool = False, lease_for: tu
         values.update(outcome="queued", processing_started_at=None, attempts=0, tenant_id=lease_for[0],
                       subscription_id=lease_for[1])
     try:
-        row_id = execute_core(_INSERT_EVENT, values).scalar_one()
-        db.session.commit()
+        row_id = _insert_and_commit(values)
         # The row as written (every column was set here): no read, no unit of work.
         stored = StoredEvent(row_id, values["deliveries"], values["outcome"], values["processed"], values["tenant_id"])
         return stored, None if lease == "held" else now, now if lease == "taken" else None
@@ -208,6 +207,23 @@ def store_with_lease(event: dict[str, Any], ignored: bool = False, lease_for: tu
     db.session.commit()
     db.session.refresh(row)
     return row, None, None
+
+
+def _insert_and_commit(values: dict[str, Any]) -> int:
+    """INSERT the event's row and COMMIT; its id.
+
+    In the session's transaction when it has one (the lease's UPDATE came first). Else (in a webhook request,
+    every event that takes no lease: nothing has used the session yet) on a connection of the engine's own:
+    the same INSERT and COMMIT, without a session transaction begun and ended around one Core statement
+    (that bookkeeping cost as much as the INSERT's execution). The session, holding no transaction, is left
+    as it was, and later reads in it see the row.
+    """
+    if db.session().in_transaction():
+        row_id: int = execute_core(_INSERT_EVENT, values).scalar_one()
+        db.session.commit()
+        return row_id
+    with db.engine.begin() as connection:  # rolled back if the INSERT fails (a duplicate: IntegrityError)
+        return int(connection.execute(_INSERT_EVENT, values).scalar_one())
 
 
 def claim(row_id: int) -> datetime | None:
@@ -241,13 +257,14 @@ def record_and_process(event: dict[str, Any], actor: str = "webhook", payload: s
         target = _coalesce_target(event)
         row, claimed_at, lease = store_with_lease(event, ignored=event["type"] not in HANDLERS, lease_for=target,
                                                   payload=payload)
+        if row.processed and claimed_at is not None:  # this delivery stored it, as ignored: one line says both
+            log.info("webhook.received", extra={"deliveries": row.deliveries, "outcome": row.outcome,
+                                                "tenant_id": None, "changed": []})
+            return Outcome(event["id"], event["type"], row.outcome)
         log.info("webhook.received", extra={"deliveries": row.deliveries})
         if isinstance(row, StoredEvent) and row.outcome == "queued":  # this delivery stored it, behind a reader
             log.info("webhook.queued", extra={"tenant_id": row.tenant_id})
             return Outcome(event["id"], event["type"], "queued", row.tenant_id)
-        if row.processed and claimed_at is not None:  # this delivery stored it, as ignored
-            log.info("webhook.processed", extra={"outcome": row.outcome, "tenant_id": None, "changed": []})
-            return Outcome(event["id"], event["type"], row.outcome)
         if row.processed:
             log.info("webhook.duplicate")
             return Outcome(event["id"], event["type"], "duplicate", row.tenant_id)
