@@ -40,19 +40,31 @@ def test_a_record_is_formatted_to_json_once_for_both_stderr_and_the_file(monkeyp
     import webapp.logs
 
     encoded: list[str] = []
-    real_dumps = json.dumps
+    real_encoder = webapp.logs._ENCODER
 
-    def counting_dumps(obj, *args, **kw):
-        if isinstance(obj, dict) and "event" in obj:
-            encoded.append(obj["event"])
-        return real_dumps(obj, *args, **kw)
+    class CountingEncoder:
+        def encode(self, obj):
+            if isinstance(obj, dict) and "event" in obj:
+                encoded.append(obj["event"])
+            return real_encoder.encode(obj)
 
-    monkeypatch.setattr(webapp.logs.json, "dumps", counting_dumps)
+    monkeypatch.setattr(webapp.logs, "_ENCODER", CountingEncoder())
     client.get("/healthz")
     assert encoded.count("request") == 1
     ours = [h for h in logging.getLogger("webapp").handlers if getattr(h, webapp.logs._OURS, False)]
     assert len(ours) == 2  # stderr and the file, both written
     assert [r for r in read_log(app) if r["event"] == "request"][-1]["path"] == "/healthz"
+
+
+def test_a_field_json_cannot_encode_is_written_as_its_text(app):
+    import logging
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    logging.getLogger("webapp.test").info("odd.fields", extra={"at": datetime(2026, 1, 2, tzinfo=UTC),
+                                                               "amount": Decimal("1.50"), "ids": ["a"]})
+    line = [r for r in read_log(app) if r["event"] == "odd.fields"][-1]
+    assert line["at"] == "2026-01-02 00:00:00+00:00" and line["amount"] == "1.50" and line["ids"] == ["a"]
 
 
 def test_the_log_file_rotates_once_it_would_pass_its_size_and_never_rotates_what_is_not_a_regular_file(tmp_path):

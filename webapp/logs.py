@@ -21,6 +21,9 @@ _OURS = "_aibk_handler"
 _FORMATTED = "_aibk_json"  # a leading underscore keeps it out of the line's own fields
 
 
+# json.dumps(line, default=str) builds a new JSONEncoder on every call (any option but the defaults does);
+# the same encoder, made once, writes the same text.
+_ENCODER = json.JSONEncoder(default=str)
 _secret_keys: dict[str, bool] = {}  # field name → redact? (names come from our code: a small, fixed set)
 
 
@@ -58,7 +61,7 @@ class JsonFormatter(logging.Formatter):
             line[key] = "[redacted]" if _is_secret(key) else value
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+        return _ENCODER.encode(line)
 
 
 class LogFile(RotatingFileHandler):
