@@ -10,8 +10,7 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import Connection, CursorResult, Executable, event
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy import CursorResult, Executable
 
 from webapp.db_types import Base
 
@@ -68,30 +67,7 @@ def execute_core(statement: Executable,
     ORM changes still pending reach the database at the next flush or commit, after this statement.
     Not for ORM-enabled statements (select(Model), update(Model) ...): those stay on db.session.
     """
-    session = db.session()
-    connection: Connection | None = session.info.get(_CONNECTION)
-    if connection is None:
-        connection = session.info[_CONNECTION] = session.connection()
-    return connection.execute(statement, params)
-
-
-# session.info key: the connection of the session's transaction, as `Session.connection()` returned it.
-_CONNECTION = "webapp.transaction_connection"
-
-
-@event.listens_for(db.session, "after_transaction_create")
-@event.listens_for(db.session, "after_transaction_end")
-def _forget_connection(session: Session, transaction: SessionTransaction) -> None:
-    """Forget the connection execute_core keeps whenever the session's transaction state changes.
-
-    `Session.connection()` walks the session's transaction state on every call (about a quarter of a short
-    statement's own cost); while that state stays the same its answer is the same, so execute_core asks
-    once and keeps it in `session.info`. Any change clears it and the next statement asks again: a new
-    transaction or savepoint (begin_nested emits its SAVEPOINT on that first ask) and any end (commit,
-    rollback, close, a savepoint's release, a failed flush's: that session then raises there, as it
-    always did).
-    """
-    session.info.pop(_CONNECTION, None)
+    return db.session.connection().execute(statement, params)
 
 
 # The parameters of the statement pairs execute_for_ids chooses between.
