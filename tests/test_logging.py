@@ -109,6 +109,17 @@ def test_a_line_stderr_refuses_still_reaches_the_file_and_the_failure_is_reporte
     assert (tmp_path / "app.log").read_text(encoding="utf-8") == "kept\n" and reported == [record]
 
 
+def test_a_field_json_cannot_encode_is_written_as_its_text(app):
+    import logging
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    logging.getLogger("webapp.test").info("odd.fields", extra={"at": datetime(2026, 1, 2, tzinfo=UTC),
+                                                               "amount": Decimal("1.50"), "ids": ["a"]})
+    line = [r for r in read_log(app) if r["event"] == "odd.fields"][-1]
+    assert line["at"] == "2026-01-02 00:00:00+00:00" and line["amount"] == "1.50" and line["ids"] == ["a"]
+
+
 def test_the_log_file_rotates_once_it_would_pass_its_size_and_never_rotates_what_is_not_a_regular_file(tmp_path):
     import logging
 

@@ -1,7 +1,9 @@
 """The AI Bookkeeper web application: `create_app` builds it; nothing happens at import time."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, Response
 
@@ -10,9 +12,38 @@ from webapp.config import Config, config_from_env
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# How many distinct plain callables App.ensure_sync remembers (the app registers a few dozen).
+PLAIN_CALLABLES_KEPT = 1024
+
+
+class App(Flask):
+    """Flask, answering `ensure_sync` from memory for the plain functions it has already seen.
+
+    Flask asks `ensure_sync` for every hook and view of every request (a dozen per API request), and
+    each answer inspects the function's code flags again (inspect.iscoroutinefunction), although a
+    function's being `async def` or not never changes. The answer for async functions is Flask's own,
+    every time.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._plain_callables: set[Callable[..., Any]] = set()
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        try:
+            if func in self._plain_callables:
+                return func
+        except TypeError:  # an unhashable callable object: asked every time
+            return super().ensure_sync(func)
+        answer = super().ensure_sync(func)
+        if answer is func and len(self._plain_callables) < PLAIN_CALLABLES_KEPT:
+            self._plain_callables.add(func)
+        return answer
+
+
 def create_app(config: Config | None = None) -> Flask:
     """Build the app; tests pass TestConfig(...), wsgi.py and the flask CLI pass nothing."""
-    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
+    app = App(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
                 instance_path=str(ROOT / "instance"))
     app.config.from_object(config or config_from_env())
     from webapp.logs import configure_logging
@@ -123,7 +154,8 @@ def register_template_helpers(app: Flask) -> None:
 
     @app.after_request
     def vary_on_htmx(response: Response) -> Response:
-        if "Vary" in response.headers:
+        # getlist, not `in`: a missing header is the common case, and `in` answers it by raising KeyError.
+        if response.headers.getlist("Vary"):
             response.vary.add("HX-Request")
         else:  # the common case, without parsing and re-serialising a header set
             response.headers["Vary"] = "HX-Request"

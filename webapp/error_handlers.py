@@ -46,8 +46,10 @@ def wants_json() -> bool:
 
 def is_htmx() -> bool:
     """True for an htmx request (but not a history-restore, which wants a full page)."""
-    return (request.headers.get("HX-Request") == "true"
-            and request.headers.get("HX-History-Restore-Request") != "true")
+    # The WSGI environ's names for HX-Request and HX-History-Restore-Request: a dict lookup, where
+    # request.headers answers a missing header (every non-htmx request's case) by raising KeyError.
+    environ = request.environ
+    return environ.get("HTTP_HX_REQUEST") == "true" and environ.get("HTTP_HX_HISTORY_RESTORE_REQUEST") != "true"
 
 
 def error_response(err: DomainError) -> Response:

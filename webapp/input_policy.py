@@ -117,11 +117,13 @@ def load_json(raw: bytes) -> Any:
 
 def parsed_json_body() -> Any:
     """The request's JSON body parsed under the policy, once per request (None when the body is empty)."""
-    # Kept in the WSGI environ, not `g`: an app context (and its `g`) may outlive one request.
-    if _PARSED not in request.environ:
+    # Kept in the WSGI environ, not `g`: an app context (and its `g`) may outlive one request. (Asked
+    # three times per API request: the policy, the gate and the view; `request` is looked up once each.)
+    environ = request.environ
+    if _PARSED not in environ:
         raw = request.get_data(cache=True)
-        request.environ[_PARSED] = load_json(raw) if raw.strip() else None
-    return request.environ[_PARSED]
+        environ[_PARSED] = load_json(raw) if raw.strip() else None
+    return environ[_PARSED]
 
 
 def _wants_json_body() -> bool:

@@ -85,11 +85,12 @@ def _start_timer() -> None:
 
 
 def _count_request(response: Response) -> Response:
-    metrics = _metrics()
-    if metrics is None or request.endpoint == SCRAPE_ENDPOINT:
+    metrics: Metrics | None = current_app.extensions.get("metrics")  # a request hook: the app context is there
+    url_rule = request.url_rule  # (request.endpoint is its endpoint)
+    if metrics is None or (url_rule is not None and url_rule.endpoint == SCRAPE_ENDPOINT):
         return response
     # The route's pattern, never the raw path: ids and unknown URLs must not make new series.
-    route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+    route = url_rule.rule if url_rule is not None else "unmatched"
     method = request.method
     metrics.child(metrics.requests, method, route, str(response.status_code)).inc()
     started = g.get("metrics_started")
