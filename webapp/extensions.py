@@ -116,6 +116,19 @@ def insert_unnested(table: Table, columns: Sequence[str]) -> str:
             f"WITH ORDINALITY AS unnested({names}, unnested_order) ORDER BY unnested_order")
 
 
+def insert_values(table: Table, columns: Sequence[str], count: int) -> str:
+    """An INSERT of exactly `count` rows as a VALUES list (SQL text, to compose into others), its parameters
+    named by values_params. Where the number of rows is fixed and small (the hot paths' one entry), it costs
+    the client less than insert_unnested: psycopg adapts a list parameter in Python, about 15 µs each."""
+    rows = ", ".join("(" + ", ".join(f":{table.name}_{c}_{i}" for c in columns) + ")" for i in range(count))
+    return f"INSERT INTO {table.name} ({', '.join(_PG.identifier_preparer.quote(c) for c in columns)}) VALUES {rows}"
+
+
+def values_params(table: Table, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The parameters of insert_values(table, columns, len(rows)) carrying these rows."""
+    return {f"{table.name}_{c}_{i}": row[c] for i, row in enumerate(rows) for c in columns}
+
+
 def unnested_params(table: Table, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
     """The parameters of insert_unnested(table, columns) carrying these rows: one list per column. The values
     reach the driver as they are (no column type processes them): datetimes must be aware, as clock.now()'s."""
