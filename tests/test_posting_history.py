@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from tests.conftest import signup_api_client
-from tests.factories import set_plan
-from webapp.bookkeeping import proposals, rules
+from tests.factories import set_plan, usage_row
+from webapp.bookkeeping import posting, proposals, rules
 from webapp.bookkeeping.history import posted_history
 from webapp.models import Account, JournalEntry, PostingHistory, Transaction
 
@@ -134,6 +134,43 @@ def test_a_refused_commit_counts_nothing(api_client, db, clock):
     resp = api_client.post("/api/post/commit", json={"je_ids": [first, second]})
     assert resp.status_code == 409 and resp.get_json()["code"] == "ALREADY_POSTED"
     assert counters(db) == before == ledger_counts(db)
+
+
+def test_a_commit_finding_an_entry_posted_meanwhile_is_409_and_the_counts_its_statement_wrote_go_with_it(
+        api_client, db, clock, monkeypatch):
+    """The entries are loaded proposed; one is posted before the UPDATE. On PostgreSQL the UPDATE and the counting
+    are one statement, which counts both entries whatever the UPDATE finds: the refusal's rollback takes them."""
+    set_plan(api_client.tenant_id, "firm")
+    first, second = propose(api_client, import_rows(api_client, [("t1", "Staples order 1", "Staples"),
+                                                                 ("t2", "Staples order 2", "Staples")]))
+    before = counters(db)
+    load_entries = posting.load_entries
+
+    def posted_meanwhile(*args, **kwargs):  # runs after the load, before the UPDATE
+        loaded = load_entries(*args, **kwargs)
+        db.session.execute(update(JournalEntry).where(JournalEntry.id == first)
+                           .values(status="posted", posted_at=clock.now()))
+        return loaded
+
+    monkeypatch.setattr(posting, "load_entries", posted_meanwhile)
+    resp = api_client.post("/api/post/commit", json={"je_ids": [first, second]})
+    assert resp.status_code == 409 and resp.get_json() == {
+        "code": "ALREADY_POSTED", "message": "Some entries were posted meanwhile; nothing was posted.",
+        "ids": [first, second]}
+    assert counters(db) == before == {}
+    assert set(db.session.scalars(select(JournalEntry.status))) == {"proposed"}
+    usage = usage_row(api_client.tenant_id, "2025-01")
+    assert usage is not None and usage.tx_posted == 0
+    monkeypatch.undo()
+    commit(api_client, [first, second])  # nothing was held back: both post, and count, now
+    assert counters(db) == ledger_counts(db) and sum(counters(db).values()) == 4
+
+
+def test_a_commit_of_entries_filed_under_no_key_posts_them_and_counts_nothing(api_client, db, clock):
+    set_plan(api_client.tenant_id, "firm")
+    entries = propose(api_client, import_rows(api_client, [("t1", "12345", None), ("t2", "2025-01 #7", None)]))
+    commit(api_client, entries)
+    assert set(db.session.scalars(select(JournalEntry.status))) == {"posted"} and counters(db) == {}
 
 
 def test_a_workspace_commit_with_a_chosen_account_counts_the_chosen_account(api_client, db, clock):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 
 from tests.conftest import signup_api_client
 from tests.factories import daily_analyzed, import_txns, propose_all, set_plan, set_usage, txn_rows, usage_row
@@ -157,6 +157,32 @@ def test_an_entry_posted_after_the_proposer_read_its_status_is_spared_and_the_pr
     assert resp.status_code == 409 and resp.get_json()["code"] == "ALREADY_POSTED"
     assert resp.get_json()["message"] == "Some transactions were posted meanwhile." and resp.get_json()["ids"] == [txn]
     assert usage_row(api_client.tenant_id, "2025-01").tx_analyzed == 1  # the refused request counted nothing
+
+
+def test_a_transaction_proposed_by_another_request_meanwhile_is_409_proposal_conflict_and_writes_nothing(
+        api_client, clock, db, monkeypatch):
+    """The rival's entry goes in after this request read the transactions; this request's INSERT (on PostgreSQL
+    the one statement writing entries and lines) meets the unique transaction id and everything rolls back."""
+    set_plan(api_client.tenant_id, "starter")
+    first, second = import_txns(api_client, 2)
+    posted_history = proposals.posted_history
+
+    def proposed_meanwhile(txns):  # runs after the read, before this request's entries go in
+        history = posted_history(txns)
+        txn = txns[-1]
+        chart = proposals.charts_for({txn.company_id})[txn.company_id]
+        rival = proposals.build_entry(txn, proposals.suggest(txn, history, chart), chart["1000"], clock.now())
+        db.session.execute(insert(JournalEntry).values(rival.row()))
+        return history
+
+    monkeypatch.setattr(proposals, "posted_history", proposed_meanwhile)
+    resp = api_client.post("/api/post/propose", json={"txn_ids": [first, second]})
+    assert resp.status_code == 409 and resp.get_json() == {
+        "code": "PROPOSAL_CONFLICT", "message": "These transactions were being proposed at the same time; retry.",
+        "ids": [first, second]}
+    db.session.expire_all()
+    assert db.session.scalars(select(JournalEntry)).all() == [] and db.session.scalars(select(JournalLine)).all() == []
+    assert usage_row(api_client.tenant_id, "2025-01") is None  # the refused request counted nothing
 
 
 def test_committing_a_posted_entry_again_is_409_and_counts_nothing(api_client, clock):

@@ -13,6 +13,7 @@ from sqlalchemy import event
 
 from tests.billing.helpers import signature_header
 from tests.factories import import_txns, propose_all, set_plan
+from webapp.bookkeeping.transactions import MAX_IDS
 
 SECRET = "whsec_round_trips"
 
@@ -22,14 +23,36 @@ def app_overrides() -> dict[str, Any]:
     return {"STRIPE_WEBHOOK_SECRET": SECRET}
 
 
+_WRITES = r"(?<!DO )\b(UPDATE|INSERT\s+INTO|DELETE\s+FROM)\s+(\w+)"  # not ON CONFLICT's DO UPDATE
+
+
 def label(statement: str) -> str:
-    """'SELECT journal_entries+accounts', 'UPDATE usage_monthly', 'INSERT billing_events': verb and tables."""
+    """'SELECT journal_entries+accounts', 'UPDATE usage_monthly', 'INSERT billing_events': verb and tables; a
+    statement with data-modifying CTEs, its writes in order: 'WITH UPDATE journal_entries+INSERT posting_history'."""
     verb = statement.split()[0].upper()
+    if verb == "WITH":
+        writes = re.findall(_WRITES, statement, re.IGNORECASE)
+        return "WITH " + "+".join(f"{what.split()[0].upper()} {table}" for what, table in writes)
     if verb == "SELECT":
         tables = re.findall(r"\b(?:FROM|JOIN)\s+(\w+)", statement, re.IGNORECASE)
         return "SELECT " + "+".join(dict.fromkeys(tables))
     match = re.search(r"^(?:UPDATE|INSERT\s+INTO|DELETE\s+FROM)\s+(\w+)", statement, re.IGNORECASE)
     return f"{verb} {match.group(1)}" if match else verb
+
+
+def test_a_statement_with_data_modifying_ctes_is_labelled_by_its_writes_in_order():
+    assert label("WITH changed AS (UPDATE journal_entries SET status = 'posted' WHERE id = ANY(:ids) RETURNING 1), "
+                 "counted AS (INSERT INTO posting_history (n) SELECT n FROM unnest(:n) ON CONFLICT (k) DO UPDATE "
+                 "SET n = posting_history.n + excluded.n) SELECT count(*) FROM changed"
+                 ) == "WITH UPDATE journal_entries+INSERT posting_history"
+    assert label("WITH e AS (INSERT INTO journal_entries (id) SELECT 1) INSERT INTO journal_lines (x) SELECT 2"
+                 ) == "WITH INSERT journal_entries+INSERT journal_lines"
+    assert label("INSERT INTO posting_history (n) VALUES (1) ON CONFLICT (k) DO UPDATE SET n = 2"
+                 ) == "INSERT posting_history"
+
+
+def on_postgresql(db) -> bool:
+    return db.engine.dialect.name == "postgresql"
 
 
 @contextmanager
@@ -57,7 +80,7 @@ def warm(request: Callable[[], Any]) -> None:
     assert request().status_code == 200
 
 
-def test_a_warm_commit_reads_token_and_entitlement_in_one_statement_counts_last_one_history_count_and_no_read_after_commit(
+def test_a_warm_commit_reads_token_and_entitlement_in_one_statement_posts_and_counts_history_in_one_statement_on_postgresql_counts_last_and_no_read_after_commit(
         api_client, db):
     set_plan(api_client.tenant_id, "firm")
     je_ids = propose_all(api_client, import_txns(api_client, 2))
@@ -69,9 +92,12 @@ def test_a_warm_commit_reads_token_and_entitlement_in_one_statement_counts_last_
     assert body["status"] == "posted" and body["posted_at"] and len(body["lines"]) == 2
     # The gate: its read comes with the token's, its counting UPDATE last, so the usage row is locked only
     # until the COMMIT.
+    # On PostgreSQL the posting's UPDATE and the history's count are one statement (data-modifying CTEs).
+    posting = (["WITH UPDATE journal_entries+INSERT posting_history"] if on_postgresql(db)
+               else ["UPDATE journal_entries", "INSERT posting_history"])
     assert seen == ["SELECT api_tokens+entitlements+entitlement_overrides",
-                    "SELECT journal_entries+accounts+companies+transactions+journal_lines", "UPDATE journal_entries",
-                    "INSERT posting_history", "UPDATE usage_monthly", "COMMIT"]
+                    "SELECT journal_entries+accounts+companies+transactions+journal_lines", *posting,
+                    "UPDATE usage_monthly", "COMMIT"]
 
 
 def test_with_the_gate_off_a_commit_reads_the_token_alone(api_client, db, app):
@@ -103,7 +129,7 @@ def test_an_entitlement_read_with_the_token_serves_one_gate_read_of_that_tenant_
         assert read_effective(api_client.tenant_id).plan == "firm"
 
 
-def test_a_propose_reads_its_transactions_with_their_entries_status_and_its_history_from_the_counters_writes_entry_and_lines_in_one_insert_each_counts_last_and_reads_nothing_after_commit(
+def test_a_propose_reads_its_transactions_with_their_entries_status_and_its_history_from_the_counters_writes_entries_and_lines_in_one_statement_on_postgresql_one_each_elsewhere_counts_last_and_reads_nothing_after_commit(
         api_client, db):
     set_plan(api_client.tenant_id, "firm")
     txns = import_txns(api_client, 2)
@@ -116,9 +142,39 @@ def test_a_propose_reads_its_transactions_with_their_entries_status_and_its_hist
     assert entry["account"]["code"] and entry["client_txn_id"] == txns[1]
     # The gate's count is the last statement: the entries are written first, the usage row locked only then.
     # The transactions' read (the gate's, reused by the proposer) brings each one's entry status with it.
+    # On PostgreSQL the entries and their lines go in one statement (the entries' INSERT a data-modifying CTE).
+    writes = (["WITH INSERT journal_entries+INSERT journal_lines"] if on_postgresql(db)
+              else ["INSERT journal_entries", "INSERT journal_lines"])
     assert seen == ["SELECT api_tokens+entitlements+entitlement_overrides", "SELECT transactions+journal_entries",
-                    "SELECT accounts+companies", "SELECT posting_history",
-                    "INSERT journal_entries", "INSERT journal_lines", "UPDATE usage_monthly", "COMMIT"]
+                    "SELECT accounts+companies", "SELECT posting_history", *writes, "UPDATE usage_monthly", "COMMIT"]
+
+
+def test_the_largest_proposal_a_request_allows_writes_in_one_statement_on_postgresql_every_entry_with_its_lines_in_order(
+        api_client, db):
+    """MAX_IDS transactions: PostgreSQL's statement takes one array per column (17 parameters, far below its
+    limit of 65535), so it stays one statement; SQLite's two executemany INSERTs are one statement each too."""
+    from sqlalchemy import select
+
+    from webapp.models import JournalEntry, JournalLine
+
+    set_plan(api_client.tenant_id, "firm")
+    txns = import_txns(api_client, MAX_IDS)
+    with sent(db) as seen:
+        resp = api_client.post("/api/post/propose", json={"txn_ids": txns})
+    assert resp.status_code == 200
+    entries = resp.get_json()["data"]
+    assert [e["client_txn_id"] for e in entries] == txns
+    writes = [s for s in seen if "journal_" in s and not s.startswith("SELECT")]
+    assert writes == (["WITH INSERT journal_entries+INSERT journal_lines"] if on_postgresql(db)
+                      else ["INSERT journal_entries", "INSERT journal_lines"])
+    db.session.expire_all()
+    je_ids = [e["je_id"] for e in entries]
+    assert db.session.scalars(select(JournalEntry.id).order_by(JournalEntry.id)).all() == sorted(je_ids)
+    lines = db.session.execute(select(JournalLine.entry_id, JournalLine.position, JournalLine.amount_cents)
+                               .order_by(JournalLine.id)).all()
+    # The lines went in in request order, each entry's bank line first, and every entry balances.
+    assert [(entry_id, position) for entry_id, position, _ in lines] == [(j, p) for j in je_ids for p in (1, 2)]
+    assert all(lines[i][2] + lines[i + 1][2] == 0 and lines[i][2] != 0 for i in range(0, len(lines), 2))
 
 
 def test_the_token_read_brings_only_the_token_and_a_route_showing_the_user_reads_it_by_key(api_client, db):

@@ -10,7 +10,8 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import CursorResult, Executable
+from sqlalchemy import CursorResult, Executable, String, Table
+from sqlalchemy.dialects import postgresql
 
 from webapp.db_types import Base
 
@@ -85,3 +86,50 @@ def execute_for_ids(many: Executable, one: Executable, ids: Sequence[object], **
     if len(ids) == 1:
         return execute_core(one, {**params, ONE_ID: ids[0]})
     return execute_core(many, {**params, IDS: ids})
+
+
+def on_postgresql() -> bool:
+    """Whether the session's database is PostgreSQL: its engine's dialect, known without a statement (~3 µs)."""
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+_PG = postgresql.dialect()
+
+
+def _array_type(table: Table, column: str) -> str:
+    """The PostgreSQL array type a column's values are sent as. Strings go as unbounded varchar: a CAST to
+    varchar(n) would cut a longer value silently, where the INSERT into the column refuses it."""
+    type_ = table.c[column].type
+    return "varchar[]" if isinstance(type_, String) else f"{type_.compile(dialect=_PG)}[]"
+
+
+def insert_unnested(table: Table, columns: Sequence[str]) -> str:
+    """PostgreSQL's INSERT of any number of rows in one fixed statement (SQL text, to compose into others):
+    each column's values come as ONE array parameter, named by unnested_params, and the rows go in in list
+    order. The text never depends on the number of rows, so it is built and compiled once, and it has one
+    parameter per column however many rows it carries: PostgreSQL's limit of 65535 parameters a statement
+    never comes near, where a VALUES list needs one per value."""
+    quote = _PG.identifier_preparer.quote
+    names = ", ".join(quote(c) for c in columns)
+    arrays = ", ".join(f"CAST(:{table.name}_{c} AS {_array_type(table, c)})" for c in columns)
+    return (f"INSERT INTO {table.name} ({names}) SELECT {names} FROM unnest({arrays}) "
+            f"WITH ORDINALITY AS unnested({names}, unnested_order) ORDER BY unnested_order")
+
+
+def insert_values(table: Table, columns: Sequence[str], count: int) -> str:
+    """An INSERT of exactly `count` rows as a VALUES list (SQL text, to compose into others), its parameters
+    named by values_params. Where the number of rows is fixed and small (the hot paths' one entry), it costs
+    the client less than insert_unnested: psycopg adapts a list parameter in Python, about 15 µs each."""
+    rows = ", ".join("(" + ", ".join(f":{table.name}_{c}_{i}" for c in columns) + ")" for i in range(count))
+    return f"INSERT INTO {table.name} ({', '.join(_PG.identifier_preparer.quote(c) for c in columns)}) VALUES {rows}"
+
+
+def values_params(table: Table, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The parameters of insert_values(table, columns, len(rows)) carrying these rows."""
+    return {f"{table.name}_{c}_{i}": row[c] for i, row in enumerate(rows) for c in columns}
+
+
+def unnested_params(table: Table, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    """The parameters of insert_unnested(table, columns) carrying these rows: one list per column. The values
+    reach the driver as they are (no column type processes them): datetimes must be aware, as clock.now()'s."""
+    return {f"{table.name}_{c}": [row[c] for row in rows] for c in columns}
