@@ -107,11 +107,19 @@ def seed_operations(now: datetime) -> list[str]:
               for d, error in ((5, "BillingUnavailable: Stripe did not answer in 20 s"),
                                (1, "UnknownSubscriptionPrice: price_1Q… is not one of our plans"),
                                (0, "OperationalError: database is locked"))]
+    # Each day's failed payments on that UTC day whatever the hour (the alert counts yesterday's 12): today's
+    # up to 2 hours ago but not before midnight, earlier days' at noon.
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     for d, n in enumerate((3, 12, 2, 0, 1, 4, 0, 2, 1, 0, 0, 3, 1, 0)):
+        at = max(today, now - timedelta(hours=2)) if d == 0 else today - d * day + timedelta(hours=12)
         for _ in range(n):
-            store_event(now - d * day - timedelta(hours=2), type_="invoice.payment_failed")
+            store_event(at, type_="invoice.payment_failed")
     rollover_done(months[0], datetime(int(months[0][:4]), int(months[0][5:]), 1, 0, 0, 4, tzinfo=now.tzinfo))
     rollover_failed(months[1], datetime(int(months[1][:4]), int(months[1][5:]), 1, 0, 0, 3, tzinfo=now.tzinfo))
     rollover_done(months[1], datetime(int(months[1][:4]), int(months[1][5:]), 1, 7, 12, tzinfo=now.tzinfo),
                   trigger="flask usage rollover")
+    # This month's run failed and was not redone: the rollover alert fires at any hour, in the month's first
+    # hour too (before 01:00 on the 1st a month merely not rolled over yet is not late).
+    this_month = datetime(int(months[2][:4]), int(months[2][5:]), 1, 0, 0, 3, tzinfo=now.tzinfo)
+    rollover_failed(months[2], min(this_month, now))
     return [e.event_id for e in failed]
