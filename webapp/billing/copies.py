@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from webapp import clock
-from webapp.extensions import db
+from webapp.extensions import db, on_postgresql
 from webapp.models import BillingCard, BillingInvoice, BillingPreview
 from webapp.models.billing_copies import INVOICE_STATUSES
 
@@ -52,7 +52,7 @@ def subscription_of(invoice: dict[str, Any]) -> str | None:
 
 
 def _insert_ignoring_conflict(model: type[Any], keys: list[str], **row: object) -> None:
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if on_postgresql() else sqlite_insert
     db.session.execute(insert(model).values(**row).on_conflict_do_nothing(index_elements=keys))
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from webapp import clock
-from webapp.extensions import db
+from webapp.extensions import db, on_postgresql
 from webapp.models import BillingEmail, User
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def queue(tenant_id: str, kind: str, cause_key: str, event_id: str | None, **con
         return
     text = render_template(f"emails/{kind}.txt", **context)
     subject, _, body = text.strip().partition("\n")
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if on_postgresql() else sqlite_insert
     db.session.execute(insert(BillingEmail).values(
         tenant_id=tenant_id, kind=kind, cause_key=cause_key[:300], event_id=event_id, to_address=to,
         subject=subject.removeprefix("Subject:").strip()[:200], body=body.strip() + "\n", status="pending",

@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from webapp import clock
-from webapp.extensions import db, execute_core
+from webapp.extensions import db, execute_core, on_postgresql
 from webapp.models import UsageDaily, UsageMonthly
 
 
@@ -21,7 +21,7 @@ def utc_day(moment: datetime) -> date:
 
 def _insert_ignoring_conflict(model: type[UsageMonthly] | type[UsageDaily], **row: object) -> None:
     """INSERT ... ON CONFLICT DO NOTHING on either dialect: creates the counter row once, races included."""
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if on_postgresql() else sqlite_insert
     keys = [c.name for c in model.__table__.primary_key.columns]
     db.session.execute(insert(model).values(**row).on_conflict_do_nothing(index_elements=keys))
 
