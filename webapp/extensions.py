@@ -103,14 +103,18 @@ def _array_type(table: Table, column: str) -> str:
     return "varchar[]" if isinstance(type_, String) else f"{type_.compile(dialect=_PG)}[]"
 
 
+def _column_list(columns: Sequence[str]) -> str:
+    """The columns named in an INSERT, quoted where PostgreSQL needs it."""
+    return ", ".join(_PG.identifier_preparer.quote(c) for c in columns)
+
+
 def insert_unnested(table: Table, columns: Sequence[str]) -> str:
     """PostgreSQL's INSERT of any number of rows in one fixed statement (SQL text, to compose into others):
     each column's values come as ONE array parameter, named by unnested_params, and the rows go in in list
     order. The text never depends on the number of rows, so it is built and compiled once, and it has one
     parameter per column however many rows it carries: PostgreSQL's limit of 65535 parameters a statement
     never comes near, where a VALUES list needs one per value."""
-    quote = _PG.identifier_preparer.quote
-    names = ", ".join(quote(c) for c in columns)
+    names = _column_list(columns)
     arrays = ", ".join(f"CAST(:{table.name}_{c} AS {_array_type(table, c)})" for c in columns)
     return (f"INSERT INTO {table.name} ({names}) SELECT {names} FROM unnest({arrays}) "
             f"WITH ORDINALITY AS unnested({names}, unnested_order) ORDER BY unnested_order")
@@ -121,7 +125,7 @@ def insert_values(table: Table, columns: Sequence[str], count: int) -> str:
     named by values_params. Where the number of rows is fixed and small (the hot paths' one entry), it costs
     the client less than insert_unnested: psycopg adapts a list parameter in Python, about 15 µs each."""
     rows = ", ".join("(" + ", ".join(f":{table.name}_{c}_{i}" for c in columns) + ")" for i in range(count))
-    return f"INSERT INTO {table.name} ({', '.join(_PG.identifier_preparer.quote(c) for c in columns)}) VALUES {rows}"
+    return f"INSERT INTO {table.name} ({_column_list(columns)}) VALUES {rows}"
 
 
 def values_params(table: Table, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
