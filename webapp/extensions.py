@@ -11,7 +11,7 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import CursorResult, Executable, String, Table
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import postgresql, sqlite
 
 from webapp.db_types import Base
 
@@ -91,6 +91,15 @@ def execute_for_ids(many: Executable, one: Executable, ids: Sequence[object], **
 def on_postgresql() -> bool:
     """Whether the session's database is PostgreSQL: its engine's dialect, known without a statement (~3 µs)."""
     return db.session.get_bind().dialect.name == "postgresql"
+
+
+def insert_ignoring_conflict(model: Any, keys: Sequence[str],
+                             values: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> Executable:
+    """`INSERT … ON CONFLICT (keys) DO NOTHING` of these values (a row or a list of rows), in the session's
+    database's dialect: creates a row once, concurrent inserts of the same key included. Run it with
+    db.session.execute."""
+    insert = postgresql.insert if on_postgresql() else sqlite.insert
+    return insert(model).values(values).on_conflict_do_nothing(index_elements=list(keys))
 
 
 _PG = postgresql.dialect()

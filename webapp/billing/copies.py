@@ -12,11 +12,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from webapp import clock
-from webapp.extensions import db, on_postgresql
+from webapp.extensions import db, insert_ignoring_conflict
 from webapp.models import BillingCard, BillingInvoice, BillingPreview
 from webapp.models.billing_copies import INVOICE_STATUSES
 
@@ -51,11 +49,6 @@ def subscription_of(invoice: dict[str, Any]) -> str | None:
     return _id(details.get("subscription")) or _id(invoice.get("subscription"))
 
 
-def _insert_ignoring_conflict(model: type[Any], keys: list[str], **row: object) -> None:
-    insert = pg_insert if on_postgresql() else sqlite_insert
-    db.session.execute(insert(model).values(**row).on_conflict_do_nothing(index_elements=keys))
-
-
 def record_invoice(tenant_id: str, invoice: dict[str, Any], event_created: datetime) -> None:
     """Insert or bring forward the tenant's copy of an invoice from an event's payload."""
     status = invoice.get("status")
@@ -80,7 +73,8 @@ def record_invoice(tenant_id: str, invoice: dict[str, Any], event_created: datet
         "paid_at": _ts(transitions.get("paid_at")), "last_event_created": event_created,
         "updated_at": clock.now(),
     }
-    _insert_ignoring_conflict(BillingInvoice, ["stripe_invoice_id"], stripe_invoice_id=invoice["id"], **fields)
+    db.session.execute(insert_ignoring_conflict(BillingInvoice, ["stripe_invoice_id"],
+                                                {"stripe_invoice_id": invoice["id"], **fields}))
     newer = or_(BillingInvoice.last_event_created < event_created,
                 (BillingInvoice.last_event_created == event_created)
                 & (BillingInvoice.status_rank <= fields["status_rank"])
@@ -110,7 +104,7 @@ def record_card(tenant_id: str, payment_method: Any) -> None:
     values = {"payment_method_id": str(payment_method.get("id"))[:255],
               "brand": (_str(card.get("brand"), 32) or "card"), "last4": card["last4"][-4:],
               "exp_month": month, "exp_year": year, "updated_at": clock.now()}
-    _insert_ignoring_conflict(BillingCard, ["tenant_id"], tenant_id=tenant_id, **values)
+    db.session.execute(insert_ignoring_conflict(BillingCard, ["tenant_id"], {"tenant_id": tenant_id, **values}))
     db.session.execute(update(BillingCard).where(BillingCard.tenant_id == tenant_id).values(**values)
                        .execution_options(synchronize_session=False))
 

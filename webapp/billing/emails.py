@@ -19,11 +19,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from flask import current_app, render_template
 from sqlalchemy import or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from webapp import clock
-from webapp.extensions import db, on_postgresql
+from webapp.extensions import db, insert_ignoring_conflict
 from webapp.models import BillingEmail, User
 
 log = logging.getLogger(__name__)
@@ -49,11 +47,10 @@ def queue(tenant_id: str, kind: str, cause_key: str, event_id: str | None, **con
         return
     text = render_template(f"emails/{kind}.txt", **context)
     subject, _, body = text.strip().partition("\n")
-    insert = pg_insert if on_postgresql() else sqlite_insert
-    db.session.execute(insert(BillingEmail).values(
-        tenant_id=tenant_id, kind=kind, cause_key=cause_key[:300], event_id=event_id, to_address=to,
-        subject=subject.removeprefix("Subject:").strip()[:200], body=body.strip() + "\n", status="pending",
-        attempts=0, created_at=clock.now()).on_conflict_do_nothing(index_elements=["cause_key"]))
+    db.session.execute(insert_ignoring_conflict(BillingEmail, ["cause_key"], {
+        "tenant_id": tenant_id, "kind": kind, "cause_key": cause_key[:300], "event_id": event_id, "to_address": to,
+        "subject": subject.removeprefix("Subject:").strip()[:200], "body": body.strip() + "\n", "status": "pending",
+        "attempts": 0, "created_at": clock.now()}))
 
 
 @dataclass(frozen=True)

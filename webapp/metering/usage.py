@@ -6,11 +6,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from sqlalchemy import Update, bindparam, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from webapp import clock
-from webapp.extensions import db, execute_core, on_postgresql
+from webapp.extensions import db, execute_core, insert_ignoring_conflict
 from webapp.models import UsageDaily, UsageMonthly
 
 
@@ -21,9 +19,8 @@ def utc_day(moment: datetime) -> date:
 
 def _insert_ignoring_conflict(model: type[UsageMonthly] | type[UsageDaily], **row: object) -> None:
     """INSERT ... ON CONFLICT DO NOTHING on either dialect: creates the counter row once, races included."""
-    insert = pg_insert if on_postgresql() else sqlite_insert
     keys = [c.name for c in model.__table__.primary_key.columns]
-    db.session.execute(insert(model).values(**row).on_conflict_do_nothing(index_elements=keys))
+    db.session.execute(insert_ignoring_conflict(model, keys, row))
 
 
 def _ensure_month(tenant_id: str, month: str) -> None:

@@ -12,11 +12,9 @@ from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import case, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from webapp import clock
-from webapp.extensions import db, on_postgresql
+from webapp.extensions import db, insert_ignoring_conflict
 from webapp.models import AlertState, BillingEvent, RolloverFailure, RolloverRun
 from webapp.ops import days, reports
 
@@ -173,9 +171,8 @@ def evaluate(now: datetime | None = None) -> Evaluation:
 
 def _ensure_rows() -> None:
     """Create the alerts' rows once (INSERT ... ON CONFLICT DO NOTHING), so every transition is an UPDATE."""
-    insert = pg_insert if on_postgresql() else sqlite_insert
-    db.session.execute(insert(AlertState).values([{"name": n, "firing": False, "figure": ""} for n in TITLES])
-                       .on_conflict_do_nothing(index_elements=["name"]))
+    db.session.execute(insert_ignoring_conflict(AlertState, ["name"],
+                                                [{"name": n, "firing": False, "figure": ""} for n in TITLES]))
     db.session.commit()
 
 
