@@ -97,9 +97,9 @@ _INSERT_LINES = insert(JournalLine.__table__)
 # one entry (most requests) as VALUES, the cheapest for the client; any number as one array per column
 # (insert_unnested), the same statement for any number of entries, with 17 parameters for the largest
 # request (MAX_IDS transactions) as for two.
-_ENTRY_COLUMNS = ("id", "tenant_id", "company_id", "txn_id", "status", "date", "memo", "account_id",
-                  "confidence_pct", "source", "reason", "proposed_at", "posted_at")
-_LINE_COLUMNS = ("entry_id", "account_id", "position", "amount_cents")
+# The columns are the tables' own (ProposedEntry.row and line_rows give every one; a line's id is the database's).
+_ENTRY_COLUMNS = tuple(JournalEntry.__table__.c.keys())
+_LINE_COLUMNS = tuple(c.key for c in JournalLine.__table__.c if not c.primary_key)
 _ENTRY_LINES = 2  # build_entry's: the bank's and the category's
 _INSERT_PROPOSALS = text(f"WITH entries AS ({insert_unnested(JournalEntry.__table__, _ENTRY_COLUMNS)}) "
                          f"{insert_unnested(JournalLine.__table__, _LINE_COLUMNS)}")
