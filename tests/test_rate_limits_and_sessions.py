@@ -249,6 +249,33 @@ class TestOnlyDecoratedRoutesAreChecked:
                              environ_base={"REMOTE_ADDR": "10.9.8.7"}).status_code for _ in range(4)]
         assert codes == [401, 401, 401, 429]
 
+    def test_a_limited_route_still_answers_with_its_rate_limit_headers(self, client: Any) -> None:
+        resp = client.post("/api/auth/login", json={"email": "x@example.com", "password": "nope-nope"},
+                           environ_base={"REMOTE_ADDR": "10.9.8.5"})
+        assert resp.status_code == 401
+        assert (resp.headers["X-RateLimit-Limit"], resp.headers["X-RateLimit-Remaining"]) == ("3", "2")
+        assert int(resp.headers["X-RateLimit-Reset"]) > 0
+
+    def test_a_route_without_a_limit_answers_without_rate_limit_headers(self, client: Any) -> None:
+        resp = client.get("/healthz", environ_base={"REMOTE_ADDR": "10.9.8.5"})
+        assert resp.status_code == 200 and not [h for h in resp.headers.keys() if h.startswith("X-RateLimit")]
+
+    def test_the_limiter_keeps_no_state_for_a_request_that_checked_no_limit(self, app: Any, client: Any) -> None:
+        from flask.globals import request_ctx
+
+        from webapp.rate_limits import LIMITER_CONTEXT
+
+        kept: dict[str, bool] = {}
+
+        @app.teardown_request  # runs after every after_request hook (and before the limiter's own teardown)
+        def note(exc: BaseException | None) -> None:
+            kept[request_ctx.request.path] = hasattr(request_ctx, LIMITER_CONTEXT)
+
+        client.get("/healthz")
+        client.post("/api/auth/login", json={"email": "x@example.com", "password": "nope-nope"},
+                    environ_base={"REMOTE_ADDR": "10.9.8.3"})
+        assert kept == {"/healthz": False, "/api/auth/login": True}
+
 
 class TestADefaultLimitKeepsTheEveryRequestPass:
     @pytest.fixture

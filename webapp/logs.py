@@ -167,9 +167,15 @@ def _start_timer() -> None:
     g.request_started = time.perf_counter()
 
 
-def _log_request(response: Response) -> Response:
+def request_seconds() -> float | None:
+    """Seconds since this request's first before_request hook (the log line's and the metrics' one timer)."""
     started = g.get("request_started")
-    duration_ms = round((time.perf_counter() - started) * 1000, 2) if started else None
+    return time.perf_counter() - started if started is not None else None
+
+
+def _log_request(response: Response) -> Response:
+    seconds = request_seconds()
+    duration_ms = round(seconds * 1000, 2) if seconds is not None else None
     # The path only: query strings may carry session ids, and no header is ever logged.
     _request_log.info("request", extra={"method": request.method, "path": request.path,
                                         "status": response.status_code, "duration_ms": duration_ms})

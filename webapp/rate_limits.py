@@ -9,11 +9,17 @@ so clients do not share the proxy's bucket; with the default 0, forwarded header
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import TypeVar
 
 from flask import Flask
+from flask.globals import request_ctx
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+# Where Flask-Limiter keeps a request's limits (LimiterContext), on the request context; made on first use.
+LIMITER_CONTEXT = "_limiter_request_context"
 
 
 class StorageFailureFilter(logging.Filter):
@@ -52,3 +58,28 @@ def _check_only_decorated_routes(app: Flask) -> None:
     hooks = app.before_request_funcs.get(None, [])
     if not global_limits and limiter._check_request_limit in hooks:
         hooks.remove(limiter._check_request_limit)
+        _skip_wind_up_where_nothing_was_limited(app, limiter)
+
+
+def _skip_wind_up_where_nothing_was_limited(app: Flask, limiter: object) -> None:
+    """The limiter's after_request (rate-limit headers, conditional deductions) and teardown (reset its
+    context) have nothing to do in a request no limit was checked in: its per-request context would be
+    made only to be found empty. Without the every-request pass, only a decorated route checks a limit,
+    and that check makes the context; so a request without the context skips both hooks, and the answer
+    is the same (no headers to add, nothing to deduct or reset); an API commit saves a few per cent of its CPU."""
+
+    def ours(hook: object) -> bool:  # the partial(Limiter.__inject_headers, limiter) and limiter.__release_context
+        return getattr(hook, "__self__", None) is limiter or getattr(hook, "args", None) == (limiter,)
+
+    for hooks in (app.after_request_funcs.setdefault(None, []), app.teardown_request_funcs.setdefault(None, [])):
+        hooks[:] = [_when_limited(hook) if ours(hook) else hook for hook in hooks]
+
+
+def _when_limited(hook: Callable[[T], T]) -> Callable[[T], T]:
+    """Run a limiter hook only in a request that checked a limit; else pass its argument through."""
+
+    def guarded(arg: T) -> T:
+        return hook(arg) if hasattr(request_ctx, LIMITER_CONTEXT) else arg
+
+    guarded.__qualname__ = f"when_limited({getattr(hook, '__qualname__', hook)!r})"
+    return guarded

@@ -12,19 +12,18 @@ from __future__ import annotations
 
 import hmac
 import os
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, Response, current_app, g, has_app_context, request
+from flask import Flask, Response, current_app, has_app_context, request
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from webapp import signals
+from webapp import logs, signals
 from webapp.errors import NotFound, Unauthorized
 from webapp.extensions import db
 from webapp.models import AlertState, RolloverRun
@@ -70,18 +69,13 @@ def init_app(app: Flask) -> None:
                 registry=registry),
         Histogram("aibk_http_request_duration_seconds", "HTTP request latency by method and route",
                   ["method", "route"], buckets=LATENCY_BUCKETS, registry=registry))
-    app.before_request(_start_timer)
-    app.after_request(_count_request)
+    app.after_request(_count_request)  # timed by the request log's timer (logs.request_seconds)
     signals.gate_decided.connect(count_gate)  # receivers are kept once, however many apps connect them
     signals.webhook_delivered.connect(count_webhook)
 
 
 def _metrics() -> Metrics | None:
     return current_app.extensions.get("metrics") if has_app_context() else None
-
-
-def _start_timer() -> None:
-    g.metrics_started = time.perf_counter()
 
 
 def _count_request(response: Response) -> Response:
@@ -93,9 +87,9 @@ def _count_request(response: Response) -> Response:
     route = url_rule.rule if url_rule is not None else "unmatched"
     method = request.method
     metrics.child(metrics.requests, method, route, str(response.status_code)).inc()
-    started = g.get("metrics_started")
-    if started is not None:
-        metrics.child(metrics.latency, method, route).observe(time.perf_counter() - started)
+    seconds = logs.request_seconds()
+    if seconds is not None:
+        metrics.child(metrics.latency, method, route).observe(seconds)
     return response
 
 
