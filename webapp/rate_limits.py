@@ -18,7 +18,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-# Where Flask-Limiter keeps a request's limits (LimiterContext), on the request context; made on first use.
+# Where Flask-Limiter (4.1.1, pinned) keeps a request's limits (LimiterContext), on the request context; made on
+# first use. If a release renamed it, the limiter's headers would vanish from limited routes (a test checks them).
 LIMITER_CONTEXT = "_limiter_request_context"
 
 

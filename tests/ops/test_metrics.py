@@ -72,6 +72,14 @@ def test_metrics_count_gate_decisions_requests_and_webhook_outcomes(app, client,
     assert not any(dict(labels).get("route") == "/metrics" for _, labels in scrape)   # a scrape is not counted
 
 
+def test_a_request_refused_before_its_view_is_timed_like_any_other(app, client):
+    resp = client.post("/login", data={"email": "x@example.com", "password": "whatever-1"})  # no CSRF token
+    assert resp.status_code == 400
+    scrape = samples(client.get("/metrics", headers=AUTH).get_data(as_text=True))
+    assert value(scrape, "aibk_http_requests_total", method="POST", route="/login", status="400") == 1
+    assert value(scrape, "aibk_http_request_duration_seconds_count", method="POST", route="/login") == 1
+
+
 def test_unknown_paths_share_one_route_label(app, client):
     for path in ("/nope/1", "/nope/2", "/x"):
         client.get(path)
